@@ -1,0 +1,213 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import (
+    STATUS_LABEL_MAX_LENGTH,
+    TRACKING_TYPES,
+    WEEKDAY_CODES,
+    WEEKDAYS,
+    CampaignSettings,
+    GeneralSettings,
+    MemberStatusMapping,
+    SyncSettings,
+)
+
+TRACKING_FIELDS = [f"track_{code}" for code, _ in TRACKING_TYPES]
+
+
+class SettingsForm(forms.ModelForm):
+    """Base of the three settings forms: ``risky`` names changes that need confirming."""
+
+    risky: dict = {}
+
+    def risky_changes(self) -> list[str]:
+        """Why each risky value being switched on by this (valid) form needs a yes."""
+        return [
+            why
+            for field, (value, why) in self.risky.items()
+            if self.cleaned_data.get(field) == value and self.initial.get(field) != value
+        ]
+
+
+class SyncSettingsForm(SettingsForm):
+    hour = forms.TypedChoiceField(
+        label="Hour of the day",
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        coerce=int,
+        help_text="Daily, Weekly and Custom runs start at this hour.",
+    )
+    custom_days = forms.MultipleChoiceField(
+        label="Days of the week",
+        choices=WEEKDAYS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Custom runs on these days, at the hour above.",
+    )
+
+    class Meta:
+        model = SyncSettings
+        fields = ["frequency", "hour", "weekday", "custom_days", "import_tracking"]
+        fields += TRACKING_FIELDS + ["days_to_keep"]
+        widgets = {"frequency": forms.RadioSelect}
+        help_texts = {
+            "frequency": "How often the primary sync pulls changes from Campaign Monitor. "
+            "Hourly is recommended; with Never, nothing runs until someone presses Sync now.",
+            "weekday": "Weekly runs on this day, at the hour above.",
+            "import_tracking": "Bring sends, opens, clicks, unsubscribes and bounces into "
+            "Salesforce's email tracking statistics.",
+            "days_to_keep": "Tracking data older than this is removed from Salesforce at the "
+            "next sync. It stays in Campaign Monitor and can be imported again later.",
+        }
+
+    # Changes that need a second, explicit yes: field -> (risky value, why).
+    risky = {
+        "frequency": (
+            SyncSettings.Frequency.NEVER,
+            "With Never, the primary sync stops running on its own: opt-outs, subscriber "
+            "states and tracking from Campaign Monitor stop reaching Salesforce until someone "
+            "presses Sync now.",
+        ),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["custom_days"] = self.instance.custom_day_list
+        self.fields["days_to_keep"].widget.attrs.update(min=1, max=3650)
+
+    def clean_custom_days(self) -> str:
+        days = set(self.cleaned_data["custom_days"])
+        return ",".join(code for code in WEEKDAY_CODES if code in days)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        custom = data.get("frequency") == SyncSettings.Frequency.CUSTOM
+        if custom and not data.get("custom_days"):
+            self.add_error("custom_days", "Custom needs at least one day of the week.")
+        if data.get("import_tracking") and not any(data.get(f) for f in TRACKING_FIELDS):
+            raise ValidationError(
+                "Choose at least one tracking type to import, or turn tracking import off."
+            )
+        return data
+
+
+class GeneralSettingsForm(SettingsForm):
+    class Meta:
+        model = GeneralSettings
+        fields = [
+            "sync_email_opt_out",
+            "prevent_opted_out_in_lists",
+            "unsubscribe_on_opt_out",
+            "show_tabs",
+            "resubscribe_deleted_via_import",
+            "delete_subscriber_on_record_delete",
+            "trigger_list_journeys",
+            "enable_account_trigger",
+            "disable_triggers",
+            "disable_bulk_triggers",
+            "full_daily_sync",
+        ]
+        help_texts = {
+            "sync_email_opt_out": "Tick 'Email Opt Out' when an email is unsubscribed from all "
+            "of its Campaign Monitor lists, and clear it when it is active on at least one. "
+            "Updated at each primary sync.",
+            "prevent_opted_out_in_lists": "A contact or lead with 'Email Opt Out' ticked cannot "
+            "be added to a subscriber list. Not retrospective: nobody is removed from a list.",
+            "unsubscribe_on_opt_out": "When 'Email Opt Out' is ticked in Salesforce, unsubscribe "
+            "the contact or lead from every list it is on in Campaign Monitor.",
+            "show_tabs": "Show the extra Campaign Monitor menu items to Salesforce users.",
+            "resubscribe_deleted_via_import": "Let the import wizard re-subscribe people who "
+            "were deleted from a list. People who unsubscribed are never re-subscribed.",
+            "delete_subscriber_on_record_delete": "When a contact or lead is deleted in "
+            "Salesforce, set its subscriber to Deleted on every list.",
+            "trigger_list_journeys": "Start 'joins a list' journeys for subscribers added from "
+            "Salesforce. Careful: a bulk import can then email everyone in it.",
+            "enable_account_trigger": "Re-evaluate subscription rules and field mappings when "
+            "an account changes. Needed only when they use account fields.",
+            "disable_triggers": "Stop reacting to contact, lead and account changes in "
+            "Salesforce: no subscription rules, field mappings or opt-out updates. "
+            "Normally left off.",
+            "disable_bulk_triggers": "In a change that touches many records at once, react to "
+            "the first record only.",
+            "full_daily_sync": "Once a day, the first scheduled run reconciles everything "
+            "instead of only what changed since the last run.",
+        }
+
+    risky = {
+        "trigger_list_journeys": (
+            True,
+            "Journeys that start when someone joins a list will run for every subscriber "
+            "cmsync adds, so a bulk import may email everyone in it.",
+        ),
+        "disable_triggers": (
+            True,
+            "Salesforce changes stop reaching Campaign Monitor: an 'Email Opt Out' ticked in "
+            "Salesforce will no longer unsubscribe anyone.",
+        ),
+        "disable_bulk_triggers": (
+            True,
+            "In a bulk change only the first record is processed: opt-outs on the other "
+            "records of the batch will not reach Campaign Monitor.",
+        ),
+    }
+
+
+class CampaignSettingsForm(SettingsForm):
+    class Meta:
+        model = CampaignSettings
+        fields = [
+            "update_statistics",
+            "auto_create_campaigns",
+            "member_status_mode",
+            "auto_create_statuses",
+        ]
+        widgets = {"member_status_mode": forms.RadioSelect}
+        help_texts = {
+            "update_statistics": "Copy each Campaign Monitor campaign's totals (recipients, "
+            "opens, clicks, unsubscribes, bounces) onto its linked Salesforce campaign.",
+            "auto_create_campaigns": "Create and link a Salesforce campaign for each Campaign "
+            "Monitor campaign. Not retrospective: only campaigns after you switch it on.",
+            "member_status_mode": "Never leaves statuses alone; Always sets the latest "
+            "activity's status at each sync; Once only sets it the first time and then never "
+            "again. A status is only written when the activity is newer than the member's.",
+            "auto_create_statuses": "Add mapped statuses that a linked campaign lacks. When "
+            "off, such members are skipped and a maintenance message names the missing status.",
+        }
+
+
+class MemberStatusMappingForm(forms.ModelForm):
+    class Meta:
+        model = MemberStatusMapping
+        fields = ["label", "responded"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        activity = self.instance.get_activity_display()
+        self.fields["label"].widget.attrs["aria-label"] = f"Member status for {activity}"
+        self.fields["responded"].widget.attrs["aria-label"] = f"{activity} counts as responded"
+
+    def clean_label(self) -> str:
+        label = " ".join(self.cleaned_data["label"].split())
+        if not label:
+            raise ValidationError("Enter the Salesforce member status for this activity.")
+        if len(label) > STATUS_LABEL_MAX_LENGTH:
+            raise ValidationError(
+                f"Salesforce member statuses are at most {STATUS_LABEL_MAX_LENGTH} characters."
+            )
+        return label
+
+
+class BaseMappingFormSet(forms.BaseModelFormSet):
+    def clean(self) -> None:
+        super().clean()
+        activities = [form.instance.activity for form in self.forms]
+        if len(activities) != len(set(activities)):
+            raise ValidationError("Each activity can be mapped only once.")
+
+
+MemberStatusMappingFormSet = forms.modelformset_factory(
+    MemberStatusMapping,
+    form=MemberStatusMappingForm,
+    formset=BaseMappingFormSet,
+    extra=0,
+    can_delete=False,
+)

@@ -1,0 +1,71 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from .forms import (
+    CampaignSettingsForm,
+    GeneralSettingsForm,
+    MemberStatusMappingFormSet,
+    SyncSettingsForm,
+)
+from .models import MemberStatusMapping
+
+
+def require_perm(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+def _settings_page(
+    request: HttpRequest, form_class, template: str, *, with_mapping: bool = False
+) -> HttpResponse:
+    """Show one settings form; on POST validate everything, confirm risky changes, save.
+
+    Nothing is saved unless every form on the page is valid and every risky change is
+    confirmed; django-auditlog records each changed field.
+    """
+    model_name = form_class._meta.model._meta.model_name
+    require_perm(request, f"settings_app.view_{model_name}")
+    can_change = request.user.has_perm(f"settings_app.change_{model_name}")
+    instance = form_class._meta.model.get_solo()
+    mappings = MemberStatusMapping.objects.all()
+    data = None
+    if request.method == "POST":
+        require_perm(request, f"settings_app.change_{model_name}")
+        data = request.POST
+    form = form_class(data, instance=instance)
+    formset = MemberStatusMappingFormSet(data, queryset=mappings) if with_mapping else None
+
+    confirm = []
+    if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
+        confirm = [] if data.get("confirmed") else form.risky_changes()
+        if not confirm:
+            with transaction.atomic():
+                form.save()
+                if formset is not None:
+                    formset.save()
+            messages.success(request, f"{instance} saved.")
+            return redirect(request.path)
+
+    context = {"form": form, "formset": formset, "can_change": can_change, "confirm": confirm}
+    return render(request, template, context)
+
+
+@login_required
+def sync_settings(request: HttpRequest) -> HttpResponse:
+    return _settings_page(request, SyncSettingsForm, "settings_app/sync.html")
+
+
+@login_required
+def general_settings(request: HttpRequest) -> HttpResponse:
+    return _settings_page(request, GeneralSettingsForm, "settings_app/general.html")
+
+
+@login_required
+def campaign_settings(request: HttpRequest) -> HttpResponse:
+    return _settings_page(
+        request, CampaignSettingsForm, "settings_app/campaigns.html", with_mapping=True
+    )
