@@ -108,6 +108,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production runs collectstatic and sets STATIC_MANIFEST=1 for hashed, compressed files;
 # elsewhere WhiteNoise serves straight from the source folders, no collectstatic needed.
