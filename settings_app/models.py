@@ -181,12 +181,28 @@ class MemberStatusMapping(InAuditArea, models.Model):
     label = models.CharField("Salesforce member status", max_length=STATUS_LABEL_MAX_LENGTH)
     responded = models.BooleanField("counts as responded", default=False)
 
+    # The original console's defaults: each activity sets the status of the same name;
+    # opening and clicking count as a response.
+    DEFAULT_RESPONDED = {"opened", "clicked"}
+
     class Meta:
-        # Rows are created in TRACKING_TYPES order by the initial data migration.
         ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.get_activity_display()} → {self.label}"
+
+    @classmethod
+    def load(cls) -> models.QuerySet:
+        """The mapping, one row per activity, created with the defaults where missing."""
+        rows = cls.objects.all()
+        if len(rows) < len(TRACKING_TYPES):
+            for code, name in TRACKING_TYPES:
+                cls.objects.get_or_create(
+                    activity=code,
+                    defaults={"label": name, "responded": code in cls.DEFAULT_RESPONDED},
+                )
+            rows = cls.objects.all()
+        return rows
 
 
 for model in (SyncSettings, GeneralSettings, CampaignSettings, MemberStatusMapping):

@@ -31,13 +31,16 @@ def _settings_page(
     require_perm(request, f"settings_app.view_{model_name}")
     can_change = request.user.has_perm(f"settings_app.change_{model_name}")
     instance = form_class._meta.model.get_solo()
-    mappings = MemberStatusMapping.objects.all()
     data = None
     if request.method == "POST":
         require_perm(request, f"settings_app.change_{model_name}")
         data = request.POST
     form = form_class(data, instance=instance)
-    formset = MemberStatusMappingFormSet(data, queryset=mappings) if with_mapping else None
+    formset = (
+        MemberStatusMappingFormSet(data, queryset=MemberStatusMapping.load())
+        if with_mapping
+        else None
+    )
 
     confirm = []
     if data is not None and form.is_valid() and (formset is None or formset.is_valid()):

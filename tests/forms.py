@@ -43,7 +43,7 @@ def general_post(**changes) -> dict:
 def campaigns_post(mapping: dict | None = None, **changes) -> dict:
     """``mapping`` maps an activity to (label, responded) to change in the mapping table."""
     data = _as_post(CampaignSettingsForm(instance=CampaignSettings.get_solo()))
-    formset = MemberStatusMappingFormSet(queryset=MemberStatusMapping.objects.all())
+    formset = MemberStatusMappingFormSet(queryset=MemberStatusMapping.load())
     data.update(_as_post(formset.management_form))
     for form in formset:
         row = _as_post(form)

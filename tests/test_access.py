@@ -49,7 +49,7 @@ def test_read_only_user_sees_settings_without_a_save_button(carol_client, url):
     response = carol_client.get(url)
     assert response.status_code == 200
     assert "Changing them needs the Full access role" in response.text
-    assert "<fieldset class=\"card\" disabled>" in response.text
+    assert '<fieldset class="card" disabled>' in response.text
     assert 'type="submit" class="primary"' not in response.text
 
 

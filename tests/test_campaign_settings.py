@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def mapping() -> dict:
-    return {m.activity: (m.label, m.responded) for m in MemberStatusMapping.objects.all()}
+    return {m.activity: (m.label, m.responded) for m in MemberStatusMapping.load()}
 
 
 def test_default_mapping_has_one_row_per_activity():

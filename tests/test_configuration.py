@@ -87,7 +87,10 @@ PRODUCTION = {"HTTPS": "1", "ALLOWED_HOSTS": "cmsync.example.com"}
     [
         ({}, False),  # a laptop: no HTTPS, so the deploy check has warnings
         (PRODUCTION, True),  # with the generated secret key
-        ({**PRODUCTION, "SECRET_KEY": "Zq8#vR2!mK5@wP9$tL3%yB7^nC1&hF4*"}, True),
+        (
+            {**PRODUCTION, "SECRET_KEY": "Zq8#vR2!mK5@wP9$tL3%yB7^nC1&hF4*Gx6(dJ0)sN8-eU2+aW5=oI3"},
+            True,
+        ),
     ],
 )
 def test_deploy_check_is_clean_with_production_settings(tmp_path, env, clean):

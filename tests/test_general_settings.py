@@ -63,7 +63,9 @@ def test_risky_options_ask_for_confirmation_and_save_nothing_until_confirmed(
     shown = shown_values(response.text)
     assert name in shown and "show_tabs" not in shown
 
-    alice_client.post("/general/", general_post(**{name: True, "show_tabs": False, "confirmed": "1"}))
+    alice_client.post(
+        "/general/", general_post(**{name: True, "show_tabs": False, "confirmed": "1"})
+    )
     settings = GeneralSettings.get_solo()
     assert getattr(settings, name) is True
     assert settings.show_tabs is False

@@ -77,7 +77,9 @@ def test_turning_tracking_off_keeps_the_chosen_types(alice_client):
 )
 def test_bad_input_shows_an_error_and_saves_nothing(alice_client, changes, message):
     before = SyncSettings.get_solo()
-    response = alice_client.post("/sync/", sync_post(**{"frequency": "daily", "hour": "3", **changes}))
+    response = alice_client.post(
+        "/sync/", sync_post(**{"frequency": "daily", "hour": "3", **changes})
+    )
     assert response.status_code == 200
     assert message in response.text
     assert "Nothing was saved" in response.text
