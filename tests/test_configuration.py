@@ -11,11 +11,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARS = ["DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"]
 CONFIG_VARS += ["SECRET_KEY", "DEBUG", "TIME_ZONE", "HTTPS", "ALLOWED_HOSTS", "CMSYNC_VAR_DIR"]
+CONFIG_VARS += ["DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
-    clean.pop("DJANGO_SETTINGS_MODULE", None)
     clean.update({"CMSYNC_VAR_DIR": str(tmp_path / "var"), **env})
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
