@@ -1,5 +1,8 @@
 from django.http import HttpRequest
 
+from campaign_monitor.models import ConnectedClient
+from campaign_monitor.views import current_client
+
 # The console's tabs, in the original console's order: (url name, title, permission to see it).
 # A tab appears only once what it shows works.
 TABS = [
@@ -11,14 +14,19 @@ TABS = [
 
 
 def tabs(request: HttpRequest) -> dict:
+    """The tab bar, and the Campaign Monitor client switcher when several are connected."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"tabs": []}
     current = request.resolver_match.url_name if request.resolver_match else None
-    return {
+    context = {
         "tabs": [
             {"name": name, "title": title, "active": name == current}
             for name, title, perm in TABS
             if user.has_perm(perm)
         ]
     }
+    if user.has_perm("campaign_monitor.view_connection"):
+        context["cm_clients"] = list(ConnectedClient.objects.filter(connected=True))
+        context["cm_client"] = current_client(request, context["cm_clients"])
+    return context

@@ -19,18 +19,23 @@ VAR_DIR = Path(env.str("CMSYNC_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, or one generated once and kept in var/."""
-    if key := env.str("SECRET_KEY", default=""):
-        return key
-    path = VAR_DIR / "secret_key"
+def _secret(name: str) -> str:
+    """A secret from the environment, or one generated once and kept in var/<name>."""
+    if value := env.str(name.upper(), default=""):
+        return value
+    path = VAR_DIR / name.lower()
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _secret("SECRET_KEY")
+# Credentials are encrypted at rest with a key derived from SECRET_KEY and SALT_KEY
+# (django-fernet-encrypted-fields). Rotating SECRET_KEY: move the old one to
+# SECRET_KEY_FALLBACKS so stored credentials still decrypt.
+SALT_KEY = _secret("SALT_KEY")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -45,6 +50,7 @@ INSTALLED_APPS = [
     "solo",
     "auditlog",
     "settings_app",
+    "campaign_monitor",
     "maintenance",
 ]
 
@@ -141,6 +147,14 @@ X_FRAME_OPTIONS = "DENY"
 # Audit log: who changed which setting from where. X-Forwarded-For is only trusted behind
 # a proxy (BEHIND_PROXY=1); see maintenance.middleware.
 AUDITLOG_TRUST_FORWARDED_FOR = env.bool("BEHIND_PROXY", default=False)
+
+# Campaign Monitor: the API the console connects to (the local emulator in `make run`), and
+# the OAuth application, when one is registered, for "Connect with Campaign Monitor".
+CAMPAIGN_MONITOR_BASE_URL = env.str(
+    "CAMPAIGN_MONITOR_BASE_URL", default="https://api.createsend.com/api/v3.3"
+)
+CAMPAIGN_MONITOR_OAUTH_CLIENT_ID = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_ID", default="")
+CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET", default="")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cmsync@localhost")

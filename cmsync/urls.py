@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("settings_app.urls")),
+    path("campaign-monitor/", include("campaign_monitor.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from settings_app.views import require_perm
+from cmsync.access import require_perm
 
 from .audit import AREAS
 

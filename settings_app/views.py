@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+
+from campaign_monitor.models import Connection
+from cmsync.access import require_perm
 
 from .forms import (
     CampaignSettingsForm,
@@ -14,13 +16,13 @@ from .forms import (
 from .models import MemberStatusMapping
 
 
-def require_perm(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied
-
-
 def _settings_page(
-    request: HttpRequest, form_class, template: str, *, with_mapping: bool = False
+    request: HttpRequest,
+    form_class,
+    template: str,
+    *,
+    with_mapping: bool = False,
+    extra_context: dict | None = None,
 ) -> HttpResponse:
     """Show one settings form; on POST validate everything, confirm risky changes, save.
 
@@ -54,12 +56,20 @@ def _settings_page(
             return redirect(request.path)
 
     context = {"form": form, "formset": formset, "can_change": can_change, "confirm": confirm}
+    context.update(extra_context or {})
     return render(request, template, context)
 
 
 @login_required
 def sync_settings(request: HttpRequest) -> HttpResponse:
-    return _settings_page(request, SyncSettingsForm, "settings_app/sync.html")
+    connection = {
+        "connection": Connection.current(),
+        "can_manage_connection": request.user.has_perm("campaign_monitor.change_connection"),
+        "can_view_connection": request.user.has_perm("campaign_monitor.view_connection"),
+    }
+    return _settings_page(
+        request, SyncSettingsForm, "settings_app/sync.html", extra_context=connection
+    )
 
 
 @login_required

@@ -1,0 +1,467 @@
+"""The Campaign Monitor API v3.3 client: the only code in cmsync that speaks to it.
+
+One ``requests.Session`` per client: a timeout on every call, retries with backoff on 429
+and 5xx (honouring ``Retry-After`` and ``X-RateLimit-Reset``), none on other 4xx. An expired
+OAuth token (401, Code 121) is refreshed once and the call retried. Paged endpoints are
+generators that hold one page at a time.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import islice
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import errors
+from .records import (
+    EVENT_KINDS,
+    SUBSCRIBER_STATES,
+    Campaign,
+    CampaignSummary,
+    Client,
+    ClientDetails,
+    ImportResult,
+    ListDetails,
+    ListsAndSegments,
+    MailingList,
+    NewSubscriber,
+    OAuthTokens,
+    Page,
+    Parser,
+    Person,
+    PlannedCampaign,
+    Recipient,
+    Subscriber,
+    TrackingEvent,
+    format_date,
+    offset_from_system_date,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
+PAGE_SIZE = 1000
+IMPORT_BATCH = 1000  # the API refuses more per call (Code 209)
+PARTIAL_IMPORT = 210
+EXPIRED_TOKEN = 121
+MAX_RETRY_WAIT = 60.0  # seconds; a longer Retry-After fails the call instead of stalling a worker
+USER_AGENT = "cmsync (Campaign Monitor for Salesforce)"
+
+
+class ApiKey:
+    """HTTP Basic with the key as the username; Campaign Monitor ignores the password."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:  # never print the key
+        return "ApiKey(…)"
+
+
+class _Retry(Retry):
+    """urllib3's Retry, also honouring Campaign Monitor's X-RateLimit-Reset (seconds)."""
+
+    def get_retry_after(self, response) -> float | None:
+        wait = super().get_retry_after(response)
+        if wait is None:
+            reset = response.headers.get("X-RateLimit-Reset")
+            try:
+                wait = float(reset) if reset is not None else None
+            except ValueError:
+                wait = None
+        return None if wait is None else min(wait, MAX_RETRY_WAIT)
+
+
+def build_session(retries: int = 4, backoff: float = 0.5) -> requests.Session:
+    retry = _Retry(
+        total=retries,
+        connect=retries,
+        read=2,
+        status=retries,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # every write cmsync makes is safe to repeat (upserts, states)
+        backoff_factor=backoff,
+        backoff_max=30,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    return session
+
+
+def root_url(base_url: str) -> str:
+    """https://api.createsend.com for https://api.createsend.com/api/v3.3 (OAuth lives there)."""
+    return base_url.rstrip("/").rsplit("/api/", 1)[0]
+
+
+def authorize_url(
+    client_id: str, redirect_uri: str, scope: str, state: str, base_url: str = DEFAULT_BASE_URL
+) -> str:
+    query = urlencode(
+        {
+            "type": "web_server",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": state,
+        }
+    )
+    return f"{root_url(base_url)}/oauth?{query}"
+
+
+def _token_request(base_url: str, data: dict, timeout: float = 20) -> OAuthTokens:
+    try:
+        response = requests.post(f"{root_url(base_url)}/oauth/token", data=data, timeout=timeout)
+    except requests.RequestException as exc:
+        raise errors.NetworkError(
+            f"Could not reach Campaign Monitor: {type(exc).__name__}"
+        ) from exc
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        description = body.get("error_description") if isinstance(body, dict) else None
+        raise errors.AuthenticationError(
+            description or "Campaign Monitor refused the OAuth request", status=response.status_code
+        )
+    expires_in = body.get("expires_in")
+    return OAuthTokens(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token", ""),
+        expires_at=datetime.now(UTC) + timedelta(seconds=int(expires_in)) if expires_in else None,
+    )
+
+
+def exchange_code(
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    code: str,
+    base_url: str = DEFAULT_BASE_URL,
+) -> OAuthTokens:
+    """Trade the code from the OAuth redirect for access and refresh tokens."""
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "redirect_uri": redirect_uri,
+        "code": code,
+    }
+    return _token_request(base_url, data)
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None  # 404s and some errors have empty or non-JSON bodies
+
+
+class CampaignMonitorClient:
+    def __init__(
+        self,
+        credentials: ApiKey | OAuthTokens,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | tuple[float, float] = (5, 30),
+        retries: int = 4,
+        backoff: float = 0.5,
+        on_token_refresh: Callable[[OAuthTokens], None] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.on_token_refresh = on_token_refresh
+        self.session = build_session(retries, backoff)
+        self.calls = 0  # API calls made, retries included only once
+        self._tz: timezone | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _authorize(self, kwargs: dict) -> None:
+        if isinstance(self.credentials, ApiKey):
+            kwargs["auth"] = (self.credentials.key, "x")
+        else:
+            kwargs["headers"] = {"Authorization": f"Bearer {self.credentials.access_token}"}
+
+    def request(self, method: str, path: str, **kwargs) -> Any:
+        """Call the API and return its decoded JSON body, or raise a CampaignMonitorError."""
+        url = f"{self.base_url}/{path}"
+        for attempt in (1, 2):
+            self._authorize(kwargs)
+            self.calls += 1
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                raise errors.NetworkError(
+                    f"Could not reach Campaign Monitor at {self.base_url} ({type(exc).__name__})"
+                ) from exc
+            body = _json(response)
+            code = body.get("Code") if isinstance(body, dict) else None
+            if response.status_code == 401 and code == EXPIRED_TOKEN and attempt == 1:
+                if self._refresh_token():
+                    continue
+            return self._check(response, body, code)
+        raise AssertionError("unreachable")
+
+    def _refresh_token(self) -> bool:
+        if not isinstance(self.credentials, OAuthTokens) or not self.credentials.refresh_token:
+            return False
+        data = {"grant_type": "refresh_token", "refresh_token": self.credentials.refresh_token}
+        self.credentials = _token_request(self.base_url, data)
+        log.info("Campaign Monitor OAuth token refreshed")
+        if self.on_token_refresh:
+            self.on_token_refresh(self.credentials)
+        return True
+
+    def _check(self, response: requests.Response, body: Any, code: int | None) -> Any:
+        status = response.status_code
+        if status < 300:
+            return body
+        message = (body.get("Message") if isinstance(body, dict) else None) or response.reason
+        message = str(message).strip()
+        if status == 400:
+            result_data = body.get("ResultData") if isinstance(body, dict) else None
+            raise errors.ValidationError(message, status=status, code=code, result_data=result_data)
+        if status in (401, 403):
+            kind = errors.ExpiredTokenError if code == EXPIRED_TOKEN else errors.AuthenticationError
+            raise kind(message, status=status, code=code)
+        if status == 404:
+            raise errors.NotFoundError(f"Not found: {response.request.path_url}", status=status)
+        if status == 429:
+            raise errors.RateLimitedError(message, status=status, code=code)
+        if status >= 500:
+            raise errors.ServerError(message, status=status, code=code)
+        raise errors.CampaignMonitorError(message, status=status, code=code)
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    @property
+    def tz(self) -> timezone:
+        """The account's UTC offset, read once from ``systemdate``."""
+        if self._tz is None:
+            self.system_date()
+        return self._tz
+
+    def _read(self, path: str, parser: Parser, params: dict | None = None) -> list:
+        tz = self.tz
+        return [parser(row, tz) for row in self.get(path, params)]
+
+    def pages(
+        self, path: str, parser: Parser, params: dict | None = None, *, ordered_by: str = ""
+    ) -> Iterator[Page]:
+        """Walk every page of a paged endpoint, one page in memory at a time."""
+        tz = self.tz
+        number = 1
+        while True:
+            envelope = self.get(path, {**(params or {}), "page": number, "pagesize": PAGE_SIZE})
+            page = Page(
+                records=[parser(row, tz) for row in envelope["Results"]],
+                number=int(envelope["PageNumber"]),
+                pages=int(envelope["NumberOfPages"]),
+                total=int(envelope["TotalNumberOfRecords"]),
+                ordered_by=str(envelope.get("ResultsOrderedBy", "")).lower(),
+                direction=str(envelope.get("OrderDirection", "")).lower(),
+            )
+            if ordered_by and page.ordered_by != ordered_by.lower():
+                raise errors.CampaignMonitorError(
+                    f"{path} came back ordered by {page.ordered_by!r}, not {ordered_by!r}"
+                )
+            yield page
+            if page.is_last or not page.records:
+                return
+            number += 1
+
+    def _records(self, pages: Iterator[Page]) -> Iterator:
+        for page in pages:
+            yield from page.records
+
+    def _since(self, since: datetime | None) -> dict:
+        return {"date": format_date(since, self.tz)} if since else {}
+
+    # -- account and clients ----------------------------------------------------------------
+
+    def system_date(self) -> datetime:
+        """The account's current time; also fixes the offset all its dates are read with."""
+        now = datetime.now(UTC)
+        value = self.get("systemdate.json")["SystemDate"]
+        self._tz = offset_from_system_date(value, now)
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self._tz)
+
+    def clients(self) -> list[Client]:
+        return [Client.from_api(row) for row in self.get("clients.json")]
+
+    def client_details(self, client_id: str) -> ClientDetails:
+        return ClientDetails.from_api(self.get(f"clients/{client_id}.json"))
+
+    def lists(self, client_id: str) -> list[MailingList]:
+        return [MailingList.from_api(row) for row in self.get(f"clients/{client_id}/lists.json")]
+
+    def list_details(self, list_id: str) -> ListDetails:
+        return ListDetails.from_api(self.get(f"lists/{list_id}.json"))
+
+    def people(self, client_id: str) -> list[Person]:
+        return [Person.from_api(row) for row in self.get(f"clients/{client_id}/people.json")]
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def subscriber_pages(
+        self, list_id: str, state: str, since: datetime | None = None
+    ) -> Iterator[Page]:
+        """Subscribers who entered ``state`` on or after ``since``, oldest change first."""
+        if state not in SUBSCRIBER_STATES:
+            raise ValueError(f"Unknown subscriber state {state!r}")
+        params = {
+            **self._since(since),
+            "orderfield": "date",
+            "orderdirection": "asc",
+            "includetrackingpreference": "true",
+        }
+        path = f"lists/{list_id}/{state}.json"
+        return self.pages(path, Subscriber.from_api, params, ordered_by="date")
+
+    def subscribers(
+        self, list_id: str, state: str, since: datetime | None = None
+    ) -> Iterator[Subscriber]:
+        return self._records(self.subscriber_pages(list_id, state, since))
+
+    def add_subscriber(
+        self,
+        list_id: str,
+        subscriber: NewSubscriber,
+        *,
+        resubscribe: bool = False,
+        restart_autoresponders: bool = False,
+    ) -> str:
+        """Add, or update if present. Without ``resubscribe`` an inactive one stays inactive."""
+        body = {
+            **subscriber.to_api(),
+            "Resubscribe": resubscribe,
+            "RestartSubscriptionBasedAutoresponders": restart_autoresponders,
+        }
+        return self.request("POST", f"subscribers/{list_id}.json", json=body)
+
+    def update_subscriber(
+        self,
+        list_id: str,
+        current_email: str,
+        subscriber: NewSubscriber,
+        *,
+        resubscribe: bool = False,
+        restart_autoresponders: bool = False,
+    ) -> None:
+        body = {
+            **subscriber.to_api(),
+            "Resubscribe": resubscribe,
+            "RestartSubscriptionBasedAutoresponders": restart_autoresponders,
+        }
+        params = {"email": current_email}
+        self.request("PUT", f"subscribers/{list_id}.json", params=params, json=body)
+
+    def import_subscribers(
+        self,
+        list_id: str,
+        subscribers: Iterable[NewSubscriber],
+        *,
+        resubscribe: bool = False,
+        queue_autoresponders: bool = False,
+        restart_autoresponders: bool = False,
+    ) -> ImportResult:
+        """Import in calls of at most 1000; per-address failures come back in the result."""
+        result = ImportResult()
+        batches = iter(subscribers)
+        while batch := list(islice(batches, IMPORT_BATCH)):
+            body = {
+                "Subscribers": [s.to_api() for s in batch],
+                "Resubscribe": resubscribe,
+                "QueueSubscriptionBasedAutoresponders": queue_autoresponders,
+                "RestartSubscriptionBasedAutoresponders": restart_autoresponders,
+            }
+            try:
+                data = self.request("POST", f"subscribers/{list_id}/import.json", json=body)
+            except errors.ValidationError as exc:
+                if exc.code != PARTIAL_IMPORT or not exc.result_data:
+                    raise
+                data = exc.result_data
+            result.add(data)
+        return result
+
+    def unsubscribe(self, list_id: str, email: str) -> None:
+        body = {"EmailAddress": email}
+        self.request("POST", f"subscribers/{list_id}/unsubscribe.json", json=body)
+
+    def delete_subscriber(self, list_id: str, email: str) -> None:
+        """Moves the subscriber to Deleted; Campaign Monitor keeps the record."""
+        self.request("DELETE", f"subscribers/{list_id}.json", params={"email": email})
+
+    # -- campaigns --------------------------------------------------------------------------
+
+    def campaign_pages(self, client_id: str, sent_from: date | None = None) -> Iterator[Page]:
+        """Sent campaigns, oldest first; ``sent_from`` is a day in the account's time zone."""
+        params = {"orderdirection": "asc"}
+        if sent_from:
+            if isinstance(sent_from, datetime):
+                sent_from = sent_from.astimezone(self.tz).date()
+            params["sentfromdate"] = sent_from.isoformat()
+        path = f"clients/{client_id}/campaigns.json"
+        return self.pages(path, Campaign.from_api, params, ordered_by="sentdate")
+
+    def sent_campaigns(self, client_id: str, sent_from: date | None = None) -> Iterator[Campaign]:
+        return self._records(self.campaign_pages(client_id, sent_from))
+
+    def scheduled_campaigns(self, client_id: str) -> list[PlannedCampaign]:
+        return self._read(f"clients/{client_id}/scheduled.json", PlannedCampaign.from_api)
+
+    def draft_campaigns(self, client_id: str) -> list[PlannedCampaign]:
+        return self._read(f"clients/{client_id}/drafts.json", PlannedCampaign.from_api)
+
+    def campaign_summary(self, campaign_id: str) -> CampaignSummary:
+        return CampaignSummary.from_api(self.get(f"campaigns/{campaign_id}/summary.json"))
+
+    def campaign_lists_and_segments(self, campaign_id: str) -> ListsAndSegments:
+        return ListsAndSegments.from_api(self.get(f"campaigns/{campaign_id}/listsandsegments.json"))
+
+    def recipient_pages(self, campaign_id: str) -> Iterator[Page]:
+        """Everyone a campaign went to. The API has no date filter here."""
+        params = {"orderfield": "email", "orderdirection": "asc"}
+        path = f"campaigns/{campaign_id}/recipients.json"
+        return self.pages(path, Recipient.from_api, params, ordered_by="email")
+
+    def recipients(self, campaign_id: str) -> Iterator[Recipient]:
+        return self._records(self.recipient_pages(campaign_id))
+
+    def event_pages(
+        self, campaign_id: str, kind: str, since: datetime | None = None
+    ) -> Iterator[Page]:
+        """Opens, clicks, unsubscribes, bounces or spam complaints on or after ``since``."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"Unknown tracking event kind {kind!r}")
+        params = {**self._since(since), "orderfield": "date", "orderdirection": "asc"}
+        path = f"campaigns/{campaign_id}/{kind}.json"
+        return self.pages(path, TrackingEvent.parser(kind), params, ordered_by="date")
+
+    def events(
+        self, campaign_id: str, kind: str, since: datetime | None = None
+    ) -> Iterator[TrackingEvent]:
+        return self._records(self.event_pages(campaign_id, kind, since))
+
+    def opens(self, campaign_id: str, since: datetime | None = None) -> Iterator[TrackingEvent]:
+        return self.events(campaign_id, "opens", since)
+
+    def clicks(self, campaign_id: str, since: datetime | None = None) -> Iterator[TrackingEvent]:
+        return self.events(campaign_id, "clicks", since)
+
+    def unsubscribes(
+        self, campaign_id: str, since: datetime | None = None
+    ) -> Iterator[TrackingEvent]:
+        return self.events(campaign_id, "unsubscribes", since)
+
+    def bounces(self, campaign_id: str, since: datetime | None = None) -> Iterator[TrackingEvent]:
+        return self.events(campaign_id, "bounces", since)

@@ -1,0 +1,365 @@
+"""Typed records for what cmsync reads from Campaign Monitor.
+
+Campaign Monitor writes dates as "YYYY-MM-DD HH:MM:SS" in the account's time zone with no
+offset; every record here carries aware datetimes made with the account's UTC offset.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+SUBSCRIBER_STATES = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+EVENT_KINDS = ("opens", "clicks", "unsubscribes", "bounces", "spam")
+
+DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def parse_date(value: str | None, tz: timezone) -> datetime | None:
+    """An account-local Campaign Monitor date string as an aware datetime."""
+    if not value:
+        return None
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(value.strip(), fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    raise ValueError(f"Unrecognised Campaign Monitor date: {value!r}")
+
+
+def format_date(value: datetime, tz: timezone) -> str:
+    """An aware datetime as the account-local string the API's ``date`` filters take."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def offset_from_system_date(system_date: str, utc_now: datetime) -> timezone:
+    """The account's UTC offset, from its current local time (``systemdate``) and UTC now.
+
+    Rounded to a quarter of an hour: every real time zone offset is a multiple of 15 minutes.
+    """
+    local = datetime.strptime(system_date, "%Y-%m-%d %H:%M:%S")
+    difference = local - utc_now.replace(tzinfo=None)
+    quarters = round(difference / timedelta(minutes=15))
+    return timezone(timedelta(minutes=15 * quarters))
+
+
+Parser = Callable[[dict[str, Any], timezone], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "Client":
+        return cls(client_id=row["ClientID"], name=row["Name"])
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDetails:
+    client_id: str
+    company_name: str
+    contact_name: str
+    email: str
+    country: str
+    time_zone: str
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "ClientDetails":
+        basics = row["BasicDetails"]
+        return cls(
+            client_id=basics["ClientID"],
+            company_name=basics.get("CompanyName", ""),
+            contact_name=basics.get("ContactName", ""),
+            email=basics.get("EmailAddress", ""),
+            country=basics.get("Country", ""),
+            time_zone=basics.get("TimeZone", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MailingList:
+    list_id: str
+    name: str
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "MailingList":
+        return cls(list_id=row["ListID"], name=row.get("Name") or row.get("Title", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ListDetails:
+    list_id: str
+    title: str
+    confirmed_opt_in: bool
+    unsubscribe_setting: str
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "ListDetails":
+        return cls(
+            list_id=row["ListID"],
+            title=row.get("Title", ""),
+            confirmed_opt_in=bool(row.get("ConfirmedOptIn")),
+            unsubscribe_setting=row.get("UnsubscribeSetting", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    email: str
+    name: str
+    state: str  # lower case: active, unconfirmed, unsubscribed, bounced, deleted
+    date: datetime  # when the state last changed
+    list_joined: datetime | None
+    # (key, value) pairs in API order: multi-select fields repeat their key.
+    custom_fields: tuple[tuple[str, str], ...] = ()
+    reads_email_with: str = ""
+    consent_to_track: str | None = None  # only when asked for
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone) -> "Subscriber":
+        return cls(
+            email=row["EmailAddress"],
+            name=row.get("Name") or "",
+            state=row["State"].lower(),
+            date=parse_date(row["Date"], tz),
+            list_joined=parse_date(row.get("ListJoinedDate"), tz),
+            custom_fields=tuple((f["Key"], f["Value"]) for f in row.get("CustomFields") or ()),
+            reads_email_with=row.get("ReadsEmailWith") or "",
+            consent_to_track=row.get("ConsentToTrack"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A sent campaign."""
+
+    campaign_id: str
+    name: str
+    subject: str
+    from_name: str
+    from_email: str
+    sent_date: datetime
+    total_recipients: int
+    web_version_url: str = ""
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone) -> "Campaign":
+        return cls(
+            campaign_id=row["CampaignID"],
+            name=row.get("Name", ""),
+            subject=row.get("Subject", ""),
+            from_name=row.get("FromName", ""),
+            from_email=row.get("FromEmail", ""),
+            sent_date=parse_date(row["SentDate"], tz),
+            total_recipients=int(row.get("TotalRecipients") or 0),
+            web_version_url=row.get("WebVersionURL", ""),
+            tags=tuple(row.get("Tags") or ()),  # missing on some records
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCampaign:
+    """A scheduled or draft campaign."""
+
+    campaign_id: str
+    name: str
+    subject: str
+    date_created: datetime | None
+    date_scheduled: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone) -> "PlannedCampaign":
+        return cls(
+            campaign_id=row["CampaignID"],
+            name=row.get("Name", ""),
+            subject=row.get("Subject", ""),
+            date_created=parse_date(row.get("DateCreated"), tz),
+            date_scheduled=parse_date(row.get("DateScheduled"), tz),
+            tags=tuple(row.get("Tags") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    name: str
+    recipients: int
+    total_opened: int
+    unique_opened: int
+    clicks: int
+    unsubscribed: int
+    bounced: int
+    spam_complaints: int
+    web_version_url: str = ""
+    worldview_url: str = ""
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "CampaignSummary":
+        return cls(
+            name=row.get("Name", ""),
+            recipients=int(row.get("Recipients") or 0),
+            total_opened=int(row.get("TotalOpened") or 0),
+            unique_opened=int(row.get("UniqueOpened") or 0),
+            clicks=int(row.get("Clicks") or 0),
+            unsubscribed=int(row.get("Unsubscribed") or 0),
+            bounced=int(row.get("Bounced") or 0),
+            spam_complaints=int(row.get("SpamComplaints") or 0),
+            web_version_url=row.get("WebVersionURL", ""),
+            worldview_url=row.get("WorldviewURL", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    list_id: str
+    segment_id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListsAndSegments:
+    lists: tuple[MailingList, ...]
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "ListsAndSegments":
+        return cls(
+            lists=tuple(MailingList.from_api(r) for r in row.get("Lists") or ()),
+            segments=tuple(
+                Segment(list_id=r["ListID"], segment_id=r["SegmentID"], title=r.get("Title", ""))
+                for r in row.get("Segments") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    list_id: str
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "Recipient":
+        return cls(email=row["EmailAddress"], list_id=row.get("ListID", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One open, click, unsubscribe, bounce or spam complaint of a campaign."""
+
+    kind: str  # one of EVENT_KINDS
+    email: str
+    list_id: str
+    date: datetime
+    url: str = ""
+    ip_address: str = ""
+    bounce_type: str = ""
+    reason: str = ""
+    city: str = ""
+    country_code: str = ""
+
+    @classmethod
+    def parser(cls, kind: str) -> Parser:
+        def parse(row: dict, tz: timezone) -> "TrackingEvent":
+            return cls(
+                kind=kind,
+                email=row["EmailAddress"],
+                list_id=row.get("ListID", ""),
+                date=parse_date(row["Date"], tz),
+                url=row.get("URL") or "",
+                ip_address=row.get("IPAddress") or "",
+                bounce_type=row.get("BounceType") or "",
+                reason=(row.get("Reason") or "").strip(),
+                city=row.get("City") or "",
+                country_code=row.get("CountryCode") or "",
+            )
+
+        return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    email: str
+    name: str
+    status: str
+    access_level: int
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "Person":
+        return cls(
+            email=row["EmailAddress"],
+            name=row.get("Name", ""),
+            status=row.get("Status", ""),
+            access_level=int(row.get("AccessLevel") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscriber:
+    """A subscriber to add or import."""
+
+    email: str
+    name: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+    consent_to_track: str = "Unchanged"  # Yes, No or Unchanged; required by the API
+
+    def to_api(self) -> dict:
+        return {
+            "EmailAddress": self.email,
+            "Name": self.name,
+            "CustomFields": [{"Key": k, "Value": v} for k, v in self.custom_fields],
+            "ConsentToTrack": self.consent_to_track,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    email: str
+    code: int
+    message: str
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import did. A partly failed import is a result, not an error."""
+
+    submitted: int = 0
+    existing: int = 0
+    new: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    failures: list[ImportFailure] = field(default_factory=list)
+
+    def add(self, data: dict) -> None:
+        self.submitted += int(data.get("TotalUniqueEmailsSubmitted") or 0)
+        self.existing += int(data.get("TotalExistingSubscribers") or 0)
+        self.new += int(data.get("TotalNewSubscribers") or 0)
+        self.duplicates += list(data.get("DuplicateEmailsInSubmission") or ())
+        self.failures += [
+            ImportFailure(email=f["EmailAddress"], code=int(f["Code"]), message=f["Message"])
+            for f in data.get("FailureDetails") or ()
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a paged endpoint, with the envelope's counts."""
+
+    records: list
+    number: int
+    pages: int
+    total: int
+    ordered_by: str  # lower case: the API's casing changes between endpoints
+    direction: str  # lower case
+
+    @property
+    def is_last(self) -> bool:
+        return self.number >= self.pages
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthTokens:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime | None = None

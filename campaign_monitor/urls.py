@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("connect/", views.connect_view, name="cm-connect"),
+    path("connect/oauth/", views.oauth_start, name="cm-oauth-start"),
+    path("connect/oauth/callback/", views.oauth_callback, name="cm-oauth-callback"),
+    path("clients/", views.clients_view, name="cm-clients"),
+    path("disconnect/", views.disconnect_view, name="cm-disconnect"),
+    path("switch-client/", views.switch_client, name="cm-switch-client"),
+]

@@ -1,0 +1,154 @@
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from cmsync.access import require_perm
+
+from . import client as cm
+from . import errors
+from .connection import ConnectError, choose_clients, connect, disconnect, explain
+from .forms import ChooseClientsForm, ConnectForm
+from .models import ConnectedClient, Connection
+
+MANAGE = "campaign_monitor.change_connection"
+OAUTH_SCOPE = "ViewReports,ManageLists,ImportSubscribers,ViewSubscribersInReports,AdministerPersons"
+SESSION_CLIENT = "cm_client_id"
+
+
+def oauth_configured() -> bool:
+    return bool(
+        settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID and settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET
+    )
+
+
+def current_client(
+    request: HttpRequest, clients: list[ConnectedClient] | None = None
+) -> ConnectedClient | None:
+    """The connected client the user is looking at: their choice, or the first one."""
+    if clients is None:
+        clients = list(ConnectedClient.objects.filter(connected=True))
+    chosen = request.session.get(SESSION_CLIENT)
+    return next((c for c in clients if c.client_id == chosen), clients[0] if clients else None)
+
+
+@login_required
+def connect_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    form = ConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connect(
+                base_url=form.cleaned_data["base_url"],
+                api_key=form.cleaned_data["api_key"],
+                user=request.user,
+            )
+        except ConnectError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _connected(request, connection)
+    context = {"form": form, "oauth": oauth_configured()}
+    return render(request, "campaign_monitor/connect.html", context)
+
+
+def _connected(request: HttpRequest, connection: Connection) -> HttpResponse:
+    if connection.account_type == Connection.AccountType.AGENCY:
+        messages.success(request, "Connected to a Campaign Monitor agency account.")
+        return redirect("cm-clients")
+    client = connection.connected_clients().first()
+    messages.success(request, f"Connected to Campaign Monitor: {client.name}.")
+    return redirect("sync")
+
+
+@login_required
+def oauth_start(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    if not oauth_configured():
+        return redirect("cm-connect")
+    state = secrets.token_urlsafe(24)
+    request.session["cm_oauth_state"] = state
+    url = cm.authorize_url(
+        settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID,
+        request.build_absolute_uri(reverse("cm-oauth-callback")),
+        OAUTH_SCOPE,
+        state,
+        base_url=settings.CAMPAIGN_MONITOR_BASE_URL,
+    )
+    return redirect(url)
+
+
+@login_required
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    expected = request.session.pop("cm_oauth_state", None)
+    if not expected or request.GET.get("state") != expected or not request.GET.get("code"):
+        messages.error(request, "Campaign Monitor's answer could not be verified. Try again.")
+        return redirect("cm-connect")
+    base_url = settings.CAMPAIGN_MONITOR_BASE_URL
+    try:
+        tokens = cm.exchange_code(
+            settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID,
+            settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET,
+            request.build_absolute_uri(reverse("cm-oauth-callback")),
+            request.GET["code"],
+            base_url=base_url,
+        )
+        connection = connect(base_url=base_url, tokens=tokens, user=request.user)
+    except errors.CampaignMonitorError as exc:
+        messages.error(request, explain(exc, base_url))
+        return redirect("cm-connect")
+    except ConnectError as exc:
+        messages.error(request, str(exc))
+        return redirect("cm-connect")
+    return _connected(request, connection)
+
+
+@login_required
+def clients_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    connection = Connection.current()
+    if connection is None:
+        return redirect("cm-connect")
+    form = ChooseClientsForm(request.POST or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        try:
+            chosen = choose_clients(connection, form.cleaned_data["clients"])
+        except ConnectError as exc:
+            form.add_error(None, str(exc))
+        else:
+            names = ", ".join(c.name for c in chosen)
+            messages.success(request, f"Connected clients: {names}.")
+            return redirect("sync")
+    return render(request, "campaign_monitor/clients.html", {"form": form})
+
+
+@login_required
+def disconnect_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    connection = Connection.current()
+    if connection is None:
+        return redirect("sync")
+    if request.method == "POST":
+        disconnect(user=request.user)
+        request.session.pop(SESSION_CLIENT, None)
+        messages.success(request, "Disconnected from Campaign Monitor.")
+        return redirect("sync")
+    return render(request, "campaign_monitor/disconnect.html", {"connection": connection})
+
+
+@login_required
+@require_POST
+def switch_client(request: HttpRequest) -> HttpResponse:
+    require_perm(request, "campaign_monitor.view_connection")
+    client_id = request.POST.get("client", "")
+    if ConnectedClient.objects.filter(client_id=client_id, connected=True).exists():
+        request.session[SESSION_CLIENT] = client_id
+    next_url = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()})
+    return redirect(next_url if safe else reverse("sync"))

@@ -1,0 +1,8 @@
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+
+def require_perm(request: HttpRequest, perm: str) -> None:
+    """Refuse (403) unless the user has ``perm``; every page and action calls this."""
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
