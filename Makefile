@@ -28,3 +28,6 @@ format: venv
 
 test: lint
 	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m bench.cm_emulator

@@ -172,9 +172,11 @@ class CampaignMonitorClient:
         timeout: float | tuple[float, float] = (5, 30),
         retries: int = 4,
         backoff: float = 0.5,
+        page_size: int = PAGE_SIZE,
         on_token_refresh: Callable[[OAuthTokens], None] | None = None,
     ) -> None:
         self.credentials = credentials
+        self.page_size = page_size
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.on_token_refresh = on_token_refresh
@@ -261,7 +263,9 @@ class CampaignMonitorClient:
         tz = self.tz
         number = 1
         while True:
-            envelope = self.get(path, {**(params or {}), "page": number, "pagesize": PAGE_SIZE})
+            envelope = self.get(
+                path, {**(params or {}), "page": number, "pagesize": self.page_size}
+            )
             page = Page(
                 records=[parser(row, tz) for row in envelope["Results"]],
                 number=int(envelope["PageNumber"]),

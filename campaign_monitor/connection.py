@@ -52,17 +52,37 @@ def account_type_of(clients: list[Client]) -> str:
     return Connection.AccountType.DIRECT
 
 
+def _read_lists(api: CampaignMonitorClient, client_ids: Iterable[str]) -> dict[str, list]:
+    try:
+        return {
+            client_id: [{"ListID": m.list_id, "Name": m.name} for m in api.lists(client_id)]
+            for client_id in client_ids
+        }
+    except errors.CampaignMonitorError as exc:
+        raise ConnectError(explain(exc, api.base_url)) from exc
+
+
+def _check_choice(chosen: set[str], known: set[str]) -> None:
+    if not chosen:
+        raise ConnectError("Choose at least one client to connect.")
+    if unknown := chosen - known:
+        raise ConnectError(f"Not a client of this account: {', '.join(sorted(unknown))}")
+
+
 def connect(
     *,
     base_url: str,
     user=None,
     api_key: str = "",
     tokens: OAuthTokens | None = None,
+    client_ids: Iterable[str] | str | None = None,
 ) -> Connection:
     """Check the credentials against the API, then store them (encrypted) with the clients.
 
-    Nothing is stored unless Campaign Monitor accepted the credentials. A direct account's
-    only client is connected at once; an agency's clients wait for the admin's choice.
+    Nothing is stored unless Campaign Monitor accepted the credentials and every chosen
+    client is one of the account's. A direct account's only client is connected at once;
+    an agency's clients are those in ``client_ids`` ("all" for every one), or wait for the
+    admin's choice when it is None.
     """
     credentials = ApiKey(api_key) if api_key else tokens
     if credentials is None:
@@ -70,6 +90,14 @@ def connect(
     api = CampaignMonitorClient(credentials, base_url=base_url, retries=1)
     clients = _read_clients(api)
     account_type = account_type_of(clients)
+    if account_type == Connection.AccountType.DIRECT:
+        client_ids = [clients[0].client_id]
+    elif client_ids == "all":
+        client_ids = [c.client_id for c in clients]
+    chosen = set(client_ids or ())
+    if client_ids is not None:
+        _check_choice(chosen, {c.client_id for c in clients})
+    lists = _read_lists(api, chosen)
     with transaction.atomic():
         Connection.objects.all().delete()
         connection = Connection.objects.create(
@@ -82,12 +110,14 @@ def connect(
             token_expires_at=tokens.expires_at if tokens else None,
             connected_by=user,
         )
-        ConnectedClient.objects.bulk_create(
-            ConnectedClient(connection=connection, client_id=c.client_id, name=c.name)
-            for c in clients
-        )
-    if account_type == Connection.AccountType.DIRECT:
-        choose_clients(connection, [clients[0].client_id])
+        for c in clients:
+            ConnectedClient.objects.create(
+                connection=connection,
+                client_id=c.client_id,
+                name=c.name,
+                connected=c.client_id in chosen,
+                lists=lists.get(c.client_id, []),
+            )
     return connection
 
 
@@ -95,20 +125,8 @@ def choose_clients(connection: Connection, client_ids: Iterable[str]) -> list[Co
     """Connect exactly these clients (reading their lists) and disconnect the others."""
     chosen = set(client_ids)
     rows = list(connection.clients.all())
-    unknown = chosen - {row.client_id for row in rows}
-    if unknown:
-        raise ConnectError(f"Not a client of this account: {', '.join(sorted(unknown))}")
-    if not chosen:
-        raise ConnectError("Choose at least one client to connect.")
-    api = connection.api(retries=1)
-    try:
-        lists = {
-            row.client_id: [{"ListID": m.list_id, "Name": m.name} for m in api.lists(row.client_id)]
-            for row in rows
-            if row.client_id in chosen
-        }
-    except errors.CampaignMonitorError as exc:
-        raise ConnectError(explain(exc, connection.base_url)) from exc
+    _check_choice(chosen, {row.client_id for row in rows})
+    lists = _read_lists(connection.api(retries=1), chosen)
     with transaction.atomic():
         for row in rows:
             row.connected = row.client_id in chosen

@@ -12,12 +12,14 @@ VIEW_PERMS = [
     "settings_app.view_campaignsettings",
     "settings_app.view_memberstatusmapping",
     "auditlog.view_logentry",
+    "campaign_monitor.view_connection",
 ]
 CHANGE_PERMS = [
     "settings_app.change_syncsettings",
     "settings_app.change_generalsettings",
     "settings_app.change_campaignsettings",
     "settings_app.change_memberstatusmapping",
+    "campaign_monitor.change_connection",
 ]
 
 
@@ -71,3 +73,31 @@ def carol_client(client, carol):
 @pytest.fixture
 def mallory_client(client, mallory):
     return _client_for(client, mallory)
+
+
+@pytest.fixture
+def cm_emulator():
+    """A freshly seeded Campaign Monitor emulator on a free port, over real HTTP."""
+    from emulators.campaign_monitor import CampaignMonitorEmulator
+
+    with CampaignMonitorEmulator(seed="demo") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def cm_agency(cm_emulator) -> dict:
+    return next(a for a in cm_emulator.info()["accounts"] if a["type"] == "agency")
+
+
+@pytest.fixture
+def cm_direct(cm_emulator) -> dict:
+    return next(a for a in cm_emulator.info()["accounts"] if a["type"] == "direct")
+
+
+def control(emulator, method: str, path: str, **kwargs):
+    """Drive the emulator through its control surface (/_emulator/...)."""
+    import requests
+
+    response = requests.request(method, f"{emulator.root_url}/_emulator/{path}", **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else None

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARS = ["DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"]
 CONFIG_VARS += ["SECRET_KEY", "DEBUG", "TIME_ZONE", "HTTPS", "ALLOWED_HOSTS", "CMSYNC_VAR_DIR"]
-CONFIG_VARS += ["DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"]
+CONFIG_VARS += ["DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "SALT_KEY"]
 
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -46,12 +46,12 @@ def test_defaults_need_nothing_installed(tmp_path):
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
 
 
-def test_secret_key_is_generated_once_and_kept_private(tmp_path):
+def test_secret_key_and_salt_are_generated_once_and_kept_private(tmp_path):
     first = settings_seen(tmp_path)["secret"]
     second = settings_seen(tmp_path)["secret"]
     assert first == second and len(first) >= 50
-    key_file = tmp_path / "var" / "secret_key"
-    assert key_file.stat().st_mode & 0o777 == 0o600
+    for name in ("secret_key", "salt_key"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600
 
 
 def test_environment_overrides_the_defaults(tmp_path):
