@@ -1,0 +1,426 @@
+"""The Salesforce gateway: everything cmsync reads from or writes to Salesforce goes through
+here, and this is the only module that imports simple-salesforce.
+
+One ``requests.Session`` with timeouts and transport retries (502/503/504, connection errors).
+``UNABLE_TO_LOCK_ROW`` and ``REQUEST_LIMIT_EXCEEDED`` are not retried here: they are reported
+to the caller, which knows whether to wait, regroup or stop. Writes go through sObject
+Collections, 200 records a call, ``allOrNone=false``; per-record failures come back as data.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce import exceptions as sf_exceptions
+from simple_salesforce.format import format_soql
+from urllib3.util.retry import Retry
+
+from . import errors
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "62.0"  # SOAP login (the legacy password option) is gone from v65
+COLLECTION_LIMIT = 200  # records per sObject Collections call
+IN_CHUNK_CHARS = 6000  # keep a GET query URL well under Salesforce's ~16k limit
+IN_CHUNK_SIZE = 200
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    status_code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """One record's outcome in a collection call; ``record`` is what was sent."""
+
+    record: dict
+    success: bool
+    id: str | None = None
+    created: bool | None = None
+    errors: tuple[RecordError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Contact or Lead found by email."""
+
+    sobject: str  # "Contact" or "Lead"
+    id: str
+    email: str
+    last_modified: datetime
+    has_opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    createable: bool = False
+    updateable: bool = False
+    nillable: bool = True
+    external_id: bool = False
+    restricted_picklist: bool = False
+    picklist_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    name: str
+    label: str
+    createable: bool
+    updateable: bool
+    fields: dict[str, FieldInfo] = field(default_factory=dict)  # by lower-case name
+
+    def field(self, name: str) -> FieldInfo | None:
+        return self.fields.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsage:
+    used: int
+    total: int
+
+
+class _Session(requests.Session):
+    """Default timeout, transport retries, and https→http for a local emulator only."""
+
+    def __init__(self, timeout: float | tuple, retries: int, plain_http_host: str = "") -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.plain_http_host = plain_http_host
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=2,
+            status=retries,
+            backoff_factor=0.5,
+            backoff_max=30,
+            status_forcelist=(502, 503, 504),
+            # not POST: a create that reached Salesforce must not be repeated
+            allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:
+        # simple-salesforce builds every URL with https://; a local emulator speaks http.
+        if self.plain_http_host and url.startswith(f"https://{self.plain_http_host}"):
+            url = "http://" + url.removeprefix("https://")
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _error_details(exc: sf_exceptions.SalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        return first.get("errorCode", ""), first.get("message", "")
+    return "", str(content)[:300]
+
+
+def _translate(exc: Exception) -> errors.SalesforceError:
+    """simple-salesforce's and requests' exceptions as cmsync's few domain errors."""
+    if isinstance(exc, requests.RequestException):
+        return errors.NetworkError(f"Could not reach Salesforce ({type(exc).__name__})")
+    if isinstance(exc, sf_exceptions.SalesforceAuthenticationFailed):
+        return errors.AuthenticationError(str(exc.message), code=str(exc.code), status=401)
+    code, message = _error_details(exc)
+    status = getattr(exc, "status", None)
+    if isinstance(exc, sf_exceptions.SalesforceExpiredSession):
+        return errors.AuthenticationError(message or "Session expired", code=code, status=401)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return errors.LimitExceededError(message, code=code, status=status)
+    if code == "UNABLE_TO_LOCK_ROW":
+        return errors.RowLockError(message, code=code, status=status)
+    if isinstance(exc, sf_exceptions.SalesforceResourceNotFound):
+        return errors.NotFoundError(message or "Not found", code=code, status=404)
+    if isinstance(exc, sf_exceptions.SalesforceRefusedRequest):
+        return errors.AuthenticationError(message, code=code, status=status)
+    if status is not None and status >= 500:
+        return errors.ServerError(message or "Salesforce server error", code=code, status=status)
+    return errors.RequestError(message, code=code, status=status)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in_chunks(values: list[str]) -> Iterator[list[str]]:
+    """Chunks for a SOQL IN list: at most 200 values and a bounded query length."""
+    chunk: list[str] = []
+    length = 0
+    for value in values:
+        cost = len(value) * 3 + 4  # quoted, comma, percent-encoded at worst
+        if chunk and (len(chunk) >= IN_CHUNK_SIZE or length + cost > IN_CHUNK_CHARS):
+            yield chunk
+            chunk, length = [], 0
+        chunk.append(value)
+        length += cost
+    if chunk:
+        yield chunk
+
+
+def _result(record: dict, row: dict) -> RecordResult:
+    return RecordResult(
+        record=record,
+        success=bool(row.get("success")),
+        id=row.get("id"),
+        created=row.get("created"),
+        errors=tuple(
+            RecordError(
+                status_code=e.get("statusCode", ""),
+                message=e.get("message", ""),
+                fields=tuple(e.get("fields") or ()),
+            )
+            for e in row.get("errors") or ()
+        ),
+    )
+
+
+def soql(template: str, **values: Any) -> str:
+    """A SOQL statement with its values quoted and escaped (``{name}`` placeholders)."""
+    return format_soql(template, **values)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Salesforce's 2026-01-31T10:00:00.000+0000 as an aware datetime."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+class SalesforceGateway:
+    def __init__(
+        self,
+        instance_url: str,
+        access_token: str,
+        *,
+        version: str = API_VERSION,
+        refresh: Callable[[], str] | None = None,
+        timeout: float | tuple = (5, 120),
+        retries: int = 4,
+    ) -> None:
+        """``refresh`` returns a new access token when the session has expired."""
+        parts = urlsplit(instance_url)
+        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
+            raise errors.RequestError("Salesforce must be reached over HTTPS")
+        plain_http_host = parts.netloc if parts.scheme == "http" else ""
+        self.instance_url = instance_url.rstrip("/")
+        self.version = version
+        self.refresh = refresh
+        self.session = _Session(timeout, retries, plain_http_host)
+        self.calls = 0
+        self.usage: ApiUsage | None = None
+        self._connect(access_token)
+
+    def _connect(self, access_token: str) -> None:
+        self.sf = Salesforce(
+            instance_url=self.instance_url,
+            session_id=access_token,
+            session=self.session,
+            version=self.version,
+        )
+
+    def _call(self, method: str, *args, **kwargs) -> Any:
+        """Call a simple-salesforce method; refresh an expired session once."""
+        for attempt in (1, 2):
+            self.calls += 1
+            try:
+                result = getattr(self.sf, method)(*args, **kwargs)
+            except (sf_exceptions.SalesforceError, requests.RequestException) as exc:
+                error = _translate(exc)
+                expired = isinstance(exc, sf_exceptions.SalesforceExpiredSession)
+                if expired and attempt == 1 and self.refresh is not None:
+                    self._connect(self.refresh())
+                    continue
+                raise error from exc
+            usage = self.sf.api_usage.get("api-usage")
+            if usage is not None:
+                self.usage = ApiUsage(used=usage.used, total=usage.total)
+            return result
+        raise AssertionError("unreachable")
+
+    def rest(self, path: str, method: str = "GET", **kwargs) -> Any:
+        return self._call("restful", path, method=method, **kwargs)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict]:
+        """Every record of a query, following ``nextRecordsUrl`` one page at a time."""
+        page = self._call("query", soql, include_deleted=include_deleted)
+        while True:
+            for record in page["records"]:
+                record.pop("attributes", None)
+                yield record
+            if page.get("done", True):
+                return
+            page = self._call("query_more", page["nextRecordsUrl"], identifier_is_url=True)
+
+    def count(self, soql: str) -> int:
+        return int(self._call("query", soql)["totalSize"])
+
+    def find_people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
+        """Contacts and Leads by email, case-insensitively, most recently modified first."""
+        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        found: dict[str, list[Person]] = {}
+        for sobject in ("Contact", "Lead"):
+            for chunk in _in_chunks(wanted):
+                soql = format_soql(
+                    f"SELECT Id, Email, HasOptedOutOfEmail, LastModifiedDate FROM {sobject} "
+                    "WHERE Email IN {emails}",
+                    emails=chunk,
+                )
+                for row in self.query(soql):
+                    person = Person(
+                        sobject=sobject,
+                        id=row["Id"],
+                        email=row["Email"],
+                        last_modified=parse_datetime(row["LastModifiedDate"]),
+                        has_opted_out=bool(row["HasOptedOutOfEmail"]),
+                    )
+                    found.setdefault(person.email.lower(), []).append(person)
+        for people in found.values():
+            people.sort(key=lambda p: p.last_modified, reverse=True)
+        return found
+
+    def describe(self, sobject: str) -> ObjectInfo:
+        data = self.rest(f"sobjects/{sobject}/describe")
+        fields = {
+            f["name"].lower(): FieldInfo(
+                name=f["name"],
+                type=f.get("type", ""),
+                label=f.get("label", ""),
+                length=int(f.get("length") or 0),
+                createable=bool(f.get("createable")),
+                updateable=bool(f.get("updateable")),
+                nillable=bool(f.get("nillable")),
+                external_id=bool(f.get("externalId")),
+                restricted_picklist=bool(f.get("restrictedPicklist")),
+                picklist_values=tuple(
+                    p["value"] for p in f.get("picklistValues") or () if p.get("active", True)
+                ),
+            )
+            for f in data["fields"]
+        }
+        return ObjectInfo(
+            name=data["name"],
+            label=data.get("label", ""),
+            createable=bool(data.get("createable")),
+            updateable=bool(data.get("updateable")),
+            fields=fields,
+        )
+
+    def limits(self) -> dict:
+        return self._call("limits")
+
+    def identity(self) -> dict:
+        """Who this session is: user_id, organization_id, preferred_username, name, email."""
+        return self._call("oauth2", "userinfo")
+
+    # -- writes: sObject Collections, 200 a call, per-record results -----------------------
+
+    def _collection(self, method: str, path: str, records: list[dict]) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for chunk in _chunks(records, COLLECTION_LIMIT):
+            body = {"allOrNone": False, "records": chunk}
+            rows = self.rest(path, method=method, json=body)
+            results += [_result(record, row) for record, row in zip(chunk, rows, strict=True)]
+        return results
+
+    @staticmethod
+    def _typed(sobject: str, records: Iterable[dict]) -> list[dict]:
+        return [{"attributes": {"type": sobject}, **record} for record in records]
+
+    def create(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
+        return self._collection("POST", "composite/sobjects", self._typed(sobject, records))
+
+    def update(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
+        """Each record carries its ``Id``."""
+        return self._collection("PATCH", "composite/sobjects", self._typed(sobject, records))
+
+    def upsert(
+        self, sobject: str, external_id_field: str, records: Iterable[dict]
+    ) -> list[RecordResult]:
+        path = f"composite/sobjects/{sobject}/{external_id_field}"
+        return self._collection("PATCH", path, self._typed(sobject, records))
+
+    def delete(self, ids: Iterable[str]) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for chunk in _chunks(list(ids), COLLECTION_LIMIT):
+            params = {"ids": ",".join(chunk), "allOrNone": "false"}
+            rows = self.rest("composite/sobjects", method="DELETE", params=params)
+            results += [_result({"Id": i}, row) for i, row in zip(chunk, rows, strict=True)]
+        return results
+
+    # -- campaigns --------------------------------------------------------------------------
+
+    def member_statuses(self, campaign_ids: Iterable[str]) -> dict[str, list[dict]]:
+        """Each campaign's CampaignMemberStatus rows, by campaign id."""
+        statuses: dict[str, list[dict]] = {}
+        for chunk in _in_chunks(sorted(set(campaign_ids))):
+            soql = format_soql(
+                "SELECT Id, CampaignId, Label, IsDefault, HasResponded, SortOrder "
+                "FROM CampaignMemberStatus WHERE CampaignId IN {ids} ORDER BY SortOrder",
+                ids=chunk,
+            )
+            for row in self.query(soql):
+                statuses.setdefault(row["CampaignId"], []).append(row)
+        return statuses
+
+    def add_member_statuses(
+        self, campaign_id: str, existing: list[dict], wanted: Iterable[tuple[str, bool]]
+    ) -> list[RecordResult]:
+        """Create the (label, responded) statuses a campaign lacks, after its last SortOrder."""
+        have = {row["Label"].lower() for row in existing}
+        order = max((int(row["SortOrder"]) for row in existing), default=0)
+        records = []
+        for label, responded in wanted:
+            if label.lower() in have:
+                continue
+            have.add(label.lower())
+            order += 1
+            records.append(
+                {
+                    "CampaignId": campaign_id,
+                    "Label": label,
+                    "HasResponded": responded,
+                    "SortOrder": order,
+                }
+            )
+        return self.create("CampaignMemberStatus", records) if records else []
+
+    def campaign_members(self, campaign_id: str, fields: Iterable[str] = ()) -> Iterator[dict]:
+        columns = ", ".join(["Id", "ContactId", "LeadId", "Status", "HasResponded", *fields])
+        soql = format_soql(
+            f"SELECT {columns} FROM CampaignMember WHERE CampaignId = {{campaign_id}}",
+            campaign_id=campaign_id,
+        )
+        return self.query(soql)
+
+    # -- tooling: cmsync's schema ----------------------------------------------------------
+
+    def tooling_query(self, soql: str) -> list[dict]:
+        rows = self._call("toolingexecute", "query/", params={"q": soql})
+        if not isinstance(rows, dict) or "records" not in rows:
+            raise errors.RequestError(f"Unexpected Tooling API answer: {str(rows)[:200]}")
+        return rows["records"]
+
+    def tooling_create(self, metadata_type: str, body: dict) -> dict:
+        return self._call("toolingexecute", f"sobjects/{metadata_type}/", "POST", body)
+
+    def tooling_delete(self, metadata_type: str, record_id: str) -> None:
+        self._call("toolingexecute", f"sobjects/{metadata_type}/{record_id}", "DELETE")
