@@ -28,9 +28,9 @@ class Connection(InAuditArea, models.Model):
     auth_type = models.CharField(max_length=10, choices=AuthType.choices)
     account_type = models.CharField(max_length=10, choices=AccountType.choices)
     # Secrets: encrypted at rest, never logged, never shown back in full.
-    api_key = EncryptedTextField(blank=True, default="")
-    access_token = EncryptedTextField(blank=True, default="")
-    refresh_token = EncryptedTextField(blank=True, default="")
+    api_key = EncryptedTextField(blank=True, null=True, default="")
+    access_token = EncryptedTextField(blank=True, null=True, default="")
+    refresh_token = EncryptedTextField(blank=True, null=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(auto_now_add=True)
     connected_by = models.ForeignKey(
@@ -47,7 +47,7 @@ class Connection(InAuditArea, models.Model):
     @property
     def secret_hint(self) -> str:
         """Enough of the key or token to recognise it, never enough to use it."""
-        secret = self.api_key or self.access_token
+        secret = self.api_key or self.access_token or ""
         return f"…{secret[-4:]}" if len(secret) > 8 else "…"
 
     def api(self, **kwargs) -> CampaignMonitorClient:

@@ -41,7 +41,7 @@ def current_client(
 @login_required
 def connect_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
-    form = ConnectForm(request.POST or None)
+    form = ConnectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             connection = connect(
@@ -115,7 +115,8 @@ def clients_view(request: HttpRequest) -> HttpResponse:
     connection = Connection.current()
     if connection is None:
         return redirect("cm-connect")
-    form = ChooseClientsForm(request.POST or None, connection=connection)
+    data = request.POST if request.method == "POST" else None
+    form = ChooseClientsForm(data, connection=connection)
     if request.method == "POST" and form.is_valid():
         try:
             chosen = choose_clients(connection, form.cleaned_data["clients"])

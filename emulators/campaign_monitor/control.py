@@ -1,0 +1,274 @@
+"""The control surface: clock, subscriber states, campaigns, events, faults, request counts.
+
+Tests and demos use it to make things happen that a real account would do on its own
+(people unsubscribing, campaigns going out, the API failing). It is served without auth
+under /_emulator/ and the same operations are methods of CampaignMonitorEmulator.
+"""
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from emulators.campaign_monitor import campaigns, oauth, subscribers
+from emulators.campaign_monitor.app import Reply, error_reply
+from emulators.campaign_monitor.clock import minute_stamp, parse_stamp
+from emulators.campaign_monitor.env import Env
+from emulators.campaign_monitor.store import STATE_CODES
+
+
+class ControlError(ValueError):
+    """A control request that cannot be carried out (answered with 400)."""
+
+
+@dataclass
+class Fault:
+    status: int | None
+    remaining: int
+    path: str | None
+    retry_after: float | None
+    ratelimit_reset: float | None
+    delay: float
+
+    def matches(self, path: str) -> bool:
+        return path.startswith("/api/") if self.path is None else self.path in path
+
+    def reply(self) -> Reply | None:
+        if self.status is None:
+            return None
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(round(self.retry_after))
+        if self.ratelimit_reset is not None:
+            headers.update(
+                {
+                    "X-RateLimit-Limit": "60",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(round(self.ratelimit_reset)),
+                }
+            )
+        return error_reply(self.status, headers)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, path: str) -> Fault | None:
+        """The first armed fault for this path, counted down by one use."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+
+class RequestCounts:
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+def apply_fault(fault: Fault | None) -> Reply | None:
+    """Sleep for a slow-response fault; the error reply to send instead, if any."""
+    if fault is None:
+        return None
+    if fault.delay:
+        time.sleep(fault.delay)
+    return fault.reply()
+
+
+class Control:
+    """The operations behind /_emulator/*, callable in-process too."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.faults = Faults()
+        self.counts = RequestCounts()
+
+    def now(self) -> str:
+        return self.env.clock.now().strftime("%Y-%m-%d %H:%M:%S")
+
+    def advance_clock(self, seconds: float) -> str:
+        self.env.clock.advance(float(seconds))
+        return self.now()
+
+    def set_clock(self, value: str | datetime) -> str:
+        self.env.clock.set(value if isinstance(value, datetime) else _stamp(value))
+        return self.now()
+
+    def set_subscriber(
+        self,
+        list_id: str,
+        email: str,
+        state: str,
+        name: str | None = None,
+        date: str | None = None,
+    ) -> dict[str, Any]:
+        """Insert a subscriber or move it to `state`, with Date = `date` (default now)."""
+        code = STATE_CODES.get(str(state).lower())
+        if code is None:
+            raise ControlError(f"State must be one of {', '.join(s for s in STATE_CODES)}")
+        if not subscribers.valid_email(email):
+            raise ControlError("Invalid EmailAddress")
+        when = minute_stamp(_stamp(date)) if date else self.env.clock.stamp()
+        list_pk = self._list_pk(list_id)
+        with self.env.store.write(("list", list_pk)) as conn:
+            existing = subscribers.find(conn, list_pk, email)
+            if existing is None:
+                body = {"EmailAddress": email}
+                subscribers.insert(conn, list_pk, email, name or "", code, when, "Yes", body)
+            else:
+                subscribers.change_state(conn, existing.pk, code, when)
+                if name is not None:
+                    conn.execute(
+                        "UPDATE subscribers SET name = ? WHERE id = ?", (name, existing.pk)
+                    )
+            return subscribers.fetch(conn, list_pk, email, True)
+
+    def send_campaign(
+        self,
+        client_id: str,
+        name: str,
+        list_ids: list[str],
+        subject: str | None = None,
+        sent_date: str | None = None,
+    ) -> str:
+        """Send a campaign now (or as of `sent_date`) to the lists' active subscribers."""
+        client_pk = self._client_pk(client_id)
+        list_pks = [self._list_pk(list_id, client_pk) for list_id in list_ids]
+        if not list_pks or not name:
+            raise ControlError("Name and at least one ListID are required")
+        sent = minute_stamp(_stamp(sent_date)) if sent_date else self.env.clock.stamp()
+        fields = {
+            "status": "sent",
+            "name": name,
+            "subject": subject,
+            "sent_date": sent,
+            "created": sent,
+        }
+        with self.env.store.write() as conn:
+            pk, campaign_id = campaigns.create(conn, self.env.seed, client_pk, fields)
+            campaigns.send(conn, pk, list_pks, sent)
+        self.env.store.bump(("campaign", pk))
+        return campaign_id
+
+    def add_event(
+        self,
+        campaign_id: str,
+        type: str,
+        email: str,
+        date: str | None = None,
+        url: str | None = None,
+        bounce_type: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record an open, click, unsubscribe, bounce or spam complaint by a recipient."""
+        kind = str(type).lower()
+        when = minute_stamp(_stamp(date)) if date else self.env.clock.stamp()
+        details = _checked(campaigns.event_details, kind, when, url, bounce_type, reason)
+        with self.env.store.read() as conn:
+            row = conn.execute(
+                "SELECT id FROM campaigns WHERE campaign_id = ? AND status = 'sent'",
+                (campaign_id,),
+            ).fetchone()
+        if row is None:
+            raise ControlError("Unknown or unsent CampaignID")
+        with self.env.store.write(("campaign", row[0])) as conn:
+            list_pk = _checked(campaigns.add_event, conn, row[0], kind, email, details)
+        self.env.store.bump(("list", list_pk))
+
+    def add_fault(
+        self,
+        status: int | None = None,
+        count: int = 1,
+        path: str | None = None,
+        retry_after: float | None = None,
+        ratelimit_reset: float | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Make the next `count` API requests whose path contains `path` fail with `status`
+        (429, 500, 503...) and/or answer only after `delay` seconds."""
+        if status is None and not delay:
+            raise ControlError("A fault needs a status, a delay or both")
+        if status is not None and not 400 <= int(status) <= 599:
+            raise ControlError("status must be an HTTP error status")
+        self.faults.add(
+            Fault(
+                None if status is None else int(status),
+                int(count),
+                path or None,
+                retry_after,
+                ratelimit_reset,
+                float(delay or 0),
+            )
+        )
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def expire_tokens(self) -> None:
+        oauth.expire_all(self.env)
+
+    def request_counts(self) -> dict[str, int]:
+        return self.counts.snapshot()
+
+    def reset_request_counts(self) -> None:
+        self.counts.reset()
+
+    def _client_pk(self, client_id: str) -> int:
+        with self.env.store.read() as conn:
+            row = conn.execute("SELECT id FROM clients WHERE client_id = ?", (client_id,))
+            found = row.fetchone()
+        if found is None:
+            raise ControlError("Unknown ClientID")
+        return found[0]
+
+    def _list_pk(self, list_id: str, client_pk: int | None = None) -> int:
+        with self.env.store.read() as conn:
+            found = conn.execute(
+                "SELECT id, client_id FROM lists WHERE list_id = ?", (list_id,)
+            ).fetchone()
+        if found is None or client_pk not in (None, found[1]):
+            raise ControlError(f"Unknown ListID {list_id} (for this client)")
+        return found[0]
+
+
+def _stamp(text: str) -> datetime:
+    try:
+        return parse_stamp(text)
+    except (ValueError, AttributeError) as exc:
+        raise ControlError("Dates must look like YYYY-MM-DD HH:MM:SS") from exc
+
+
+def _checked(function, *args):
+    try:
+        return function(*args)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
