@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "auditlog",
     "settings_app",
     "campaign_monitor",
+    "salesforce",
+    "emulators",
     "maintenance",
 ]
 

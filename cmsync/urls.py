@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("settings_app.urls")),
     path("campaign-monitor/", include("campaign_monitor.urls")),
+    path("salesforce/", include("salesforce.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("admin/", admin.site.urls),
 ]

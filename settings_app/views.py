@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 
 from campaign_monitor.models import Connection
 from cmsync.access import require_perm
+from salesforce.views import salesforce_context
 
 from .forms import (
     CampaignSettingsForm,
@@ -62,13 +63,14 @@ def _settings_page(
 
 @login_required
 def sync_settings(request: HttpRequest) -> HttpResponse:
-    connection = {
+    connections = {
         "connection": Connection.current(),
         "can_manage_connection": request.user.has_perm("campaign_monitor.change_connection"),
         "can_view_connection": request.user.has_perm("campaign_monitor.view_connection"),
+        **salesforce_context(request),
     }
     return _settings_page(
-        request, SyncSettingsForm, "settings_app/sync.html", extra_context=connection
+        request, SyncSettingsForm, "settings_app/sync.html", extra_context=connections
     )
 
 

@@ -1,0 +1,163 @@
+"""Connecting console users to Salesforce, the sync user, and cmsync's schema in the org.
+
+The console's views and the commands both go through here: the same checks, the same audit
+entries.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import auth, errors, schema
+from .gateway import SalesforceGateway
+from .models import SalesforceConnection, SalesforceSettings
+
+
+def explain(exc: errors.SalesforceError) -> str:
+    """An admin-facing sentence for what went wrong."""
+    if isinstance(exc, errors.NetworkError):
+        return f"Could not reach Salesforce. {exc.message}"
+    if isinstance(exc, errors.AuthenticationError):
+        return f"Salesforce refused the credentials: {exc.message}"
+    if isinstance(exc, errors.LimitExceededError):
+        return "The org's daily API requests are used up. Try again when they reset."
+    return f"Salesforce refused the request: {exc}"
+
+
+def connect(
+    user,
+    auth_type: str,
+    login_url: str,
+    tokens: auth.Tokens,
+    *,
+    client_id: str,
+    client_secret: str = "",
+    username: str = "",
+    private_key: str = "",
+    password: str = "",
+) -> SalesforceConnection:
+    """Store ``user``'s connection once Salesforce has said who the tokens belong to.
+
+    The first connection also becomes the sync user's.
+    """
+    identity = SalesforceGateway(tokens.instance_url, tokens.access_token, retries=1).identity()
+    with transaction.atomic():
+        SalesforceConnection.objects.filter(user=user).delete()
+        connection = SalesforceConnection.objects.create(
+            user=user,
+            auth_type=auth_type,
+            login_url=login_url,
+            instance_url=tokens.instance_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            username=username,
+            private_key=private_key,
+            password=password,
+            refresh_token=tokens.refresh_token,
+            access_token=tokens.access_token,
+            org_id=identity.get("organization_id", ""),
+            sf_user_id=identity.get("user_id", ""),
+            sf_username=identity.get("preferred_username", ""),
+            sf_name=identity.get("name", ""),
+        )
+        settings = SalesforceSettings.get_solo()
+        if settings.sync_user_id is None:
+            set_sync_user(user)
+    return connection
+
+
+def connect_client_credentials(
+    user, login_url: str, client_id: str, client_secret: str
+) -> SalesforceConnection:
+    tokens = auth.client_credentials(login_url, client_id, client_secret)
+    return connect(
+        user,
+        SalesforceConnection.AuthType.CLIENT_CREDENTIALS,
+        login_url,
+        tokens,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+
+
+def connect_jwt(
+    user, login_url: str, client_id: str, username: str, private_key: str
+) -> SalesforceConnection:
+    tokens = auth.jwt_bearer(login_url, client_id, username, private_key)
+    return connect(
+        user,
+        SalesforceConnection.AuthType.JWT,
+        login_url,
+        tokens,
+        client_id=client_id,
+        username=username,
+        private_key=private_key,
+    )
+
+
+def disconnect(user) -> bool:
+    """Forget ``user``'s Salesforce connection. Nothing in Salesforce changes."""
+    deleted, _ = SalesforceConnection.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+def set_sync_user(user) -> None:
+    settings = SalesforceSettings.get_solo()
+    settings.sync_user = user
+    settings.save()
+
+
+def test_connection(connection: SalesforceConnection) -> dict:
+    """Sign in with the stored credentials and read who we are and the API allowance."""
+    gateway = connection.gateway(retries=1)
+    identity = gateway.identity()
+    limits = gateway.limits().get("DailyApiRequests", {})
+    if connection.revoked_at is None and connection.last_error:
+        connection.last_error = ""
+        connection.save(update_fields=["last_error"])
+    return {
+        "username": identity.get("preferred_username", ""),
+        "org_id": identity.get("organization_id", ""),
+        "api_max": limits.get("Max"),
+        "api_remaining": limits.get("Remaining"),
+    }
+
+
+@dataclass(frozen=True)
+class SyncUserStatus:
+    user: object
+    connection: SalesforceConnection | None
+    problem: str  # empty when the sync can use the connection
+
+
+def sync_user_status() -> SyncUserStatus:
+    settings = SalesforceSettings.get_solo()
+    user = settings.sync_user
+    if user is None:
+        return SyncUserStatus(
+            None, None, "No sync user is set: the sync cannot write to Salesforce."
+        )
+    connection = settings.sync_connection()
+    if connection is None:
+        problem = f"{user} has no Salesforce connection: the sync cannot write to Salesforce."
+    elif connection.revoked_at:
+        problem = (
+            f"{user}'s Salesforce connection was revoked ({connection.last_error}). "
+            "Connect again, or set the sync user to someone connected."
+        )
+    else:
+        problem = ""
+    return SyncUserStatus(user, connection, problem)
+
+
+def check_schema(connection: SalesforceConnection, *, install: bool = False) -> list[str]:
+    """Read (and with ``install`` create) cmsync's schema; remember what is missing."""
+    gateway = connection.gateway(retries=1)
+    settings = SalesforceSettings.get_solo()
+    if install and schema.install(gateway):
+        settings.schema_installed_at = timezone.now()
+    settings.schema_missing = [c.full_name for c in schema.missing(gateway)]
+    settings.schema_checked_at = timezone.now()
+    settings.save()
+    return settings.schema_missing

@@ -1,0 +1,43 @@
+from django import forms
+
+from .auth import check_url
+from .errors import AuthenticationError
+from .models import SalesforceSettings
+
+
+class AppForm(forms.ModelForm):
+    """The connected app's consumer key and secret, from Salesforce Setup → App Manager."""
+
+    client_secret = forms.CharField(
+        label="Consumer secret",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        required=False,
+        help_text="Leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = SalesforceSettings
+        fields = ["login_url", "client_id"]
+        help_texts = {
+            "login_url": "https://login.salesforce.com, https://test.salesforce.com for a "
+            "sandbox, or your My Domain address.",
+            "client_id": "The connected app's consumer key. Its callback URL must be this "
+            "console's /salesforce/callback/ address.",
+        }
+
+    def clean_login_url(self) -> str:
+        try:
+            return check_url(self.cleaned_data["login_url"])
+        except AuthenticationError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("client_secret") and not self.instance.client_secret:
+            self.add_error("client_secret", "Enter the consumer secret.")
+        return data
+
+    def save(self, commit: bool = True) -> SalesforceSettings:
+        if self.cleaned_data.get("client_secret"):
+            self.instance.client_secret = self.cleaned_data["client_secret"]
+        return super().save(commit)
