@@ -235,12 +235,12 @@ class SalesforceGateway:
             version=self.version,
         )
 
-    def _call(self, method: str, *args, **kwargs) -> Any:
+    def _call(self, name: str, *args, **kwargs) -> Any:
         """Call a simple-salesforce method; refresh an expired session once."""
         for attempt in (1, 2):
             self.calls += 1
             try:
-                result = getattr(self.sf, method)(*args, **kwargs)
+                result = getattr(self.sf, name)(*args, **kwargs)
             except (sf_exceptions.SalesforceError, requests.RequestException) as exc:
                 error = _translate(exc)
                 expired = isinstance(exc, sf_exceptions.SalesforceExpiredSession)

@@ -101,3 +101,31 @@ def control(emulator, method: str, path: str, **kwargs):
     response = requests.request(method, f"{emulator.root_url}/_emulator/{path}", **kwargs)
     response.raise_for_status()
     return response.json() if response.content else None
+
+
+@pytest.fixture
+def sf_emulator():
+    """A freshly seeded Salesforce emulator on a free port, over real HTTP."""
+    from emulators.salesforce import SalesforceEmulator
+
+    with SalesforceEmulator(seed="demo") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def sf_gateway(sf_emulator):
+    """A gateway signed in with the emulator's connected app (client credentials)."""
+    from salesforce import auth
+    from salesforce.gateway import SalesforceGateway
+
+    info = sf_emulator.info()
+
+    def sign_in() -> str:
+        oauth = info["oauth"]
+        return auth.client_credentials(
+            info["login_url"], oauth["client_id"], oauth["client_secret"]
+        ).access_token
+
+    gateway = SalesforceGateway(info["instance_url"], sign_in(), refresh=sign_in)
+    gateway.refreshes = 0
+    return gateway

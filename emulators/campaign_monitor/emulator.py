@@ -3,6 +3,7 @@
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -133,6 +134,13 @@ class CampaignMonitorEmulator:
     def info(self) -> dict[str, Any]:
         """Base URL, OAuth app and every account, client, key and list (= GET /_emulator/info)."""
         return info(self._env())
+
+    def emails(self) -> Iterator[str]:
+        """Every distinct subscriber email (first-seen case), streamed: to seed Salesforce."""
+        with self._env().store.read() as db:
+            rows = db.execute("SELECT MIN(email) FROM subscribers GROUP BY email_lc")
+            for (email,) in rows:
+                yield email
 
     # ---- control (the same operations as /_emulator/*) ----------------------------------------
 
