@@ -243,7 +243,10 @@ class SalesforceGateway:
                 result = getattr(self.sf, name)(*args, **kwargs)
             except (sf_exceptions.SalesforceError, requests.RequestException) as exc:
                 error = _translate(exc)
-                expired = isinstance(exc, sf_exceptions.SalesforceExpiredSession)
+                # userinfo answers an expired token with 403 Bad_OAuth_Token, not 401.
+                expired = isinstance(exc, sf_exceptions.SalesforceExpiredSession) or (
+                    name == "oauth2" and "Bad_OAuth_Token" in str(getattr(exc, "content", ""))
+                )
                 if expired and attempt == 1 and self.refresh is not None:
                     self._connect(self.refresh())
                     continue

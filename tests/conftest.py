@@ -13,6 +13,7 @@ VIEW_PERMS = [
     "settings_app.view_memberstatusmapping",
     "auditlog.view_logentry",
     "campaign_monitor.view_connection",
+    "salesforce.view_salesforcesettings",
 ]
 CHANGE_PERMS = [
     "settings_app.change_syncsettings",
@@ -20,6 +21,7 @@ CHANGE_PERMS = [
     "settings_app.change_campaignsettings",
     "settings_app.change_memberstatusmapping",
     "campaign_monitor.change_connection",
+    "salesforce.change_salesforcesettings",
 ]
 
 
