@@ -113,7 +113,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, already
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

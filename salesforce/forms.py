@@ -8,6 +8,13 @@ from .models import SalesforceSettings
 class AppForm(forms.ModelForm):
     """The connected app's consumer key and secret, from Salesforce Setup → App Manager."""
 
+    login_url = forms.URLField(
+        label="Login URL",
+        assume_scheme="https",
+        max_length=200,
+        help_text="https://login.salesforce.com, https://test.salesforce.com for a sandbox, "
+        "or your My Domain address.",
+    )
     client_secret = forms.CharField(
         label="Consumer secret",
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
@@ -19,8 +26,6 @@ class AppForm(forms.ModelForm):
         model = SalesforceSettings
         fields = ["login_url", "client_id"]
         help_texts = {
-            "login_url": "https://login.salesforce.com, https://test.salesforce.com for a "
-            "sandbox, or your My Domain address.",
             "client_id": "The connected app's consumer key. Its callback URL must be this "
             "console's /salesforce/callback/ address.",
         }
