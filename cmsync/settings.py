@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "settings_app",
     "campaign_monitor",
     "salesforce",
+    "sync",
     "emulators",
     "maintenance",
 ]

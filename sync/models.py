@@ -1,0 +1,92 @@
+"""The primary sync's state: runs, per-stream cursors, the local copy of subscriber states."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class SyncRun(models.Model):
+    """One primary sync: what started it, how it went, what it read and wrote."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Sync now"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partly succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # True while queued or running, NULL after: the unique index allows one active run.
+    active = models.BooleanField(null=True, default=True, unique=True, editable=False)
+    full = models.BooleanField("full sync", default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed while running; a stale heartbeat means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    step = models.CharField(max_length=20, blank=True)
+    # {"subscribers": {"read": 0, "written": 0, "unchanged": 0, "failed": 0}, ...}
+    counts = models.JSONField(default=dict, blank=True)
+    cm_calls = models.PositiveIntegerField("Campaign Monitor API calls", default=0)
+    sf_calls = models.PositiveIntegerField("Salesforce API calls", default=0)
+    sf_api_remaining = models.PositiveIntegerField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Sync run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Cursor(models.Model):
+    """How far one stream has been read and written, e.g. ``subscribers:<list>:active``."""
+
+    stream = models.CharField(max_length=200, unique=True)
+    position = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.stream} @ {self.position:%Y-%m-%d %H:%M}"
+
+
+class SubscriberState(models.Model):
+    """An email's state on one Campaign Monitor list, as last read."""
+
+    client_id = models.CharField(max_length=64)
+    list_id = models.CharField(max_length=64)
+    email = models.CharField(max_length=254)
+    email_lc = models.CharField(max_length=254, db_index=True)
+    state = models.CharField(max_length=12)  # active, unconfirmed, unsubscribed, bounced, deleted
+    state_date = models.DateTimeField()
+    # Set when the state changed; cleared once the opt-out step has dealt with the email.
+    opt_out_pending = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["list_id", "email_lc"], name="one_state_per_list")
+        ]
+        indexes = [models.Index(fields=["opt_out_pending", "email_lc"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} is {self.state} on {self.list_id}"
