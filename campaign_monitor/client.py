@@ -156,6 +156,17 @@ def exchange_code(
     return _token_request(base_url, data)
 
 
+def _parse_rows(rows: list, parser: Parser, tz: timezone) -> tuple[list, list]:
+    """Parse each row; a malformed one is set aside with the reason instead of failing all."""
+    records, rejected = [], []
+    for row in rows:
+        try:
+            records.append(parser(row, tz))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            rejected.append((row, f"{type(exc).__name__}: {exc}"))
+    return records, rejected
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -266,8 +277,10 @@ class CampaignMonitorClient:
             envelope = self.get(
                 path, {**(params or {}), "page": number, "pagesize": self.page_size}
             )
+            records, rejected = _parse_rows(envelope["Results"], parser, tz)
             page = Page(
-                records=[parser(row, tz) for row in envelope["Results"]],
+                records=records,
+                rejected=rejected,
                 number=int(envelope["PageNumber"]),
                 pages=int(envelope["NumberOfPages"]),
                 total=int(envelope["TotalNumberOfRecords"]),
@@ -279,7 +292,7 @@ class CampaignMonitorClient:
                     f"{path} came back ordered by {page.ordered_by!r}, not {ordered_by!r}"
                 )
             yield page
-            if page.is_last or not page.records:
+            if page.is_last or not (page.records or page.rejected):
                 return
             number += 1
 

@@ -352,6 +352,8 @@ class Page:
     total: int
     ordered_by: str  # lower case: the API's casing changes between endpoints
     direction: str  # lower case
+    # Rows that could not be read (raw row, reason): reported, never fatal to the page.
+    rejected: list = field(default_factory=list)
 
     @property
     def is_last(self) -> bool:

@@ -192,6 +192,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One fixed beat entry; when a sync is due is data (sync.models.ScheduleState).
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-syncs": {"task": "sync.dispatch_due", "schedule": 60.0},
+}
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from solo.models import SingletonModel
 
 
 class SyncRun(models.Model):
@@ -90,3 +91,14 @@ class SubscriberState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} is {self.state} on {self.list_id}"
+
+
+class ScheduleState(SingletonModel):
+    """The schedule as data: when the next scheduled run is due (computed from the settings)."""
+
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    # The installation-local day of the last "full daily sync", so only the first run is full.
+    last_full_day = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Next scheduled run: {self.next_run_at}"

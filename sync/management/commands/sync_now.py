@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from sync import runner
+from sync.models import SyncRun
+
+
+def summary(run: SyncRun) -> str:
+    lines = [f"Sync run {run.pk}: {run.get_status_display()}"]
+    for step, counts in run.counts.items():
+        figures = ", ".join(f"{name} {value}" for name, value in counts.items())
+        lines.append(f"  {step}: {figures}")
+    lines.append(f"  API calls: Campaign Monitor {run.cm_calls}, Salesforce {run.sf_calls}")
+    if run.last_error:
+        lines.append(f"  {run.last_error}")
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a primary sync, as Sync now does. With --wait it runs here and now (no worker "
+        "needed), prints the counts and exits non-zero if the run failed."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--full", action="store_true", help="ignore cursors: reconcile all")
+        parser.add_argument("--wait", action="store_true", help="run in this process")
+
+    def handle(self, *args, full: bool, wait: bool, **options) -> None:
+        run, created = runner.request_run(SyncRun.Trigger.MANUAL, full=full)
+        if not created:
+            self.stdout.write(f"A sync is already {run.status}: run {run.pk}.")
+        if wait:
+            run = runner.execute(run.pk)
+        self.stdout.write(summary(run))
+        if run.status in (SyncRun.Status.FAILED, SyncRun.Status.CANCELLED):
+            raise CommandError(f"Sync run {run.pk} {run.status}.")

@@ -1,0 +1,173 @@
+"""The primary sync's steps (DESIGN.md §4), as plain functions of a run's Context.
+
+Each step writes idempotently and moves a cursor only after the page it covers is stored, so
+a re-run or a redelivered task changes nothing twice and loses nothing.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import transaction
+
+from campaign_monitor.models import ConnectedClient
+from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber
+
+from .context import Context
+from .models import Cursor, SubscriberState
+
+# Campaign Monitor dates have minute precision and pages can shift while being walked: read
+# a little before the cursor and let the idempotent writes absorb the overlap.
+OVERLAP = timedelta(minutes=5)
+OPT_OUT_BATCH = 1000
+
+
+def discover(ctx: Context, client: ConnectedClient) -> None:
+    """Refresh the client's lists."""
+    ctx.begin("discover")
+    lists = [{"ListID": m.list_id, "Name": m.name} for m in ctx.cm.lists(client.client_id)]
+    ctx.count("discover", read=len(lists))
+    if lists != client.lists:
+        client.lists = lists
+        client.save(update_fields=["lists"])
+    ctx.checkpoint()
+
+
+def _cursor_start(ctx: Context, stream: str):
+    if ctx.run.full:
+        return None
+    cursor = Cursor.objects.filter(stream=stream).first()
+    return cursor.position - OVERLAP if cursor else None
+
+
+def _advance(stream: str, position) -> None:
+    cursor, created = Cursor.objects.get_or_create(stream=stream, defaults={"position": position})
+    if not created and position > cursor.position:
+        cursor.position = position
+        cursor.save(update_fields=["position", "updated_at"])
+
+
+def _store_states(
+    client_id: str, list_id: str, state: str, records: list[Subscriber]
+) -> tuple[int, int]:
+    """Upsert one page into the local subscriber state; returns (written, unchanged)."""
+    by_email = {r.email.lower(): r for r in records}  # a page never repeats an email
+    existing = {
+        row.email_lc: row
+        for row in SubscriberState.objects.filter(list_id=list_id, email_lc__in=by_email)
+    }
+    changed, created = [], []
+    for email_lc, record in by_email.items():
+        row = existing.get(email_lc)
+        if row is None:
+            created.append(
+                SubscriberState(
+                    client_id=client_id,
+                    list_id=list_id,
+                    email=record.email,
+                    email_lc=email_lc,
+                    state=state,
+                    state_date=record.date,
+                )
+            )
+        elif row.state_date < record.date or (row.state_date == record.date and row.state != state):
+            row.state, row.state_date, row.email = state, record.date, record.email
+            row.opt_out_pending = True
+            changed.append(row)
+    with transaction.atomic():
+        SubscriberState.objects.bulk_create(created, batch_size=500)
+        SubscriberState.objects.bulk_update(
+            changed, ["state", "state_date", "email", "opt_out_pending"], batch_size=500
+        )
+    written = len(created) + len(changed)
+    return written, len(by_email) - written
+
+
+def subscribers(ctx: Context, client: ConnectedClient) -> None:
+    """Every list × state, changes since the cursor, into the local subscriber state."""
+    ctx.begin("subscribers")
+    for mailing_list in client.lists:
+        list_id = mailing_list["ListID"]
+        for state in SUBSCRIBER_STATES:
+            stream = f"subscribers:{list_id}:{state}"
+            since = _cursor_start(ctx, stream)
+            for page in ctx.cm.subscriber_pages(list_id, state, since):
+                for row, reason in page.rejected:
+                    ctx.message(
+                        "CM_BAD_RECORD",
+                        f"A subscriber of list {mailing_list['Name']} could not be read",
+                        upstream=reason,
+                        record=row,
+                        client_id=client.client_id,
+                    )
+                written, unchanged = _store_states(client.client_id, list_id, state, page.records)
+                ctx.count(
+                    "subscribers",
+                    read=len(page.records) + len(page.rejected),
+                    written=written,
+                    unchanged=unchanged,
+                    failed=len(page.rejected),
+                )
+                if page.records:
+                    _advance(stream, max(r.date for r in page.records))
+                ctx.checkpoint()
+
+
+def opt_out_value(states: Iterable[str]) -> bool | None:
+    """DESIGN.md §5: active anywhere → False; only unsubscribed/deleted with at least one
+    unsubscribed → True; anything else (bounced, unconfirmed) → leave the field alone."""
+    states = set(states)
+    if "active" in states:
+        return False
+    if "unsubscribed" in states and states <= {"unsubscribed", "deleted"}:
+        return True
+    return None
+
+
+def opt_out(ctx: Context) -> None:
+    """Emails whose state changed → their aggregate over every connected list → the
+    HasOptedOutOfEmail of every Contact and Lead with that email, only where it differs."""
+    ctx.begin("opt_out")
+    if not ctx.general.sync_email_opt_out:
+        return  # changes stay pending, so switching the option on later applies them
+    list_ids = ctx.list_ids
+    after = ""
+    while True:
+        emails = list(
+            SubscriberState.objects.filter(opt_out_pending=True, email_lc__gt=after)
+            .order_by("email_lc")
+            .values_list("email_lc", flat=True)
+            .distinct()[:OPT_OUT_BATCH]
+        )
+        if not emails:
+            return
+        _opt_out_batch(ctx, emails, list_ids)
+        after = emails[-1]
+        ctx.checkpoint()
+
+
+def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
+    states = defaultdict(list)
+    rows = SubscriberState.objects.filter(email_lc__in=emails, list_id__in=list_ids)
+    for email_lc, state in rows.values_list("email_lc", "state"):
+        states[email_lc].append(state)
+    wanted = {email: opt_out_value(states[email]) for email in emails}
+    decided = [email for email, value in wanted.items() if value is not None]
+    people = ctx.sf.find_people(decided) if decided else {}
+    updates = defaultdict(list)
+    unchanged = 0
+    for email in decided:
+        for person in people.get(email, ()):
+            if person.has_opted_out == wanted[email]:
+                unchanged += 1
+            else:
+                updates[person.sobject].append(
+                    {"Id": person.id, "HasOptedOutOfEmail": wanted[email]}
+                )
+    ctx.count("opt_out", read=len(emails), unchanged=unchanged)
+    for sobject, records in updates.items():
+        ctx.record_failures("opt_out", sobject, ctx.sf.update(sobject, records))
+    # Written or reported: either way this batch is done (a message can be retried).
+    SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
+        opt_out_pending=False
+    )
