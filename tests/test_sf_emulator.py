@@ -4,6 +4,8 @@ Every rule is checked by the error code Salesforce itself would return, because 
 the emulator is to fail where Salesforce fails.
 """
 
+import base64
+import hashlib
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +22,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
-from simple_salesforce.format import format_soql
+from simple_salesforce.format import format_external_id, format_soql
 
 from emulators.salesforce import SalesforceEmulator
 
@@ -165,19 +167,15 @@ def test_soql_operators(sf, where, expected):
     assert {r["Name"] for r in records} == expected
 
 
+def column(sf: Salesforce, soql: str, field: str = "Name") -> list:
+    return [record[field] for record in sf.query(soql)["records"]]
+
+
 def test_order_by_limit_offset_and_count(sf):
-    names = [
-        r["Name"]
-        for r in sf.query("SELECT Name FROM Campaign ORDER BY Name DESC LIMIT 2 OFFSET 1")[
-            "records"
-        ]
-    ]
+    names = column(sf, "SELECT Name FROM Campaign ORDER BY Name DESC LIMIT 2 OFFSET 1")
     assert names == ["Product Launch Webinar", "Partner Roadshow"]
-    nulls_last = sf.query("SELECT Name FROM Campaign ORDER BY StartDate ASC NULLS LAST")
-    assert [r["Name"] for r in nulls_last["records"]][:2] == [
-        "Customer Survey Q1",
-        "Spring Newsletter 2026",
-    ]
+    nulls_last = column(sf, "SELECT Name FROM Campaign ORDER BY StartDate ASC NULLS LAST")
+    assert nulls_last[:2] == ["Customer Survey Q1", "Spring Newsletter 2026"]
     count = sf.query("SELECT COUNT() FROM Campaign WHERE IsActive = true")
     assert count == {"totalSize": 2, "done": True, "records": []}
     aggregate = sf.query("SELECT COUNT(Id) total FROM Campaign")["records"][0]
@@ -188,20 +186,14 @@ def test_last_n_days_and_date_literals_follow_the_clock(emu, sf):
     old = "2020-06-01T10:00:00.000+0000"
     emu.insert("Contact", [{"LastName": "Old", "CreatedDate": old, "LastModifiedDate": old}])
     sf.Contact.create({"LastName": "New"})
-    assert {
-        r["LastName"]
-        for r in sf.query("SELECT LastName FROM Contact WHERE LastModifiedDate = LAST_N_DAYS:30")[
-            "records"
-        ]
-    } == {"New"}
+    recent = "SELECT LastName FROM Contact WHERE LastModifiedDate = LAST_N_DAYS:30"
+    assert column(sf, recent, "LastName") == ["New"]
     older = sf.query("SELECT LastName FROM Contact WHERE CreatedDate < 2021-01-01T00:00:00Z")
     assert [r["LastName"] for r in older["records"]] == ["Old"]
     offset = sf.query("SELECT LastName FROM Contact WHERE CreatedDate < 2020-06-01T11:00:00+02:00")
     assert offset["totalSize"] == 0  # 11:00+02:00 is 09:00 UTC, before the record
     emu.advance_clock(40 * 86400)
-    assert (
-        sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate = LAST_N_DAYS:30")["totalSize"] == 0
-    )
+    assert column(sf, recent, "LastName") == []
 
 
 def test_parent_relationship_fields(sf):
@@ -461,7 +453,9 @@ def test_seed_people_matches_case_insensitively_with_duplicates_and_traps(emu, s
     assert counts["contacts"] + counts["leads"] >= 380
     assert counts["duplicates"] > 0 and counts["unmatched"] >= 2
     assert counts["validation_traps"] >= 3
-    assert counts == SalesforceEmulator(seed="demo").seed_people(emails)  # deterministic
+    again = SalesforceEmulator(seed="demo")
+    assert again.seed_people(emails) == counts  # deterministic
+    again.stop()
     lower = [e.lower() for e in emails[:200]]
     found = sf.query_all(format_soql("SELECT Id, Email FROM Contact WHERE Email IN {}", lower))
     assert len(found["records"]) > 150
@@ -500,14 +494,12 @@ def test_campaign_members(sf):
     member = sf.CampaignMember.create({"CampaignId": campaign, "ContactId": contact})["id"]
     saved = sf.CampaignMember.get(member)
     assert saved["Status"] == "Sent" and saved["HasResponded"] is False
-    assert (
-        fails(
-            SalesforceMalformedRequest,
-            lambda: sf.CampaignMember.create({"CampaignId": campaign, "ContactId": contact}),
-            "DUPLICATE_VALUE",
-        )["message"]
-        == "Already a campaign member."
+    duplicate = fails(
+        SalesforceMalformedRequest,
+        lambda: sf.CampaignMember.create({"CampaignId": campaign, "ContactId": contact}),
+        "DUPLICATE_VALUE",
     )
+    assert duplicate["message"] == "Already a campaign member."
     error = fails(
         SalesforceMalformedRequest,
         lambda: sf.CampaignMember.create(
@@ -726,6 +718,13 @@ def test_custom_object_lifecycle(sf):
     fails(SalesforceResourceNotFound, lambda: tracking.describe(), "NOT_FOUND")
 
 
+def test_upsert_and_get_by_an_external_id_that_needs_escaping(sf):
+    install_field(sf, "Contact.CM_Subscriber__c", type="Text", length=40, externalId=True)
+    key = format_external_id("CM_Subscriber__c", "list/1 a+b")
+    assert sf.Contact.upsert(key, {"LastName": "Escaped"}) == 201
+    assert sf.Contact.get_by_custom_id("CM_Subscriber__c", "list/1 a+b")["LastName"] == "Escaped"
+
+
 def test_upsert_on_a_non_unique_external_id_matching_twice(sf):
     install_field(sf, "Contact.CM_Subscriber__c", type="Text", length=40, externalId=True)
     for name in ("A", "B"):
@@ -841,6 +840,12 @@ def test_collection_upsert_reports_created(sf):
 
 
 def test_api_usage_and_daily_limit(emu, sf):
+    raw = requests.get(
+        f"{emu.root_url}/services/data/v62.0/limits",
+        timeout=5,
+        headers={"Authorization": f"Bearer {emu.issue_token()}"},
+    )
+    assert re.fullmatch(r"api-usage=\d+/100000", raw.headers["Sforce-Limit-Info"])
     sf.query("SELECT Id FROM Account")
     used = sf.api_usage["api-usage"].used
     assert sf.api_usage["api-usage"].total == 100_000
@@ -1003,6 +1008,34 @@ def test_authorization_code_through_the_approve_form_then_refresh(emu):
     ).json()
     assert "refresh_token" not in refreshed
     assert connect(emu, refreshed["access_token"]).query("SELECT Id FROM Account")["totalSize"]
+
+
+def test_authorization_code_with_pkce(emu):
+    oauth = emu.info()["oauth"]
+    verifier = "v" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    form = {
+        "response_type": "code",
+        "client_id": oauth["client_id"],
+        "action": "approve",
+        "redirect_uri": "http://localhost/cb",
+        "code_challenge": challenge.decode().rstrip("="),
+        "username": "admin@cmsync-demo.example",
+        "password": "demo-admin-password",
+    }
+    exchange = {
+        "grant_type": "authorization_code",
+        "client_id": oauth["client_id"],
+        "client_secret": oauth["client_secret"],
+        "redirect_uri": "http://localhost/cb",
+    }
+    for sent, status in ((None, 400), ("wrong", 400), (verifier, 200)):
+        approved = requests.post(
+            oauth["authorize_url"], data=form, allow_redirects=False, timeout=5
+        )
+        code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
+        data = {**exchange, "code": code, **({"code_verifier": sent} if sent else {})}
+        assert requests.post(oauth["token_url"], data=data, timeout=5).status_code == status
 
 
 def test_authorize_rejects_an_unknown_client(emu):

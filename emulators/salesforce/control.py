@@ -1,0 +1,143 @@
+"""The control surface under /_emulator/: plain JSON, no auth, never counted as API calls.
+
+GET    /_emulator/info                 what a client needs to connect (see Org.info)
+POST   /_emulator/people               {"emails": [...]} -> seed_people counts
+POST   /_emulator/records              {"type": ..., "records": [...]} -> per-record results
+GET|POST|DELETE /_emulator/validation_rules   {"object", "field", "equals", "message"}
+GET|POST|DELETE /_emulator/faults      {"kind", "count", "path"}
+GET|DELETE /_emulator/requests         counts per "METHOD /route/{template}"
+GET|POST   /_emulator/limits           {"used", "max"}
+POST   /_emulator/token                {"username"?} -> an OAuth token response (for tests)
+POST   /_emulator/sessions/expire      expire every access token
+POST   /_emulator/clock                {"advance_seconds": n}
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from emulators.salesforce import seed
+from emulators.salesforce.errors import SfError
+from emulators.salesforce.wire import Reply, Request
+
+if TYPE_CHECKING:
+    from emulators.salesforce.org import Org
+
+
+class ControlError(Exception):
+    pass
+
+
+def handle(org: "Org", request: Request) -> Reply:
+    name = request.path.removeprefix("/_emulator/").strip("/")
+    handler = HANDLERS.get((request.method, name))
+    if handler is None:
+        return Reply(404, {"error": f"No control endpoint {request.method} /_emulator/{name}"})
+    try:
+        body = request.json() if request.method == "POST" and request.body.strip() else {}
+        if not isinstance(body, dict):
+            raise ControlError("Expected a JSON object")
+        return handler(org, body)
+    except (ControlError, ValueError, KeyError, TypeError) as error:
+        return Reply(400, {"error": str(error)})
+    except SfError as error:
+        return Reply(400, {"error": error.message, "errorCode": error.code})
+
+
+def info(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, org.info())
+
+
+def people(org: "Org", body: dict[str, Any]) -> Reply:
+    emails = body.get("emails")
+    if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+        raise ControlError('Expected {"emails": ["...", ...]}')
+    return Reply(200, seed.seed_people(org, emails))
+
+
+def records(org: "Org", body: dict[str, Any]) -> Reply:
+    type_name, items = body.get("type"), body.get("records")
+    if not isinstance(type_name, str) or not isinstance(items, list):
+        raise ControlError('Expected {"type": "Contact", "records": [{...}, ...]}')
+    return Reply(200, seed.insert(org, type_name, items))
+
+
+def rules(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, [rule.as_dict() for rule in org.engine.rules])
+
+
+def add_rule(org: "Org", body: dict[str, Any]) -> Reply:
+    rule = org.add_rule(body["object"], body["field"], body.get("equals"), body["message"])
+    return Reply(201, rule.as_dict())
+
+
+def clear_rules(org: "Org", body: dict[str, Any]) -> Reply:
+    org.clear_rules()
+    return Reply(200, [])
+
+
+def faults(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, [fault.as_dict() for fault in org.faults.pending])
+
+
+def add_fault(org: "Org", body: dict[str, Any]) -> Reply:
+    org.add_fault(body["kind"], int(body.get("count", 1)), str(body.get("path", "")))
+    return Reply(201, [fault.as_dict() for fault in org.faults.pending])
+
+
+def clear_faults(org: "Org", body: dict[str, Any]) -> Reply:
+    org.faults.clear()
+    return Reply(200, [])
+
+
+def requests(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, dict(sorted(org.counts.items())))
+
+
+def reset_requests(org: "Org", body: dict[str, Any]) -> Reply:
+    org.counts.clear()
+    return Reply(200, {})
+
+
+def limits(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, {"used": org.limits.used, "max": org.limits.max})
+
+
+def set_limits(org: "Org", body: dict[str, Any]) -> Reply:
+    org.limits.set(body.get("used"), body.get("max"))
+    return limits(org, body)
+
+
+def token(org: "Org", body: dict[str, Any]) -> Reply:
+    username = body.get("username") or org.identity.users[0]["Username"]
+    user = org.identity.user(username=username)
+    if user is None:
+        raise ControlError(f"No user {username}")
+    return Reply(200, org.oauth.issue(user["Id"], org.identity.client_id))
+
+
+def expire_sessions(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, {"expired": org.oauth.expire_all()})
+
+
+def clock(org: "Org", body: dict[str, Any]) -> Reply:
+    org.clock.advance(float(body.get("advance_seconds", 0)))
+    return Reply(200, {"now": org.clock.stamp()})
+
+
+HANDLERS = {
+    ("GET", "info"): info,
+    ("POST", "people"): people,
+    ("POST", "records"): records,
+    ("GET", "validation_rules"): rules,
+    ("POST", "validation_rules"): add_rule,
+    ("DELETE", "validation_rules"): clear_rules,
+    ("GET", "faults"): faults,
+    ("POST", "faults"): add_fault,
+    ("DELETE", "faults"): clear_faults,
+    ("GET", "requests"): requests,
+    ("DELETE", "requests"): reset_requests,
+    ("GET", "limits"): limits,
+    ("POST", "limits"): set_limits,
+    ("POST", "token"): token,
+    ("POST", "sessions/expire"): expire_sessions,
+    ("POST", "clock"): clock,
+}

@@ -1,0 +1,136 @@
+"""SalesforceEmulator: the public face of the emulator (see the package docstring)."""
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from emulators.salesforce import seed as seeding
+from emulators.salesforce.org import Org
+from emulators.salesforce.server import Server
+
+
+class SalesforceEmulator:
+    def __init__(
+        self,
+        seed: str | int = "demo",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | Path | None = None,
+        daily_limit: int = 100_000,
+        quiet: bool = True,
+    ) -> None:
+        if isinstance(seed, str) and seed.isdigit():
+            seed = int(seed)
+        self.host, self.port, self.quiet = host, port, quiet
+        self.org = Org(seed, Path(data_dir) if data_dir else None, daily_limit)
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def bind(self) -> Server:
+        if self._server is None:
+            self._server = Server((self.host, self.port), self.org, quiet=self.quiet)
+            self.port = self._server.server_address[1]
+            self.org.set_root_url(self.root_url)
+        return self._server
+
+    def start(self) -> "SalesforceEmulator":
+        """Serve in a background daemon thread; returns once the socket is listening."""
+        server = self.bind()
+        if self._thread is None:
+            # A short poll interval keeps stop() quick (tests start one emulator each).
+            self._thread = threading.Thread(
+                target=server.serve_forever, args=(0.05,), name="salesforce-emulator", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() is called from another one."""
+        server = self.bind()
+        self._serving.set()
+        try:
+            server.serve_forever(0.05)
+        finally:
+            self._serving.clear()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            if self._thread is not None or self._serving.is_set():
+                self._server.shutdown()
+            self._server.server_close()
+            self._server = self._thread = None
+        self.org.close()
+
+    def __enter__(self) -> "SalesforceEmulator":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """Both the login URL and the instance URL, e.g. http://127.0.0.1:8765."""
+        return f"http://{self.host}:{self.port}"
+
+    # -- facts and seeding -----------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return self.org.info()
+
+    def seed_people(self, emails: Iterable[str]) -> dict[str, int]:
+        return seeding.seed_people(self.org, emails)
+
+    def insert(self, type_name: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert through the normal checks (audit fields such as CreatedDate allowed)."""
+        return seeding.insert(self.org, type_name, records)
+
+    def issue_token(self, username: str | None = None) -> str:
+        """An access token for a seeded user (the admin by default), skipping OAuth."""
+        user = self.org.identity.user(username=username or "") or self.org.identity.users[0]
+        return self.org.oauth.issue(user["Id"], self.org.identity.client_id)["access_token"]
+
+    # -- control -------------------------------------------------------------------------
+
+    def add_fault(self, kind: str, count: int = 1, path: str = "") -> None:
+        self.org.add_fault(kind, count, path)
+
+    def clear_faults(self) -> None:
+        self.org.faults.clear()
+
+    def expire_sessions(self) -> int:
+        return self.org.oauth.expire_all()
+
+    def request_counts(self) -> dict[str, int]:
+        return dict(sorted(self.org.counts.items()))
+
+    def reset_request_counts(self) -> None:
+        self.org.counts.clear()
+
+    def set_limit(self, used: int | None = None, max: int | None = None) -> dict[str, int]:
+        self.org.limits.set(used, max)
+        return {"used": self.org.limits.used, "max": self.org.limits.max}
+
+    def add_validation_rule(
+        self,
+        object: str,
+        field: str,
+        equals: Any,
+        message: str,
+    ) -> dict[str, Any]:
+        return self.org.add_rule(object, field, equals, message).as_dict()
+
+    def clear_validation_rules(self) -> None:
+        self.org.clear_rules()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.org.clock.advance(seconds)

@@ -1,0 +1,425 @@
+"""Handlers for /services/data/vNN.N/...: queries, sObject REST, collections, describe,
+limits and the Tooling API. Each takes the Org and a Request and returns a Reply (or raises
+SfError, which the caller turns into Salesforce's error list)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from emulators.salesforce import ids
+from emulators.salesforce import sobject_collections as collections
+from emulators.salesforce.clock import format_datetime, parse_datetime
+from emulators.salesforce.dml import Actor, MultipleMatches
+from emulators.salesforce.errors import SfError, malformed_query, not_found
+from emulators.salesforce.query import MAX_BATCH, attributes
+from emulators.salesforce.schema import SObject
+from emulators.salesforce.wire import Reply, Request
+
+if TYPE_CHECKING:
+    from emulators.salesforce.org import Org
+
+MIN_VERSION, MAX_VERSION = 20.0, 66.0
+Handler = Callable[["Org", Request], Reply]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: str  # regular expression over the path after /services/data/vNN.N
+    template: str  # how /_emulator/requests counts it
+    handler: Handler
+
+
+def actor(request: Request) -> Actor:
+    return Actor(request.user_id)
+
+
+def version_list() -> list[dict[str, str]]:
+    numbers = [float(n) for n in range(int(MIN_VERSION), int(MAX_VERSION) + 1)]
+    return [
+        {"label": f"v{n:.1f}", "url": f"/services/data/v{n:.1f}", "version": f"{n:.1f}"}
+        for n in numbers
+    ]
+
+
+def resources(org: "Org", request: Request) -> Reply:
+    base = f"/services/data/v{request.version}"
+    names = ("tooling", "query", "queryAll", "sobjects", "composite", "limits")
+    return Reply(200, {name: f"{base}/{name}" for name in names})
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+def batch_size(request: Request) -> int:
+    options = request.headers.get("sforce-query-options", "")
+    for part in options.split(","):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "batchsize" and value.strip().isdigit():
+            return int(value)
+    return MAX_BATCH
+
+
+def run_query(org: "Org", request: Request, include_deleted: bool, tooling: bool = False) -> Reply:
+    soql = request.params.get("q")
+    if not soql:
+        raise malformed_query("A query string must be provided with the q parameter")
+    registry = org.tooling_registry if tooling else org.registry
+    plan = org.queries.plan(registry, soql, org.clock.now(), include_deleted, request.version)
+    kind = "tooling/query" if tooling else ("queryAll" if include_deleted else "query")
+    return Reply(200, org.queries.run(plan, batch_size(request), kind))
+
+
+def query(org: "Org", request: Request) -> Reply:
+    return run_query(org, request, include_deleted=False)
+
+
+def query_all(org: "Org", request: Request) -> Reply:
+    return run_query(org, request, include_deleted=True)
+
+
+def tooling_query(org: "Org", request: Request) -> Reply:
+    return run_query(org, request, include_deleted=False, tooling=True)
+
+
+def query_more(org: "Org", request: Request) -> Reply:
+    return Reply(200, org.queries.more(request.groups["locator"], int(request.groups["offset"])))
+
+
+# -- describe and limits -------------------------------------------------------------------
+
+
+def global_describe(org: "Org", request: Request) -> Reply:
+    objects = [obj.summary(request.version) for obj in org.registry.objects.values()]
+    return Reply(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
+
+
+def sobject_info(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    return Reply(200, {"objectDescribe": obj.summary(request.version), "recentItems": []})
+
+
+def describe(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    return Reply(200, org.registry.describe(obj, request.version))
+
+
+def tooling_describe(org: "Org", request: Request) -> Reply:
+    obj = org.tooling_registry.get(request.groups["type"])
+    if obj is None:
+        raise not_found()
+    return Reply(200, org.tooling_registry.describe(obj, request.version))
+
+
+def limits(org: "Org", request: Request) -> Reply:
+    return Reply(200, org.limits.body())
+
+
+# -- single records ------------------------------------------------------------------------
+
+
+def _lock(org: "Org", request: Request, record_id: str | None) -> None:
+    if org.faults.take("unable_to_lock_row", request.path):
+        raise collections.lock_error(record_id)
+
+
+def create(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    body = request.json()
+    _lock(org, request, collections.parent_hint(body))
+    record_id = org.engine.create(obj, body, actor(request))
+    return Reply(201, {"id": record_id, "success": True, "errors": []})
+
+
+def _record_id(value: str) -> str:
+    normal = ids.normalize(value)
+    if normal is None:
+        raise not_found(f"Provided external ID field does not exist or is not accessible: {value}")
+    return normal
+
+
+def retrieve(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    record_id = _record_id(request.groups["id"])
+    org.engine.live(obj, record_id)
+    wanted = request.params.get("fields")
+    return Reply(200, fetch(org, obj, [record_id], wanted, request.version)[0])
+
+
+def fetch(
+    org: "Org", obj: SObject, record_ids: list[str], wanted: str | None, version: str
+) -> list[dict[str, Any] | None]:
+    """Records by id (None where missing), with all fields or the comma-separated `wanted`."""
+    names = [n.strip() for n in wanted.split(",")] if wanted else list(_all_fields(obj))
+    quoted = ", ".join(f"'{i}'" for i in record_ids)
+    soql = f"SELECT {', '.join(names)} FROM {obj.name} WHERE Id IN ({quoted})"
+    plan = org.queries.plan(org.registry, soql, org.clock.now(), False, version)
+    found = {r["attributes"]["url"].rsplit("/", 1)[1]: r for r in org.queries.run(plan)["records"]}
+    return [found.get(i) for i in record_ids]
+
+
+def _all_fields(obj: SObject) -> list[str]:
+    return [f.name for f in obj.fields.values()]
+
+
+def update(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    record_id = _record_id(request.groups["id"])
+    body = request.json()
+    _lock(org, request, record_id)
+    org.engine.update(obj, record_id, body, actor(request))
+    return Reply(204)
+
+
+def delete(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    record_id = _record_id(request.groups["id"])
+    _lock(org, request, record_id)
+    org.engine.delete(obj, record_id, actor(request))
+    return Reply(204)
+
+
+def _matches(org: "Org", obj: SObject, field_name: str, value: str) -> list[str]:
+    f = obj.field(field_name)
+    if f is None or not f.id_lookup:
+        raise not_found(
+            f"Provided external ID field does not exist or is not accessible: {field_name}"
+        )
+    if f.type == "id":
+        normal = ids.normalize(value)
+        return [normal] if normal and org.store.find(obj, "Id", normal) else []
+    return org.store.find(obj, f.name, org.engine.coerce(f, value), f.case_sensitive)
+
+
+def _multiple(obj: SObject, record_ids: list[str], version: str) -> Reply:
+    urls = [attributes(obj, i, version)["url"] for i in record_ids]
+    return Reply(300, urls)
+
+
+def by_external_id(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    found = _matches(org, obj, request.groups["field"], request.groups["value"])
+    if len(found) > 1:
+        return _multiple(obj, found, request.version)
+    if not found:
+        raise not_found()
+    wanted = request.params.get("fields")
+    return Reply(200, fetch(org, obj, found, wanted, request.version)[0])
+
+
+def upsert(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    body = request.json()
+    _lock(org, request, collections.parent_hint(body))
+    field_name, value = request.groups["field"], request.groups["value"]
+    try:
+        record_id, created = org.engine.upsert(obj, field_name, value, body, actor(request))
+    except MultipleMatches as error:
+        return _multiple(obj, error.record_ids, request.version)
+    if float(request.version) < 46.0:
+        return (
+            Reply(201, {"id": record_id, "success": True, "errors": []}) if created else Reply(204)
+        )
+    result = {"id": record_id, "success": True, "errors": [], "created": created}
+    return Reply(201 if created else 200, result)
+
+
+def delete_by_external_id(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    found = _matches(org, obj, request.groups["field"], request.groups["value"])
+    if len(found) > 1:
+        return _multiple(obj, found, request.version)
+    if not found:
+        raise not_found()
+    _lock(org, request, found[0])
+    org.engine.delete(obj, found[0], actor(request))
+    return Reply(204)
+
+
+def _window(request: Request) -> tuple[str, str]:
+    params = request.params
+    start, end = parse_datetime(params.get("start", "")), parse_datetime(params.get("end", ""))
+    if start is None or end is None:
+        raise SfError("INVALID_REPLICATION_DATE", "start and end must be valid dateTimes")
+    return format_datetime(start), format_datetime(end)
+
+
+def deleted(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    start, end = _window(request)
+    rows = org.engine.deleted_since(obj, start, end)
+    return Reply(
+        200,
+        {
+            "deletedRecords": [{"id": i, "deletedDate": when} for i, when in rows],
+            "earliestDateAvailable": start,
+            "latestDateCovered": end,
+        },
+    )
+
+
+def updated(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    start, end = _window(request)
+    return Reply(200, {"ids": org.engine.updated_since(obj, start, end), "latestDateCovered": end})
+
+
+# -- sObject Collections -------------------------------------------------------------------
+
+
+def _collection(org: "Org", request: Request, operations: list, all_or_none: bool) -> Reply:
+    locked = org.faults.take("unable_to_lock_row", request.path)
+    return Reply(200, collections.run(org.store, operations, all_or_none, locked))
+
+
+def collection_create(org: "Org", request: Request) -> Reply:
+    records, all_or_none = collections.records_of(request.json())
+    operations = collections.create_ops(org.engine, records, actor(request))
+    return _collection(org, request, operations, all_or_none)
+
+
+def collection_update(org: "Org", request: Request) -> Reply:
+    records, all_or_none = collections.records_of(request.json())
+    operations = collections.update_ops(org.engine, records, actor(request))
+    return _collection(org, request, operations, all_or_none)
+
+
+def collection_delete(org: "Org", request: Request) -> Reply:
+    params = request.params
+    record_ids = [i for i in params.get("ids", "").split(",") if i]
+    if not record_ids:
+        raise SfError("MISSING_ARGUMENT", "ids parameter is required", [])
+    if len(record_ids) > collections.MAX_RECORDS:
+        raise collections.too_many()
+    all_or_none = params.get("allOrNone", "false").lower() == "true"
+    operations = collections.delete_ops(org.engine, record_ids, actor(request))
+    return _collection(org, request, operations, all_or_none)
+
+
+def collection_upsert(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    records, all_or_none = collections.records_of(request.json())
+    operations = collections.upsert_ops(
+        org.engine, obj, request.groups["field"], records, actor(request)
+    )
+    return _collection(org, request, operations, all_or_none)
+
+
+def collection_retrieve(org: "Org", request: Request) -> Reply:
+    obj = org.engine.sobject(request.groups["type"])
+    params = request.params
+    raw_ids = [i for i in params.get("ids", "").split(",") if i]
+    if not raw_ids or not params.get("fields"):
+        raise SfError("MISSING_ARGUMENT", "ids and fields parameters are required", [])
+    if len(raw_ids) > 2000:
+        raise collections.too_many()
+    record_ids = [ids.normalize(i) or i for i in raw_ids]
+    valid = [i for i in record_ids if ids.normalize(i) and i[:3] == obj.key_prefix]
+    found = dict(zip(valid, fetch(org, obj, valid, params["fields"], request.version), strict=True))
+    return Reply(200, [found.get(i) for i in record_ids])
+
+
+# -- Tooling API ---------------------------------------------------------------------------
+
+
+def tooling_sobjects(org: "Org", request: Request) -> Reply:
+    objects = [obj.summary(request.version) for obj in org.tooling_registry.objects.values()]
+    return Reply(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
+
+
+def tooling_create(org: "Org", request: Request) -> Reply:
+    record_id = org.tooling.create(request.groups["type"], request.json())
+    body = {"id": record_id, "success": True, "errors": [], "warnings": [], "infos": []}
+    return Reply(201, body)
+
+
+def tooling_retrieve(org: "Org", request: Request) -> Reply:
+    obj = org.tooling_registry.get(request.groups["type"])
+    record_id = ids.normalize(request.groups["id"])
+    if obj is None or record_id is None:
+        raise not_found()
+    soql = f"SELECT {', '.join(_all_fields(obj))} FROM {obj.name} WHERE Id = '{record_id}'"
+    plan = org.queries.plan(org.tooling_registry, soql, org.clock.now(), False, request.version)
+    records = org.queries.run(plan)["records"]
+    if not records:
+        raise not_found()
+    return Reply(200, records[0])
+
+
+def tooling_delete(org: "Org", request: Request) -> Reply:
+    org.tooling.delete(request.groups["type"], request.groups["id"])
+    return Reply(204)
+
+
+TYPE, ID = r"(?P<type>\w+)", r"(?P<id>[^/]+)"
+FIELD, VALUE = r"(?P<field>\w+)", r"(?P<value>[^/]+)"
+ROUTES = [
+    Route("GET", r"", "/", resources),
+    Route("GET", r"/query", "/query", query),
+    Route("GET", r"/queryAll", "/queryAll", query_all),
+    Route(
+        "GET", r"/query(?:All)?/(?P<locator>\w+)-(?P<offset>\d+)", "/query/{locator}", query_more
+    ),
+    Route("GET", r"/limits", "/limits", limits),
+    Route("GET", r"/sobjects", "/sobjects", global_describe),
+    Route("GET", rf"/sobjects/{TYPE}", "/sobjects/{type}", sobject_info),
+    Route("POST", rf"/sobjects/{TYPE}", "/sobjects/{type}", create),
+    Route("GET", rf"/sobjects/{TYPE}/describe", "/sobjects/{type}/describe", describe),
+    Route("GET", rf"/sobjects/{TYPE}/deleted", "/sobjects/{type}/deleted", deleted),
+    Route("GET", rf"/sobjects/{TYPE}/updated", "/sobjects/{type}/updated", updated),
+    Route("GET", rf"/sobjects/{TYPE}/{ID}", "/sobjects/{type}/{id}", retrieve),
+    Route("PATCH", rf"/sobjects/{TYPE}/{ID}", "/sobjects/{type}/{id}", update),
+    Route("DELETE", rf"/sobjects/{TYPE}/{ID}", "/sobjects/{type}/{id}", delete),
+    Route(
+        "GET",
+        rf"/sobjects/{TYPE}/{FIELD}/{VALUE}",
+        "/sobjects/{type}/{field}/{value}",
+        by_external_id,
+    ),
+    Route(
+        "PATCH",
+        rf"/sobjects/{TYPE}/{FIELD}/{VALUE}",
+        "/sobjects/{type}/{field}/{value}",
+        upsert,
+    ),
+    Route(
+        "DELETE",
+        rf"/sobjects/{TYPE}/{FIELD}/{VALUE}",
+        "/sobjects/{type}/{field}/{value}",
+        delete_by_external_id,
+    ),
+    Route("POST", r"/composite/sobjects", "/composite/sobjects", collection_create),
+    Route("PATCH", r"/composite/sobjects", "/composite/sobjects", collection_update),
+    Route("DELETE", r"/composite/sobjects", "/composite/sobjects", collection_delete),
+    Route("GET", rf"/composite/sobjects/{TYPE}", "/composite/sobjects/{type}", collection_retrieve),
+    Route(
+        "PATCH",
+        rf"/composite/sobjects/{TYPE}/{FIELD}",
+        "/composite/sobjects/{type}/{field}",
+        collection_upsert,
+    ),
+    Route("GET", r"/tooling/query", "/tooling/query", tooling_query),
+    Route(
+        "GET",
+        r"/tooling/query/(?P<locator>\w+)-(?P<offset>\d+)",
+        "/tooling/query/{locator}",
+        query_more,
+    ),
+    Route("GET", r"/tooling/sobjects", "/tooling/sobjects", tooling_sobjects),
+    Route("POST", rf"/tooling/sobjects/{TYPE}", "/tooling/sobjects/{type}", tooling_create),
+    Route(
+        "GET",
+        rf"/tooling/sobjects/{TYPE}/describe",
+        "/tooling/sobjects/{type}/describe",
+        tooling_describe,
+    ),
+    Route(
+        "GET", rf"/tooling/sobjects/{TYPE}/{ID}", "/tooling/sobjects/{type}/{id}", tooling_retrieve
+    ),
+    Route(
+        "DELETE",
+        rf"/tooling/sobjects/{TYPE}/{ID}",
+        "/tooling/sobjects/{type}/{id}",
+        tooling_delete,
+    ),
+]

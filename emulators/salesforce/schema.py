@@ -1,0 +1,674 @@
+"""Object and field definitions: the standard objects the sync touches, custom ones installed
+through the Tooling API, and their describe output.
+
+Names are matched case-insensitively (as Salesforce does) but always reported in their
+canonical case. A field whose `sql` is set is computed on read (roll-ups, Name, ...).
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+STRING_TYPES = frozenset({"string", "email", "url", "phone", "textarea", "picklist"})
+ID_TYPES = frozenset({"id", "reference"})
+NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
+_SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "int": "xsd:int",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+}
+
+
+@dataclass(frozen=True)
+class PicklistValue:
+    value: str
+    label: str
+    default: bool = False
+    active: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "defaultValue": self.default,
+            "label": self.label,
+            "validFor": None,
+            "value": self.value,
+        }
+
+
+@dataclass
+class Field:
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    precision: int = 0
+    scale: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    default: Any = None  # stored representation, applied on create when no value is given
+    external_id: bool = False
+    unique: bool = False
+    case_sensitive: bool = False
+    picklist: tuple[PicklistValue, ...] = ()
+    restricted: bool = False
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    cascade_delete: bool = False  # children are deleted with their parent
+    delete_constraint: str = "SetNull"
+    custom: bool = False
+    sql: str | None = None  # computed fields: an SQL expression over the alias {t}
+    name_field: bool = False
+    auto_number: str | None = None  # display format, e.g. "T-{000000}"
+    indexed: bool = False
+    tooling_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = _label_from_name(self.name)
+        if self.sql is not None or self.auto_number:
+            self.createable = self.updateable = False
+
+    @property
+    def is_string(self) -> bool:
+        return self.type in STRING_TYPES
+
+    @property
+    def required(self) -> bool:
+        """Must have a value on save (what describe shows as nillable=false, createable)."""
+        return not self.nillable and self.createable and self.type != "boolean"
+
+    @property
+    def filterable(self) -> bool:
+        # Long text areas and the Tooling API's Metadata can be selected but not filtered.
+        return self.type != "complexvalue" and (self.type != "textarea" or self.length <= 255)
+
+    @property
+    def id_lookup(self) -> bool:
+        return self.type == "id" or self.external_id
+
+    def describe(self) -> dict[str, Any]:
+        calculated = self.sql is not None
+        return {
+            "aggregatable": self.filterable and self.type != "boolean",
+            "autoNumber": bool(self.auto_number),
+            "byteLength": self.length * 3 if self.is_string or self.type in ID_TYPES else 0,
+            "calculated": calculated,
+            "caseSensitive": self.case_sensitive,
+            "createable": self.createable,
+            "custom": self.custom,
+            "defaultValue": bool(self.default) if self.type == "boolean" else None,
+            "defaultValueFormula": None,
+            "defaultedOnCreate": self.default is not None or self.type == "boolean",
+            "digits": 9 if self.type == "int" else 0,
+            "externalId": self.external_id,
+            "filterable": self.filterable,
+            "groupable": self.filterable and self.type not in NUMBER_TYPES - {"int"},
+            "htmlFormatted": False,
+            "idLookup": self.id_lookup,
+            "label": self.label,
+            "length": self.length if self.is_string or self.type in ID_TYPES else 0,
+            "name": self.name,
+            "nameField": self.name_field,
+            "nillable": self.nillable,
+            "picklistValues": [value.describe() for value in self.picklist],
+            "precision": self.precision,
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
+            "restrictedPicklist": self.restricted,
+            "scale": self.scale,
+            "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
+            "sortable": self.filterable,
+            "type": self.type,
+            "unique": self.unique,
+            "updateable": self.updateable,
+        }
+
+    def picklist_default(self) -> str | None:
+        return next((value.value for value in self.picklist if value.default), None)
+
+
+@dataclass
+class SObject:
+    name: str
+    label: str
+    label_plural: str
+    key_prefix: str
+    fields: dict[str, Field] = field(default_factory=dict)  # keyed by lower-case name
+    custom: bool = False
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    queryable: bool = True
+    table: str = ""
+    tooling_id: str | None = None
+    url_base: str = "sobjects"  # "tooling/sobjects" for Tooling API objects
+
+    def __post_init__(self) -> None:
+        self.table = self.table or self.name
+
+    def add(self, new: Field) -> Field:
+        self.fields[new.name.lower()] = new
+        return new
+
+    def field(self, name: str) -> Field | None:
+        return self.fields.get(name.lower())
+
+    def relationship(self, name: str) -> Field | None:
+        lowered = name.lower()
+        return next(
+            (f for f in self.fields.values() if (f.relationship_name or "").lower() == lowered),
+            None,
+        )
+
+    def stored_fields(self) -> list[Field]:
+        return [f for f in self.fields.values() if f.sql is None]
+
+    def unique_fields(self) -> list[Field]:
+        return [f for f in self.fields.values() if f.unique and f.sql is None]
+
+    def urls(self, version: str) -> dict[str, str]:
+        base = f"/services/data/v{version}/{self.url_base}/{self.name}"
+        return {
+            "sobject": base,
+            "describe": f"{base}/describe",
+            "rowTemplate": f"{base}/{{ID}}",
+        }
+
+    def summary(self, version: str) -> dict[str, Any]:
+        return {
+            "activateable": False,
+            "createable": self.createable,
+            "custom": self.custom,
+            "customSetting": False,
+            "deletable": self.deletable,
+            "deprecatedAndHidden": False,
+            "feedEnabled": False,
+            "keyPrefix": self.key_prefix,
+            "label": self.label,
+            "labelPlural": self.label_plural,
+            "layoutable": True,
+            "mergeable": self.name in ("Contact", "Lead", "Account"),
+            "mruEnabled": True,
+            "name": self.name,
+            "queryable": self.queryable,
+            "replicateable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "triggerable": True,
+            "undeletable": self.deletable,
+            "updateable": self.updateable,
+            "urls": self.urls(version),
+        }
+
+
+class Registry:
+    """The objects of one API (data or tooling), looked up case-insensitively."""
+
+    def __init__(self, objects: Iterable[SObject] = ()) -> None:
+        self.objects: dict[str, SObject] = {}
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: SObject) -> None:
+        self.objects[obj.name.lower()] = obj
+
+    def remove(self, obj: SObject) -> None:
+        self.objects.pop(obj.name.lower(), None)
+
+    def get(self, name: str) -> SObject | None:
+        return self.objects.get(name.lower())
+
+    def by_prefix(self, prefix: str) -> SObject | None:
+        return next((o for o in self.objects.values() if o.key_prefix == prefix), None)
+
+    def children_of(self, parent: str) -> list[tuple[SObject, Field]]:
+        return [
+            (obj, f)
+            for obj in self.objects.values()
+            for f in obj.fields.values()
+            if f.type == "reference" and parent in f.reference_to and f.sql is None
+        ]
+
+    def describe(self, obj: SObject, version: str) -> dict[str, Any]:
+        children = [
+            {
+                "cascadeDelete": f.cascade_delete,
+                "childSObject": child.name,
+                "deprecatedAndHidden": False,
+                "field": f.name,
+                "relationshipName": _child_relationship_name(child, f),
+                "restrictedDelete": f.delete_constraint == "Restrict",
+            }
+            for child, f in self.children_of(obj.name)
+        ]
+        return {
+            **obj.summary(version),
+            "childRelationships": children,
+            "fields": [f.describe() for f in obj.fields.values()],
+            "recordTypeInfos": [],
+            "supportedScopes": [{"label": "All " + obj.label_plural.lower(), "name": "everything"}],
+        }
+
+
+def _child_relationship_name(child: SObject, ref: Field) -> str | None:
+    if child.custom or ref.custom:
+        return (ref.relationship_name or child.name).removesuffix("__r") + "s__r"
+    return child.label_plural.replace(" ", "")
+
+
+def _label_from_name(name: str) -> str:
+    base = name.removesuffix("__c")
+    if base.endswith("Id") and len(base) > 2:
+        base = base[:-2] + " ID"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", base).replace("_", " ")
+
+
+# -- building blocks -----------------------------------------------------------------------
+
+
+def text(name: str, length: int = 255, label: str = "", **kw: Any) -> Field:
+    return Field(name, "string", label, length=length, **kw)
+
+
+def email(name: str = "Email", label: str = "Email", **kw: Any) -> Field:
+    return Field(name, "email", label, length=80, **kw)
+
+
+def boolean(name: str, label: str = "", default: bool = False, **kw: Any) -> Field:
+    return Field(name, "boolean", label, nillable=False, default=int(default), **kw)
+
+
+def ref(name: str, to: str, relationship: str, label: str = "", **kw: Any) -> Field:
+    return Field(
+        name,
+        "reference",
+        label,
+        length=18,
+        reference_to=(to,),
+        relationship_name=relationship,
+        **kw,
+    )
+
+
+def picklist(
+    name: str, values: Iterable[str], label: str = "", default: str | None = None, **kw: Any
+) -> Field:
+    options = tuple(PicklistValue(value, value, default=value == default) for value in values)
+    return Field(name, "picklist", label, length=255, picklist=options, default=default, **kw)
+
+
+def readonly(new: Field) -> Field:
+    new.createable = new.updateable = False
+    return new
+
+
+def computed(name: str, type_: str, sql: str, label: str = "", length: int = 0) -> Field:
+    return Field(name, type_, label, length=length, sql=sql)
+
+
+def system_fields(owner: bool = True) -> list[Field]:
+    """Fields every object has. Audit fields are maintained by the emulator."""
+    fields = [
+        readonly(Field("Id", "id", "Record ID", length=18, nillable=False)),
+        readonly(boolean("IsDeleted", "Deleted")),
+        readonly(Field("CreatedDate", "datetime", "Created Date", nillable=False)),
+        readonly(ref("CreatedById", "User", "CreatedBy", "Created By ID", nillable=False)),
+        readonly(Field("LastModifiedDate", "datetime", "Last Modified Date", nillable=False)),
+        readonly(
+            ref("LastModifiedById", "User", "LastModifiedBy", "Last Modified By ID", nillable=False)
+        ),
+        readonly(Field("SystemModstamp", "datetime", "System Modstamp", nillable=False)),
+    ]
+    if owner:
+        fields.append(ref("OwnerId", "User", "Owner", "Owner ID", nillable=False))
+    return fields
+
+
+AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById")
+
+
+def make_object(
+    name: str, label: str, plural: str, prefix: str, fields: Iterable[Field], **kw: Any
+) -> SObject:
+    obj = SObject(name, label, plural, prefix, **kw)
+    for new in fields:
+        obj.add(new)
+    return obj
+
+
+# -- standard objects ----------------------------------------------------------------------
+
+LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+LEAD_STATUSES = (
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+)
+CAMPAIGN_STATUSES = ("Planned", "In Progress", "Completed", "Aborted")
+CAMPAIGN_TYPES = (
+    "Conference",
+    "Webinar",
+    "Trade Show",
+    "Public Relations",
+    "Partners",
+    "Referral Program",
+    "Advertisement",
+    "Banner Ads",
+    "Direct Mail",
+    "Email",
+    "Telemarketing",
+    "Other",
+)
+INDUSTRIES = ("Agriculture", "Banking", "Education", "Retail", "Technology", "Other")
+
+_NAME_SQL = "TRIM(COALESCE({t}.\"FirstName\", '') || ' ' || COALESCE({t}.\"LastName\", ''))"
+_BOUNCED_SQL = '({t}."EmailBouncedDate" IS NOT NULL)'
+
+
+def _member_count(condition: str) -> str:
+    return (
+        '(SELECT COUNT(*) FROM "CampaignMember" m WHERE m."CampaignId" = {t}."Id" '
+        f'AND m."IsDeleted" = 0 AND {condition})'
+    )
+
+
+def _member_person(column: str) -> str:
+    return (
+        f'COALESCE((SELECT c."{column}" FROM "Contact" c WHERE c."Id" = {{t}}."ContactId"), '
+        f'(SELECT l."{column}" FROM "Lead" l WHERE l."Id" = {{t}}."LeadId"))'
+    )
+
+
+def _organization() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        readonly(text("Name", 80, "Name", nillable=False, name_field=True)),
+        readonly(boolean("IsSandbox", "Is Sandbox")),
+        readonly(text("OrganizationType", 40, "Edition")),
+        readonly(text("InstanceName", 5, "Instance Name")),
+    ]
+    return make_object(
+        "Organization",
+        "Organization",
+        "Organizations",
+        "00D",
+        fields,
+        createable=False,
+        updateable=False,
+        deletable=False,
+    )
+
+
+def _user() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        readonly(text("Username", 80, "Username", nillable=False, unique=True)),
+        readonly(text("FirstName", 40, "First Name")),
+        readonly(text("LastName", 80, "Last Name", nillable=False)),
+        computed("Name", "string", _NAME_SQL, "Full Name", 121),
+        readonly(email(nillable=False)),
+        readonly(text("Alias", 8, "Alias", nillable=False)),
+        readonly(boolean("IsActive", "Active", default=True)),
+    ]
+    obj = make_object(
+        "User", "User", "Users", "005", fields, createable=False, updateable=False, deletable=False
+    )
+    obj.fields["name"].name_field = True
+    return obj
+
+
+def _account() -> SObject:
+    fields = [
+        *system_fields(),
+        text("Name", 255, "Account Name", nillable=False, name_field=True),
+        Field("Description", "textarea", "Account Description", length=32000),
+        Field("Website", "url", "Website", length=255),
+        Field("Phone", "phone", "Account Phone", length=40),
+        picklist("Industry", INDUSTRIES, "Industry"),
+        text("BillingCountry", 80, "Billing Country"),
+    ]
+    return make_object("Account", "Account", "Accounts", "001", fields)
+
+
+def _person_fields() -> list[Field]:
+    """Fields Contact and Lead share."""
+    return [
+        text("FirstName", 40, "First Name"),
+        text("LastName", 80, "Last Name", nillable=False),
+        computed("Name", "string", _NAME_SQL, "Full Name", 121),
+        text("Title", 128, "Title"),
+        email(indexed=True),
+        Field("Phone", "phone", "Phone", length=40),
+        boolean("HasOptedOutOfEmail", "Email Opt Out"),
+        picklist("LeadSource", LEAD_SOURCES, "Lead Source"),
+        Field("Description", "textarea", "Description", length=32000),
+        Field("EmailBouncedDate", "datetime", "Email Bounced Date"),
+        text("EmailBouncedReason", 255, "Email Bounced Reason"),
+        computed("IsEmailBounced", "boolean", _BOUNCED_SQL, "Is Email Bounced"),
+    ]
+
+
+def _contact() -> SObject:
+    fields = [
+        *system_fields(),
+        ref("AccountId", "Account", "Account", "Account ID", cascade_delete=True, indexed=True),
+        *_person_fields(),
+        text("MailingCity", 40, "Mailing City"),
+        text("MailingCountry", 80, "Mailing Country"),
+    ]
+    obj = make_object("Contact", "Contact", "Contacts", "003", fields)
+    obj.fields["name"].name_field = True
+    obj.fields["lastmodifieddate"].indexed = True
+    return obj
+
+
+def _lead() -> SObject:
+    fields = [
+        *system_fields(),
+        *_person_fields(),
+        text("Company", 255, "Company", nillable=False),
+        picklist("Status", LEAD_STATUSES, "Status", LEAD_STATUSES[0], restricted=True),
+        text("City", 40, "City"),
+        text("Country", 80, "Country"),
+        readonly(boolean("IsConverted", "Converted")),
+    ]
+    obj = make_object("Lead", "Lead", "Leads", "00Q", fields)
+    obj.fields["name"].name_field = True
+    obj.fields["status"].nillable = False
+    obj.fields["lastmodifieddate"].indexed = True
+    return obj
+
+
+def _campaign() -> SObject:
+    statistics = [
+        computed(
+            "NumberOfContacts",
+            "int",
+            _member_count('m."ContactId" IS NOT NULL'),
+            "Total Contacts in Campaign",
+        ),
+        computed(
+            "NumberOfLeads",
+            "int",
+            _member_count('m."LeadId" IS NOT NULL AND m."ContactId" IS NULL'),
+            "Leads in Campaign",
+        ),
+        computed(
+            "NumberOfResponses",
+            "int",
+            _member_count('m."HasResponded" = 1'),
+            "Responses in Campaign",
+        ),
+        computed("NumberOfConvertedLeads", "int", "0", "Converted Leads in Campaign"),
+        computed("NumberOfOpportunities", "int", "0", "Opportunities in Campaign"),
+        computed("NumberOfWonOpportunities", "int", "0", "Won Opportunities in Campaign"),
+    ]
+    fields = [
+        *system_fields(),
+        text("Name", 80, "Campaign Name", nillable=False, name_field=True),
+        picklist("Status", CAMPAIGN_STATUSES, "Status", CAMPAIGN_STATUSES[0], restricted=True),
+        picklist("Type", CAMPAIGN_TYPES, "Type", restricted=True),
+        boolean("IsActive", "Active"),
+        Field("StartDate", "date", "Start Date"),
+        Field("EndDate", "date", "End Date"),
+        Field("Description", "textarea", "Description", length=32000),
+        Field("NumberSent", "double", "Num Sent in Campaign", precision=18),
+        Field("ExpectedResponse", "percent", "Expected Response (%)", precision=8, scale=2),
+        ref("ParentId", "Campaign", "Parent", "Parent Campaign ID"),
+        *statistics,
+    ]
+    return make_object("Campaign", "Campaign", "Campaigns", "701", fields)
+
+
+def _campaign_member() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        ref(
+            "CampaignId",
+            "Campaign",
+            "Campaign",
+            "Campaign ID",
+            nillable=False,
+            updateable=False,
+            cascade_delete=True,
+            indexed=True,
+        ),
+        ref(
+            "ContactId",
+            "Contact",
+            "Contact",
+            "Contact ID",
+            updateable=False,
+            cascade_delete=True,
+            indexed=True,
+        ),
+        ref(
+            "LeadId", "Lead", "Lead", "Lead ID", updateable=False, cascade_delete=True, indexed=True
+        ),
+        Field(
+            "Status",
+            "picklist",
+            "Status",
+            length=40,
+            picklist=(
+                PicklistValue("Sent", "Sent", default=True),
+                PicklistValue("Responded", "Responded"),
+            ),
+        ),
+        readonly(boolean("HasResponded", "Responded")),
+        readonly(Field("FirstRespondedDate", "date", "First Responded Date")),
+        computed("Email", "email", _member_person("Email"), "Email", 80),
+        computed("FirstName", "string", _member_person("FirstName"), "First Name", 40),
+        computed("LastName", "string", _member_person("LastName"), "Last Name", 80),
+        computed(
+            "Type",
+            "string",
+            "CASE WHEN {t}.\"ContactId\" IS NOT NULL THEN 'Contact' ELSE 'Lead' END",
+            "Member Type",
+            40,
+        ),
+        computed(
+            "LeadOrContactId",
+            "reference",
+            'COALESCE({t}."ContactId", {t}."LeadId")',
+            "Contact or Lead ID",
+            18,
+        ),
+    ]
+    return make_object("CampaignMember", "Campaign Member", "Campaign Members", "00v", fields)
+
+
+def _campaign_member_status() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        ref(
+            "CampaignId",
+            "Campaign",
+            "Campaign",
+            "Campaign ID",
+            nillable=False,
+            updateable=False,
+            cascade_delete=True,
+            indexed=True,
+        ),
+        text("Label", 765, "Member Status", nillable=False),
+        Field("SortOrder", "int", "Sort Order", precision=9),
+        boolean("IsDefault", "Default"),
+        boolean("HasResponded", "Responded"),
+    ]
+    return make_object(
+        "CampaignMemberStatus", "Campaign Member Status", "Campaign Member Statuses", "01Y", fields
+    )
+
+
+def standard_objects() -> list[SObject]:
+    return [
+        _organization(),
+        _user(),
+        _account(),
+        _contact(),
+        _lead(),
+        _campaign(),
+        _campaign_member(),
+        _campaign_member_status(),
+    ]
+
+
+# Objects that accept custom fields through the Tooling API.
+CUSTOMIZABLE = frozenset({"Account", "Contact", "Lead", "Campaign", "CampaignMember", "User"})
+
+# Tooling API objects, queryable with the same SOQL engine.
+
+
+def tooling_objects() -> list[SObject]:
+    common = [
+        readonly(Field("Id", "id", "Record ID", length=18, nillable=False)),
+        readonly(text("DeveloperName", 40, "Developer Name", nillable=False)),
+        readonly(text("NamespacePrefix", 15, "Namespace Prefix")),
+        readonly(text("FullName", 255, "Full Name")),
+        readonly(Field("CreatedDate", "datetime", "Created Date", nillable=False)),
+        readonly(Field("LastModifiedDate", "datetime", "Last Modified Date", nillable=False)),
+        readonly(Field("Metadata", "complexvalue", "Metadata")),
+    ]
+    custom_object = make_object(
+        "CustomObject",
+        "Custom Object",
+        "Custom Objects",
+        "01I",
+        common,
+        table="_tooling_CustomObject",
+        url_base="tooling/sobjects",
+    )
+    custom_object.add(readonly(text("ManageableState", 40, "Manageable State")))
+    custom_field = make_object(
+        "CustomField",
+        "Custom Field",
+        "Custom Fields",
+        "00N",
+        [
+            Field(
+                f.name,
+                f.type,
+                f.label,
+                length=f.length,
+                nillable=f.nillable,
+                createable=False,
+                updateable=False,
+            )
+            for f in common
+        ],
+        table="_tooling_CustomField",
+        url_base="tooling/sobjects",
+    )
+    custom_field.add(readonly(text("TableEnumOrId", 40, "Table Enum or ID", nillable=False)))
+    return [custom_object, custom_field]
