@@ -57,6 +57,13 @@ CODES = {
         "Lower the sync frequency if it happens often.",
         retryable=False,
     ),
+    "SF_SCHEMA_MISSING": Code(
+        "cmsync's Salesforce schema is not installed",
+        "The email tracking object or cmsync's Campaign fields are missing in the org, so "
+        "campaigns, statistics and tracking were skipped (opt-outs still synced).",
+        "Press 'Install cmsync's schema' on the Sync tab, then Sync now.",
+        retryable=False,
+    ),
     "SF_OTHER": Code(
         "Salesforce refused the record",
         "Salesforce returned an error cmsync has no specific advice for; its message is shown.",

@@ -13,7 +13,7 @@ class Message(models.Model):
         WARNING = "warning", "Warning"
         INFO = "info", "Info"
 
-    code = models.CharField(max_length=40, choices=[(c, c) for c in CODES])
+    code = models.CharField(max_length=40)  # one of maintenance.codes.CODES
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
     run = models.ForeignKey(
         "sync.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"

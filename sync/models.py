@@ -102,3 +102,23 @@ class ScheduleState(SingletonModel):
 
     def __str__(self) -> str:
         return f"Next scheduled run: {self.next_run_at}"
+
+
+class CampaignLink(models.Model):
+    """A sent Campaign Monitor campaign, and the Salesforce Campaign it is linked to."""
+
+    cm_campaign_id = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    sent_date = models.DateTimeField()
+    sf_campaign_id = models.CharField(max_length=18, blank=True)
+    # The statistics last written to Salesforce, so unchanged ones are not written again.
+    statistics = models.JSONField(default=dict, blank=True)
+    # "Sent" has no date filter upstream: recipients are imported once per campaign.
+    recipients_imported = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sent_date"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -15,10 +15,11 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import Connection
 from salesforce import errors as sf_errors
+from salesforce import schema
 from salesforce.connection import sync_user_status
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import steps
+from . import campaigns, steps, tracking
 from .context import Cancelled, Context
 from .models import ScheduleState, SyncRun
 from .schedule import installation_tz, next_run
@@ -82,6 +83,20 @@ def _context(run: SyncRun) -> Context:
     return Context(run=run, cm=connection.api(), sf=status.connection.gateway(), clients=clients)
 
 
+def _schema_ready(ctx: Context) -> bool:
+    """Campaign and tracking steps need cmsync's objects and fields in the org."""
+    missing = schema.missing(ctx.sf)
+    if missing:
+        ctx.message(
+            "SF_SCHEMA_MISSING",
+            f"cmsync's Salesforce schema is missing {len(missing)} parts; campaigns and "
+            "tracking were skipped",
+            record={"missing": [c.full_name for c in missing]},
+            severity="warning",
+        )
+    return not missing
+
+
 def execute(run_id: int) -> SyncRun:
     """Run (or resume) one primary sync. Safe to call twice: the second call does nothing."""
     if not _claim(run_id):
@@ -95,6 +110,13 @@ def execute(run_id: int) -> SyncRun:
             steps.discover(ctx, client)
             steps.subscribers(ctx, client)
         steps.opt_out(ctx)
+        if _schema_ready(ctx):
+            for client in ctx.clients:
+                campaigns.discover_campaigns(ctx, client)
+            campaigns.link_campaigns(ctx)
+            campaigns.statistics(ctx)
+            tracking.import_tracking(ctx)
+            tracking.retention(ctx)
     except Cancelled:
         status, error = SyncRun.Status.CANCELLED, "Stopped: Campaign Monitor was disconnected."
     except SyncUnavailable as exc:

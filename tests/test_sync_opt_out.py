@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaign_monitor.connection import connect as connect_cm
 from maintenance.models import Message
+from salesforce import schema
 from salesforce.connection import connect_client_credentials
 from settings_app.models import GeneralSettings
 from sync import runner
@@ -50,6 +51,7 @@ class World:
             admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
         )
         self.gateway = self.sf_connection.gateway()
+        schema.install(self.gateway)
 
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.

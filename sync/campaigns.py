@@ -1,0 +1,114 @@
+"""Campaign steps: discover sent campaigns, auto-create and link Salesforce Campaigns, copy
+their statistics (DESIGN.md §4 step 4, §5 "Auto-create campaigns", "Campaign statistics")."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from campaign_monitor.models import ConnectedClient
+from salesforce.gateway import soql
+
+from .context import Context
+from .models import CampaignLink
+
+STATISTICS = {
+    "CM_Recipients__c": "recipients",
+    "CM_Total_Opens__c": "total_opened",
+    "CM_Unique_Opens__c": "unique_opened",
+    "CM_Clicks__c": "clicks",
+    "CM_Unsubscribes__c": "unsubscribed",
+    "CM_Bounces__c": "bounced",
+    "CM_Spam_Complaints__c": "spam_complaints",
+    "CM_Web_Version_URL__c": "web_version_url",
+}
+
+
+def window_start(ctx: Context):
+    """Campaigns and events older than "days to keep" are out of scope."""
+    return timezone.now() - timedelta(days=ctx.sync_settings.days_to_keep)
+
+
+def discover_campaigns(ctx: Context, client: ConnectedClient) -> None:
+    """Sent campaigns inside the tracking window, and any sent since auto-create was on."""
+    ctx.begin("campaigns")
+    since = window_start(ctx)
+    auto_since = ctx.campaigns.auto_create_since if ctx.campaigns.auto_create_campaigns else None
+    if auto_since and auto_since < since:
+        since = auto_since
+    for page in ctx.cm.campaign_pages(client.client_id, sent_from=since):
+        for campaign in page.records:
+            CampaignLink.objects.update_or_create(
+                cm_campaign_id=campaign.campaign_id,
+                defaults={
+                    "client_id": client.client_id,
+                    "name": campaign.name,
+                    "sent_date": campaign.sent_date,
+                },
+            )
+        ctx.count("campaigns", read=len(page.records))
+        ctx.checkpoint()
+
+
+def _client_links(client_ids: list[str]):
+    return CampaignLink.objects.filter(client_id__in=client_ids)
+
+
+def link_campaigns(ctx: Context) -> None:
+    """Link Salesforce Campaigns by their CM_Campaign_Id__c; auto-create the missing ones
+    for campaigns sent after auto-create was switched on (never retrospectively)."""
+    links = _client_links([c.client_id for c in ctx.clients])
+    unlinked = {link.cm_campaign_id: link for link in links.filter(sf_campaign_id="")}
+    if unlinked:
+        query = soql(
+            "SELECT Id, CM_Campaign_Id__c FROM Campaign WHERE CM_Campaign_Id__c IN {ids}",
+            ids=sorted(unlinked),
+        )
+        for row in ctx.sf.query(query):
+            link = unlinked.pop(row["CM_Campaign_Id__c"], None)
+            if link:
+                link.sf_campaign_id = row["Id"]
+                link.save(update_fields=["sf_campaign_id"])
+    since = ctx.campaigns.auto_create_since
+    if not (ctx.campaigns.auto_create_campaigns and since):
+        return
+    wanted = [link for link in unlinked.values() if link.sent_date >= since]
+    records = [
+        {
+            "CM_Campaign_Id__c": link.cm_campaign_id,
+            "Name": link.name[:80],
+            "IsActive": True,
+            "StartDate": link.sent_date.date().isoformat(),
+        }
+        for link in wanted
+    ]
+    results = ctx.sf.upsert("Campaign", "CM_Campaign_Id__c", records)
+    for link, result in zip(wanted, results, strict=True):
+        if result.success:
+            link.sf_campaign_id = result.id
+            link.save(update_fields=["sf_campaign_id"])
+    ctx.record_failures("campaigns", "Campaign", results)
+    ctx.checkpoint()
+
+
+def statistics(ctx: Context) -> None:
+    """Each linked campaign's Campaign Monitor summary onto its Salesforce Campaign."""
+    if not ctx.campaigns.update_statistics:
+        return
+    links = _client_links([c.client_id for c in ctx.clients]).exclude(sf_campaign_id="")
+    since = window_start(ctx)
+    changed, updates = [], []
+    for link in links.filter(sent_date__gte=since).iterator():
+        summary = ctx.cm.campaign_summary(link.cm_campaign_id)
+        values = {field: getattr(summary, attr) for field, attr in STATISTICS.items()}
+        if values == link.statistics:
+            ctx.count("campaigns", unchanged=1)
+            continue
+        link.statistics = values
+        changed.append(link)
+        updates.append({"Id": link.sf_campaign_id, **values})
+    results = ctx.sf.update("Campaign", updates)
+    for link, result in zip(changed, results, strict=True):
+        if result.success:
+            link.save(update_fields=["statistics"])
+    ctx.record_failures("campaigns", "Campaign", results)
+    ctx.checkpoint()

@@ -1,0 +1,278 @@
+"""Email tracking (DESIGN.md §4 step 5, §5 "Tracking import", "Campaign member status"):
+Campaign Monitor's sends, opens, clicks, unsubscribes and bounces become CM_Email_Tracking__c
+records upserted by a stable key, and campaign members get the mapped status."""
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from salesforce.gateway import Person, soql
+from settings_app.models import CampaignSettings, MemberStatusMapping
+
+from .campaigns import window_start
+from .context import Context
+from .models import CampaignLink, Cursor
+from .steps import OVERLAP, _advance
+
+# Our activity names → Campaign Monitor's report endpoints and the tracking type label.
+KINDS = {
+    "opened": "opens",
+    "clicked": "clicks",
+    "unsubscribed": "unsubscribes",
+    "bounced": "bounces",
+}
+LABELS = {
+    "sent": "Sent",
+    "opened": "Opened",
+    "clicked": "Clicked",
+    "unsubscribed": "Unsubscribed",
+    "bounced": "Bounced",
+}
+WINDOW_STREAM = "tracking-window"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    activity: str
+    email: str
+    list_id: str
+    date: datetime
+    url: str = ""
+    bounce_type: str = ""
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable across re-imports: campaign, email, type, date and URL (DESIGN.md §5)."""
+        raw = "|".join([self.email.lower(), self.activity, self.date.isoformat(), self.url])
+        return raw
+
+
+def event_key(campaign_id: str, event: Event) -> str:
+    return hashlib.sha1(f"{campaign_id}|{event.key}".encode()).hexdigest()
+
+
+def _sf_datetime(value: datetime) -> str:
+    return (
+        value.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        if value.utcoffset() is None
+        else (value.astimezone(tz=None).strftime("%Y-%m-%dT%H:%M:%S%z"))
+    )
+
+
+def reset_window_if_widened(ctx: Context) -> None:
+    """Raising "days to keep" allows a re-import: forget tracking cursors that start later."""
+    start = window_start(ctx)
+    window = Cursor.objects.filter(stream=WINDOW_STREAM).first()
+    if window and start < window.position:
+        Cursor.objects.filter(stream__startswith="tracking:").delete()
+        CampaignLink.objects.update(recipients_imported=False)
+    Cursor.objects.update_or_create(stream=WINDOW_STREAM, defaults={"position": start})
+
+
+def import_tracking(ctx: Context) -> None:
+    """Every campaign in the window × every enabled type."""
+    ctx.begin("tracking")
+    types = ctx.sync_settings.tracking_types
+    if not types:
+        return
+    reset_window_if_widened(ctx)
+    members = MemberStatuses(ctx)
+    start = window_start(ctx)
+    links = CampaignLink.objects.filter(
+        client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=start
+    )
+    for link in links.iterator():
+        if "sent" in types and not link.recipients_imported:
+            _import_recipients(ctx, link, members)
+        for activity in types:
+            if activity != "sent":
+                _import_events(ctx, link, activity, start, members)
+
+
+def _import_recipients(ctx: Context, link: CampaignLink, members: "MemberStatuses") -> None:
+    for page in ctx.cm.recipient_pages(link.cm_campaign_id):
+        events = [Event("sent", r.email, r.list_id, link.sent_date) for r in page.records]
+        _write(ctx, link, events, members)
+    link.recipients_imported = True
+    link.save(update_fields=["recipients_imported"])
+
+
+def _import_events(ctx, link, activity: str, start, members) -> None:
+    stream = f"tracking:{link.cm_campaign_id}:{activity}"
+    cursor = None if ctx.run.full else Cursor.objects.filter(stream=stream).first()
+    since = max(cursor.position - OVERLAP, start) if cursor else start
+    for page in ctx.cm.event_pages(link.cm_campaign_id, KINDS[activity], since):
+        events = [
+            Event(activity, e.email, e.list_id, e.date, e.url, e.bounce_type, e.reason)
+            for e in page.records
+            if e.date >= start  # the API filters by minute; keep the window exact
+        ]
+        _write(ctx, link, events, members)
+        if page.records:
+            _advance(stream, max(e.date for e in page.records))
+
+
+def _linked_person(people: dict[str, list[Person]], email: str, sobject: str) -> Person | None:
+    """The most recently modified Contact (or Lead) with this email."""
+    return next((p for p in people.get(email.lower(), ()) if p.sobject == sobject), None)
+
+
+def _write(ctx: Context, link: CampaignLink, events: list[Event], members) -> None:
+    if not events:
+        return
+    people = ctx.sf.find_people(e.email for e in events)
+    records, matched = [], []
+    for event in events:
+        contact = _linked_person(people, event.email, "Contact")
+        lead = _linked_person(people, event.email, "Lead")
+        if contact is None and lead is None:
+            ctx.count("tracking", read=1, unchanged=1)  # nobody in Salesforce to attach it to
+            continue
+        matched.append((event, contact, lead))
+        records.append(
+            {
+                "CM_Event_Key__c": event_key(link.cm_campaign_id, event),
+                "CM_Email__c": event.email,
+                "CM_Type__c": LABELS[event.activity],
+                "CM_Event_Date__c": event.date.isoformat(),
+                "CM_Contact__c": contact.id if contact else None,
+                "CM_Lead__c": lead.id if lead else None,
+                "CM_Campaign__c": link.sf_campaign_id or None,
+                "CM_Campaign_Id__c": link.cm_campaign_id,
+                "CM_List_Id__c": event.list_id,
+                "CM_URL__c": event.url or None,
+                "CM_Bounce_Type__c": event.bounce_type or None,
+                "CM_Bounce_Reason__c": event.reason[:255] or None,
+            }
+        )
+    ctx.count("tracking", read=len(records))
+    ctx.record_failures(
+        "tracking",
+        "CM_Email_Tracking__c",
+        ctx.sf.upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records),
+    )
+    if link.sf_campaign_id:
+        members.apply(link, matched)
+    ctx.checkpoint()
+
+
+class MemberStatuses:
+    """Campaign member statuses by mode, mapping and activity date (DESIGN.md §5)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.mode = ctx.campaigns.member_status_mode
+        self.mapping = {m.activity: m for m in MemberStatusMapping.load()}
+        self.statuses: dict[str, set[str]] = {}  # campaign → labels it has
+
+    def apply(self, link: CampaignLink, matched: list) -> None:
+        if self.mode == CampaignSettings.MemberStatusMode.NEVER:
+            return
+        latest: dict[tuple[str, str], Event] = {}
+        for event, contact, lead in matched:
+            person = contact or lead
+            key = (person.sobject, person.id)
+            if key not in latest or event.date > latest[key].date:
+                latest[key] = event
+        if not latest or not self._ensure_labels(link, {e.activity for e in latest.values()}):
+            return
+        self._write_members(link, latest)
+
+    def _ensure_labels(self, link: CampaignLink, activities: set[str]) -> bool:
+        campaign = link.sf_campaign_id
+        if campaign not in self.statuses:
+            rows = self.ctx.sf.member_statuses([campaign]).get(campaign, [])
+            self.statuses[campaign] = {row["Label"].lower() for row in rows}
+        wanted = [(self.mapping[a].label, self.mapping[a].responded) for a in activities]
+        missing = [
+            (label, r) for label, r in wanted if label.lower() not in self.statuses[campaign]
+        ]
+        if not missing:
+            return True
+        if self.ctx.campaigns.auto_create_statuses:
+            rows = self.ctx.sf.member_statuses([campaign]).get(campaign, [])
+            results = self.ctx.sf.add_member_statuses(campaign, rows, missing)
+            self.ctx.record_failures("tracking", "CampaignMemberStatus", results)
+            self.statuses[campaign] |= {r.record["Label"].lower() for r in results if r.success}
+            return True
+        for label, _ in missing:
+            self.ctx.message(
+                "SF_MISSING_STATUS",
+                f"Campaign '{link.name}' has no member status '{label}'; members were skipped",
+                record={"CampaignId": campaign, "Label": label},
+                client_id=link.client_id,
+            )
+        return True  # members whose label exists are still written
+
+    def _write_members(self, link: CampaignLink, latest: dict) -> None:
+        campaign = link.sf_campaign_id
+        existing = self._members(campaign, latest)
+        creates, updates = [], []
+        for (sobject, person_id), event in latest.items():
+            label = self.mapping[event.activity].label
+            if label.lower() not in self.statuses[campaign]:
+                continue  # reported by _ensure_labels
+            fields = {
+                "Status": label,
+                "CM_Last_Activity__c": LABELS[event.activity],
+                "CM_Last_Activity_Date__c": event.date.isoformat(),
+                "CM_Status_Set__c": True,
+            }
+            member = existing.get(person_id)
+            if member is None:
+                creates.append({"CampaignId": campaign, f"{sobject}Id": person_id, **fields})
+            elif self._may_update(member, event):
+                updates.append({"Id": member["Id"], **fields})
+        if creates:
+            self.ctx.record_failures(
+                "tracking", "CampaignMember", self.ctx.sf.create("CampaignMember", creates)
+            )
+        if updates:
+            self.ctx.record_failures(
+                "tracking", "CampaignMember", self.ctx.sf.update("CampaignMember", updates)
+            )
+
+    def _may_update(self, member: dict, event: Event) -> bool:
+        """Once Only never touches a status it set; a status only moves forward in time."""
+        if self.mode == CampaignSettings.MemberStatusMode.ONCE and member["CM_Status_Set__c"]:
+            return False
+        stored = member.get("CM_Last_Activity_Date__c")
+        if stored and datetime.fromisoformat(stored.replace("+0000", "+00:00")) >= event.date:
+            return False
+        return True
+
+    def _members(self, campaign: str, latest: dict) -> dict[str, dict]:
+        by_type = defaultdict(list)
+        for sobject, person_id in latest:
+            by_type[sobject].append(person_id)
+        found = {}
+        for sobject, ids in by_type.items():
+            query = soql(
+                f"SELECT Id, {sobject}Id, Status, CM_Last_Activity_Date__c, CM_Status_Set__c "
+                f"FROM CampaignMember WHERE CampaignId = {{campaign}} AND {sobject}Id IN {{ids}}",
+                campaign=campaign,
+                ids=ids,
+            )
+            for row in self.ctx.sf.query(query):
+                found[row[f"{sobject}Id"]] = row
+        return found
+
+
+def retention(ctx: Context) -> None:
+    """Delete tracking records older than "days to keep" (DESIGN.md §4 step 6)."""
+    ctx.begin("retention")
+    cutoff = window_start(ctx)
+    query = soql(
+        "SELECT Id FROM CM_Email_Tracking__c WHERE CM_Event_Date__c < {cutoff}", cutoff=cutoff
+    )
+    batch = []
+    for row in ctx.sf.query(query):
+        batch.append(row["Id"])
+        if len(batch) == 2000:
+            ctx.record_failures("retention", "CM_Email_Tracking__c", ctx.sf.delete(batch))
+            batch = []
+    if batch:
+        ctx.record_failures("retention", "CM_Email_Tracking__c", ctx.sf.delete(batch))
+    ctx.checkpoint()
