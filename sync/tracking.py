@@ -103,13 +103,14 @@ def _import_events(ctx, link, activity: str, start, members) -> None:
     stream = f"tracking:{link.cm_campaign_id}:{activity}"
     cursor = None if ctx.run.full else Cursor.objects.filter(stream=stream).first()
     since = max(cursor.position - OVERLAP, start) if cursor else start
+    seen_until = cursor.position if cursor else None
     for page in ctx.cm.event_pages(link.cm_campaign_id, KINDS[activity], since):
         events = [
             Event(activity, e.email, e.list_id, e.date, e.url, e.bounce_type, e.reason)
             for e in page.records
             if e.date >= start  # the API filters by minute; keep the window exact
         ]
-        _write(ctx, link, events, members)
+        _write(ctx, link, events, members, seen_until)
         if page.records:
             _advance(stream, max(e.date for e in page.records))
 
@@ -119,7 +120,28 @@ def _linked_person(people: dict[str, list[Person]], email: str, sobject: str) ->
     return next((p for p in people.get(email.lower(), ()) if p.sobject == sobject), None)
 
 
-def _write(ctx: Context, link: CampaignLink, events: list[Event], members) -> None:
+def _already_imported(ctx: Context, link: CampaignLink, events: list[Event]) -> set[str]:
+    """Keys of these events that Salesforce already has (read, so re-reads write nothing)."""
+    keys = [event_key(link.cm_campaign_id, e) for e in events]
+    found = set()
+    for start in range(0, len(keys), 200):
+        query = soql(
+            "SELECT CM_Event_Key__c FROM CM_Email_Tracking__c WHERE CM_Event_Key__c IN {keys}",
+            keys=keys[start : start + 200],
+        )
+        found |= {row["CM_Event_Key__c"] for row in ctx.sf.query(query)}
+    return found
+
+
+def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
+    """Upsert one page of events; those in the cursor's overlap are checked first."""
+    if seen_until is not None:
+        overlap = [e for e in events if e.date <= seen_until]
+        if overlap:
+            known = _already_imported(ctx, link, overlap)
+            fresh = [e for e in events if event_key(link.cm_campaign_id, e) not in known]
+            ctx.count("tracking", read=len(events) - len(fresh), unchanged=len(events) - len(fresh))
+            events = fresh
     if not events:
         return
     people = ctx.sf.find_people(e.email for e in events)
@@ -218,7 +240,8 @@ class MemberStatuses:
                 "Status": label,
                 "CM_Last_Activity__c": LABELS[event.activity],
                 "CM_Last_Activity_Date__c": event.date.isoformat(),
-                "CM_Status_Set__c": True,
+                # Once Only keeps the first interaction; being sent is not one.
+                "CM_Status_Set__c": event.activity != "sent",
             }
             member = existing.get(person_id)
             if member is None:

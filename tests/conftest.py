@@ -131,3 +131,20 @@ def sf_gateway(sf_emulator):
     gateway = SalesforceGateway(info["instance_url"], sign_in(), refresh=sign_in)
     gateway.refreshes = 0
     return gateway
+
+
+@pytest.fixture
+def cm_empty():
+    """Campaign Monitor with accounts, clients and lists but no subscribers."""
+    from emulators.campaign_monitor import CampaignMonitorEmulator
+
+    with CampaignMonitorEmulator(seed="empty") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def world(cm_empty, sf_emulator, admin_user):
+    """cmsync connected to an empty Campaign Monitor client and the Salesforce emulator."""
+    from .sync_world import World
+
+    return World(cm_empty, sf_emulator, admin_user)

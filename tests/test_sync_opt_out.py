@@ -6,86 +6,18 @@ with at least one Unsubscribed → true. Anything else → leave the field alone
 Lead with that email, case-insensitively; only write when the value differs.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
-from campaign_monitor.connection import connect as connect_cm
 from maintenance.models import Message
-from salesforce import schema
-from salesforce.connection import connect_client_credentials
 from settings_app.models import GeneralSettings
 from sync import runner
 from sync.models import SubscriberState, SyncRun
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cm_empty():
-    """Campaign Monitor with accounts, clients and lists but no subscribers."""
-    from emulators.campaign_monitor import CampaignMonitorEmulator
-
-    with CampaignMonitorEmulator(seed="empty") as emulator:
-        yield emulator
-
-
-class World:
-    """Both emulators, cmsync connected to the agency's first client, and helpers."""
-
-    def __init__(self, cm, sf, admin) -> None:
-        self.cm, self.sf = cm, sf
-        agency = next(a for a in cm.info()["accounts"] if a["type"] == "agency")
-        self.client = agency["clients"][0]
-        self.other_client = agency["clients"][1]
-        self.list_a, self.list_b = (m["ListID"] for m in self.client["lists"])
-        self.other_list = self.other_client["lists"][0]["ListID"]
-        connect_cm(
-            base_url=cm.base_url, api_key=agency["api_key"], client_ids=[self.client["ClientID"]]
-        )
-        info = sf.info()
-        oauth = info["oauth"]
-        self.sf_connection = connect_client_credentials(
-            admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
-        )
-        self.gateway = self.sf_connection.gateway()
-        schema.install(self.gateway)
-
-    def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
-        """Set a state in Campaign Monitor, dated now or some minutes from now.
-
-        (Moving the emulator's clock would make the account's UTC offset, read from
-        systemdate against the real clock, come out wrong.)
-        """
-        now = datetime.strptime(self.cm.now(), "%Y-%m-%d %H:%M:%S")
-        date = (now + timedelta(minutes=minutes_later)).strftime("%Y-%m-%d %H:%M:%S")
-        self.cm.set_subscriber(list_id=list_id, email=email, state=state, date=date)
-
-    def contact(self, email: str, opted_out: bool = False, sobject: str = "Contact") -> str:
-        record = {"LastName": "Test", "Email": email, "HasOptedOutOfEmail": opted_out}
-        if sobject == "Lead":
-            record["Company"] = "Test Co"
-        (result,) = self.gateway.create(sobject, [record])
-        assert result.success, result.errors
-        return result.id
-
-    def opted_out(self, record_id: str, sobject: str = "Contact") -> bool:
-        (row,) = self.gateway.query(
-            f"SELECT HasOptedOutOfEmail FROM {sobject} WHERE Id = '{record_id}'"
-        )
-        return row["HasOptedOutOfEmail"]
-
-    def sync(self, full: bool = False) -> SyncRun:
-        run, created = runner.request_run(SyncRun.Trigger.MANUAL, full=full)
-        assert created
-        return runner.execute(run.pk)
-
-
-@pytest.fixture
-def world(cm_empty, sf_emulator, admin_user) -> World:
-    return World(cm_empty, sf_emulator, admin_user)
 
 
 @pytest.mark.parametrize(
