@@ -97,6 +97,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+    # Tests use a file too, so a worker process started by a test sees the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -192,9 +194,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # One fixed beat entry; when a sync is due is data (sync.models.ScheduleState).
 CELERY_BEAT_SCHEDULE = {
-    "dispatch-due-syncs": {"task": "sync.dispatch_due", "schedule": 60.0},
+    "dispatch-due-syncs": {
+        "task": "sync.dispatch_due",
+        "schedule": env.float("SYNC_DISPATCH_SECONDS", default=60.0),
+    },
 }
 
 LOGGING = {

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("settings_app.urls")),
     path("campaign-monitor/", include("campaign_monitor.urls")),
     path("salesforce/", include("salesforce.urls")),
+    path("sync/", include("sync.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("admin/", admin.site.urls),
 ]

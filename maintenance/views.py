@@ -8,13 +8,15 @@ from django.shortcuts import render
 from cmsync.access import require_perm
 
 from .audit import AREAS
+from .models import Message
 
 AUDIT_PAGE_SIZE = 25
+MESSAGES_SHOWN = 50
 
 
 @login_required
 def maintenance(request: HttpRequest) -> HttpResponse:
-    """The Maintenance tab: for now, the audit log of setting changes, newest first."""
+    """The Maintenance tab: the sync's latest maintenance messages and the audit log."""
     require_perm(request, "auditlog.view_logentry")
     entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
     area = request.GET.get("area", "")
@@ -23,6 +25,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
     user_id = request.GET.get("user", "")
     if user_id.isdigit():
         entries = entries.filter(actor_id=int(user_id))
+    recent_messages = Message.objects.select_related("run")[:MESSAGES_SHOWN]
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
         entry.area_title = AREAS.get((entry.additional_data or {}).get("area"), "")
@@ -33,5 +36,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "area": area,
         "users": users,
         "user_id": user_id,
+        "recent_messages": recent_messages,
+        "message_count": Message.objects.count(),
     }
     return render(request, "maintenance/maintenance.html", context)

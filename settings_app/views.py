@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from campaign_monitor.models import Connection
 from cmsync.access import require_perm
 from salesforce.views import salesforce_context
+from sync.views import sync_context
 
 from .forms import (
     CampaignSettingsForm,
@@ -68,6 +69,7 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
         "can_manage_connection": request.user.has_perm("campaign_monitor.change_connection"),
         "can_view_connection": request.user.has_perm("campaign_monitor.view_connection"),
         **salesforce_context(request),
+        **sync_context(request),
     }
     return _settings_page(
         request, SyncSettingsForm, "settings_app/sync.html", extra_context=connections

@@ -70,7 +70,8 @@ def _claim(run_id: int) -> bool:
     return bool(lost.update(heartbeat_at=now))
 
 
-def _context(run: SyncRun) -> Context:
+def ensure_ready() -> tuple[Connection, list, object]:
+    """What a run needs, or SyncUnavailable saying plainly what is missing."""
     connection = Connection.current()
     if connection is None:
         raise SyncUnavailable("Campaign Monitor is not connected.")
@@ -80,7 +81,12 @@ def _context(run: SyncRun) -> Context:
     status = sync_user_status()
     if status.problem:
         raise SyncUnavailable(status.problem)
-    return Context(run=run, cm=connection.api(), sf=status.connection.gateway(), clients=clients)
+    return connection, clients, status.connection
+
+
+def _context(run: SyncRun) -> Context:
+    connection, clients, salesforce = ensure_ready()
+    return Context(run=run, cm=connection.api(), sf=salesforce.gateway(), clients=clients)
 
 
 def _schema_ready(ctx: Context) -> bool:

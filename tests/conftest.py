@@ -14,6 +14,7 @@ VIEW_PERMS = [
     "auditlog.view_logentry",
     "campaign_monitor.view_connection",
     "salesforce.view_salesforcesettings",
+    "sync.view_syncrun",
 ]
 CHANGE_PERMS = [
     "settings_app.change_syncsettings",
@@ -22,6 +23,7 @@ CHANGE_PERMS = [
     "settings_app.change_memberstatusmapping",
     "campaign_monitor.change_connection",
     "salesforce.change_salesforcesettings",
+    "sync.add_syncrun",
 ]
 
 
@@ -148,3 +150,75 @@ def world(cm_empty, sf_emulator, admin_user):
     from .sync_world import World
 
     return World(cm_empty, sf_emulator, admin_user)
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_processes(transactional_db, settings):
+    """Start real Celery processes (worker, beat) on the test database and a queue of the
+    test's own, so no other worker on this machine takes its tasks."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from cmsync.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "SYNC_DISPATCH_SECONDS": "1",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue  # what this process queues goes to that worker
+    root = Path(__file__).resolve().parent.parent
+    started = []
+
+    def start(*args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "cmsync", *args],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start, queue
+    app.conf.task_default_queue = previous
+    for process in started:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+        print(output[-3000:])
+
+
+@pytest.fixture
+def sync_worker(celery_processes):
+    start, queue = celery_processes
+    return start(
+        "worker",
+        "-Q",
+        queue,
+        "--pool",
+        "solo",
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
+    )

@@ -1,0 +1,42 @@
+"""The schedule for real: beat dispatches a due sync through the broker to a worker."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sync.models import ScheduleState, SyncRun
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition, seconds: float = 90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.5)
+    raise AssertionError("timed out")
+
+
+def test_beat_dispatches_a_due_sync_to_a_worker(world, celery_processes, sync_worker, tmp_path):
+    world.subscriber(world.list_a, "due@example.com", "Unsubscribed")
+    contact = world.contact("due@example.com")
+    ScheduleState.objects.update_or_create(
+        pk=1, defaults={"next_run_at": timezone.now() - timedelta(minutes=1)}
+    )
+    start, _ = celery_processes
+    start("beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO")
+
+    run = wait_for(
+        lambda: SyncRun.objects.filter(
+            trigger=SyncRun.Trigger.SCHEDULE, status__in=["succeeded", "partial", "failed"]
+        ).first()
+    )
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    assert world.opted_out(contact) is True
+    # The next run was scheduled an hour on (hourly), not immediately again.
+    next_run = ScheduleState.get_solo().next_run_at
+    assert next_run > timezone.now() + timedelta(minutes=30)
+    assert SyncRun.objects.count() == 1
