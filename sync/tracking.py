@@ -142,6 +142,11 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
             fresh = [e for e in events if event_key(link.cm_campaign_id, e) not in known]
             ctx.count("tracking", read=len(events) - len(fresh), unchanged=len(events) - len(fresh))
             events = fresh
+    # Campaign Monitor dates are to the minute: two opens in one minute share a key. One
+    # record stands for both (Salesforce refuses a key twice in one upsert call).
+    unique = list({event_key(link.cm_campaign_id, e): e for e in events}.values())
+    ctx.count("tracking", read=len(events) - len(unique), unchanged=len(events) - len(unique))
+    events = unique
     if not events:
         return
     people = ctx.sf.find_people(e.email for e in events)

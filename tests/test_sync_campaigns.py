@@ -300,3 +300,13 @@ def test_without_cmsync_schema_opt_outs_still_sync_and_the_rest_waits(world):
     assert world.opted_out(contact) is True
     assert Message.objects.get(run=run).code == "SF_SCHEMA_MISSING"
     assert run.status == SyncRun.Status.PARTIAL
+
+
+def test_two_events_in_the_same_minute_make_one_record(world):
+    world.contact("ann@example.com")
+    campaign = world.campaign("Twice", ["ann@example.com"])
+    world.event(campaign, "open", "ann@example.com", minutes=-30)
+    world.event(campaign, "open", "ann@example.com", minutes=-30)
+    run = world.sync()
+    assert run.status == SyncRun.Status.SUCCEEDED, list(run.messages.values("summary"))
+    assert [r["CM_Type__c"] for r in world.tracking()].count("Opened") == 1
