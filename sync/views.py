@@ -3,13 +3,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
+from settings_app.models import SyncSettings
 
 from . import runner
 from .context import COUNTERS
 from .models import ScheduleState, SyncRun
+from .schedule import next_run
 
 VIEW = "sync.view_syncrun"
 RUN = "sync.add_syncrun"
@@ -52,7 +55,8 @@ def sync_context(request: HttpRequest) -> dict:
         "active_rows": count_rows(active),
         "last_run": last,
         "last_rows": count_rows(last),
-        "next_run_at": ScheduleState.get_solo().next_run_at,
+        "next_run_at": ScheduleState.get_solo().next_run_at
+        or next_run(SyncSettings.get_solo(), timezone.now()),
     }
 
 

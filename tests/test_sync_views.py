@@ -1,7 +1,11 @@
 """Sync now, a run's live progress and the history, on the Sync tab."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from settings_app.models import SyncSettings
 from sync import runner
 from sync.models import SyncRun
 
@@ -11,7 +15,11 @@ pytestmark = pytest.mark.django_db
 def test_sync_tab_shows_no_run_yet_and_the_next_scheduled_run(alice_client):
     page = alice_client.get("/sync/").text
     assert "No sync has run yet." in page
-    assert "Next scheduled run:" in page
+    next_hour = (timezone.now() + timedelta(hours=1)).strftime("%H:00")
+    assert f"{next_hour}</strong>" in page  # hourly by default, in the installation's zone
+
+    SyncSettings.objects.update(frequency="never")
+    assert "none (import frequency is Never)" in alice_client.get("/sync/").text
 
 
 def test_sync_now_needs_a_connection(alice_client):
