@@ -96,6 +96,23 @@ def connect_jwt(
     )
 
 
+def connect_password(
+    user, login_url: str, client_id: str, client_secret: str, username: str, password: str
+) -> SalesforceConnection:
+    """Legacy: OAuth's username-password flow. Prefer JWT bearer or client credentials."""
+    tokens = auth.password_login(login_url, client_id, client_secret, username, password)
+    return connect(
+        user,
+        SalesforceConnection.AuthType.PASSWORD,
+        login_url,
+        tokens,
+        client_id=client_id,
+        client_secret=client_secret,
+        username=username,
+        password=password,
+    )
+
+
 def disconnect(user) -> bool:
     """Forget ``user``'s Salesforce connection. Nothing in Salesforce changes."""
     deleted, _ = SalesforceConnection.objects.filter(user=user).delete()

@@ -258,3 +258,22 @@ def test_demo_mode_connects_both_emulators(admin_user, cm_emulator, sf_emulator)
     status = sync_user_status()
     assert status.user == admin_user and status.problem == ""
     assert SalesforceSettings.get_solo().schema_missing == []
+
+
+def test_connect_command_with_the_legacy_password_flow(alice, sf_emulator):
+    info = sf_emulator.info()
+    user = info["users"][1]
+    call_command(
+        "connect_salesforce",
+        f"--login-url={info['login_url']}",
+        f"--client-id={info['oauth']['client_id']}",
+        f"--client-secret={info['oauth']['client_secret']}",
+        f"--username={user['Username']}",
+        f"--password={user['password']}",
+        "--user=alice",
+    )
+    connection = SalesforceConnection.objects.get(user=alice)
+    assert connection.auth_type == "password"
+    assert connection.sf_username == user["Username"]
+    sf_emulator.expire_sessions()  # renewed by logging in again
+    assert connection.gateway().count("SELECT COUNT() FROM Account") >= 0

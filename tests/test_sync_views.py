@@ -91,3 +91,42 @@ def test_sync_now_command_fails_non_zero_when_the_run_fails(world):
     Connection.objects.update(api_key="revoked")
     with pytest.raises(CommandError, match="failed"):
         call_command("sync_now", "--wait")
+
+
+def test_full_daily_sync_makes_only_the_days_first_scheduled_run_full(world):
+    from django.core.management import call_command
+
+    from settings_app.models import GeneralSettings
+    from sync.models import ScheduleState
+
+    GeneralSettings.objects.update(full_daily_sync=True)
+    due = timezone.now() - timedelta(minutes=1)
+    ScheduleState.objects.update_or_create(pk=1, defaults={"next_run_at": due})
+    call_command("dispatch_due")
+    first = SyncRun.objects.get()
+    assert first.trigger == "schedule" and first.full is True
+    runner.execute(first.pk)
+
+    ScheduleState.objects.update(next_run_at=due)
+    runner.dispatch_due()
+    second = SyncRun.objects.exclude(pk=first.pk).get()
+    assert second.full is False
+
+
+def test_disconnecting_stops_a_running_sync_at_its_next_checkpoint(world, monkeypatch):
+    from campaign_monitor.connection import disconnect
+    from sync import context
+
+    real = context.Context.checkpoint
+    seen = {"n": 0}
+
+    def checkpoint(self):
+        seen["n"] += 1
+        if seen["n"] == 2:
+            disconnect()  # an admin presses Disconnect while the run is going
+        real(self)
+
+    monkeypatch.setattr(context.Context, "checkpoint", checkpoint)
+    run = world.sync()
+    assert run.status == SyncRun.Status.CANCELLED
+    assert "disconnected" in run.last_error

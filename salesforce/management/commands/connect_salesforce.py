@@ -7,6 +7,7 @@ from salesforce import errors
 from salesforce.connection import (
     connect_client_credentials,
     connect_jwt,
+    connect_password,
     explain,
     set_sync_user,
 )
@@ -28,7 +29,8 @@ def console_user(username: str | None):
 class Command(BaseCommand):
     help = (
         "Connect cmsync to Salesforce server-to-server (client credentials, or JWT bearer with "
-        "--jwt-key and --username) and make it the sync user's connection."
+        "--jwt-key and --username; --password for the legacy username-password flow) and make "
+        "it the sync user's connection."
     )
 
     def add_arguments(self, parser) -> None:
@@ -38,7 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", required=True, help="the connected app's consumer key")
         parser.add_argument("--client-secret", default="", help="for client credentials")
         parser.add_argument("--jwt-key", type=Path, help="PEM private key file, for JWT bearer")
-        parser.add_argument("--username", default="", help="Salesforce username, for JWT bearer")
+        parser.add_argument("--username", default="", help="Salesforce username (JWT, --password)")
+        parser.add_argument(
+            "--password",
+            default="",
+            help="legacy: the OAuth username-password flow (with --client-secret and --username)",
+        )
         parser.add_argument(
             "--user", help="console user the connection belongs to (default: admin)"
         )
@@ -53,6 +60,17 @@ class Command(BaseCommand):
                 key = options["jwt_key"].read_text()
                 connection = connect_jwt(
                     user, login_url, options["client_id"], options["username"], key
+                )
+            elif options["password"]:
+                if not (options["username"] and options["client_secret"]):
+                    raise CommandError("--password needs --username and --client-secret.")
+                connection = connect_password(
+                    user,
+                    login_url,
+                    options["client_id"],
+                    options["client_secret"],
+                    options["username"],
+                    options["password"],
                 )
             elif options["client_secret"]:
                 connection = connect_client_credentials(

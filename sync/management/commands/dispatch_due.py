@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from sync import runner
+
+
+class Command(BaseCommand):
+    help = "What Celery beat does every minute: start the scheduled sync if one is due."
+
+    def handle(self, *args, **options) -> None:
+        run = runner.dispatch_due()
+        state = runner.ScheduleState.get_solo()
+        if run:
+            self.stdout.write(f"Started sync run {run.pk} ({run.status}).")
+        else:
+            self.stdout.write("No sync due.")
+        self.stdout.write(f"Next scheduled run: {state.next_run_at or 'none'}")
