@@ -30,4 +30,6 @@ test: lint
 	$(BIN)/pytest
 
 bench: venv
+	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sf_emulator
 	$(BIN)/python -m bench.cm_emulator

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "62.0"  # SOAP login (the legacy password option) is gone from v65
 COLLECTION_LIMIT = 200  # records per sObject Collections call
-IN_CHUNK_CHARS = 6000  # keep a GET query URL well under Salesforce's ~16k limit
+IN_CHUNK_CHARS = 12000  # encoded IN list: keeps a GET query URL under Salesforce's ~16k
 IN_CHUNK_SIZE = 200
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -166,7 +166,7 @@ def _in_chunks(values: list[str]) -> Iterator[list[str]]:
     chunk: list[str] = []
     length = 0
     for value in values:
-        cost = len(value) * 3 + 4  # quoted, comma, percent-encoded at worst
+        cost = len(quote(value, safe="")) + 9  # percent-encoded, quoted, comma
         if chunk and (len(chunk) >= IN_CHUNK_SIZE or length + cost > IN_CHUNK_CHARS):
             yield chunk
             chunk, length = [], 0

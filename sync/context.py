@@ -1,5 +1,7 @@
 """What every step of a run shares: the run row, both APIs, the settings, counters, messages."""
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -8,12 +10,13 @@ from campaign_monitor.client import CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
-from salesforce.gateway import RecordResult, SalesforceGateway
+from salesforce.gateway import Person, RecordResult, SalesforceGateway
 from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
 from .models import SyncRun
 
 COUNTERS = ("read", "written", "unchanged", "failed")
+PEOPLE_CACHE = 100_000  # emails; bounds memory while sparing repeated Salesforce lookups
 
 
 class Cancelled(Exception):
@@ -29,6 +32,23 @@ class Context:
     sync_settings: SyncSettings = field(default_factory=SyncSettings.get_solo)
     general: GeneralSettings = field(default_factory=GeneralSettings.get_solo)
     campaigns: CampaignSettings = field(default_factory=CampaignSettings.get_solo)
+    _people: OrderedDict = field(default_factory=OrderedDict)
+
+    def people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
+        """Contacts and Leads by lower-case email, looked up once per run (bounded cache).
+
+        The opt-out step decides each email once per run, so the cached HasOptedOutOfEmail
+        never needs refreshing; later steps only use the record ids.
+        """
+        wanted = {e.lower() for e in emails}
+        missing = [e for e in wanted if e not in self._people]
+        if missing:
+            found = self.sf.find_people(missing)
+            for email in missing:
+                self._people[email] = found.get(email, [])
+            while len(self._people) > PEOPLE_CACHE:
+                self._people.popitem(last=False)
+        return {e: self._people[e] for e in wanted if self._people.get(e)}
 
     @property
     def list_ids(self) -> set[str]:

@@ -158,3 +158,14 @@ class CampaignLink(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TrackedEvent(models.Model):
+    """Keys of recently written tracking events: re-reads of a cursor's overlap are checked
+    here instead of in Salesforce. Pruned after a couple of days."""
+
+    key = models.CharField(max_length=40, unique=True)
+    event_date = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -153,7 +153,7 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
         states[email_lc].append(state)
     wanted = {email: opt_out_value(states[email]) for email in emails}
     decided = [email for email, value in wanted.items() if value is not None]
-    people = ctx.sf.find_people(decided) if decided else {}
+    people = ctx.people(decided) if decided else {}
     updates = defaultdict(list)
     unchanged = 0
     for email in decided:
@@ -167,6 +167,7 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
     ctx.count("opt_out", read=len(emails), unchanged=unchanged)
     for sobject, records in updates.items():
         ctx.record_failures("opt_out", sobject, ctx.sf.update(sobject, records))
+
     # Written or reported: either way this batch is done (a message can be retried).
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
         opt_out_pending=False

@@ -7,12 +7,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Min
+
 from salesforce.gateway import Person, soql
 from settings_app.models import CampaignSettings, MemberStatusMapping
 
 from .campaigns import window_start
 from .context import Context
-from .models import CampaignLink, Cursor
+from .models import CampaignLink, Cursor, TrackedEvent
 from .steps import OVERLAP, _advance
 
 # Our activity names → Campaign Monitor's report endpoints and the tracking type label.
@@ -71,6 +73,14 @@ def reset_window_if_widened(ctx: Context) -> None:
     Cursor.objects.update_or_create(stream=WINDOW_STREAM, defaults={"position": start})
 
 
+def _prune_keys() -> None:
+    """Only events in some cursor's overlap are ever re-read: forget the keys before that."""
+    oldest = Cursor.objects.filter(stream__startswith="tracking:").aggregate(Min("position"))
+    if oldest["position__min"] is not None:
+        cutoff = oldest["position__min"] - OVERLAP
+        TrackedEvent.objects.filter(event_date__lt=cutoff).delete()
+
+
 def import_tracking(ctx: Context) -> None:
     """Every campaign in the window × every enabled type."""
     ctx.begin("tracking")
@@ -78,6 +88,7 @@ def import_tracking(ctx: Context) -> None:
     if not types:
         return
     reset_window_if_widened(ctx)
+    _prune_keys()
     members = MemberStatuses(ctx)
     start = window_start(ctx)
     links = CampaignLink.objects.filter(
@@ -120,17 +131,10 @@ def _linked_person(people: dict[str, list[Person]], email: str, sobject: str) ->
     return next((p for p in people.get(email.lower(), ()) if p.sobject == sobject), None)
 
 
-def _already_imported(ctx: Context, link: CampaignLink, events: list[Event]) -> set[str]:
-    """Keys of these events that Salesforce already has (read, so re-reads write nothing)."""
+def _already_imported(link: CampaignLink, events: list[Event]) -> set[str]:
+    """Keys of these events already written (so re-reading the overlap writes nothing)."""
     keys = [event_key(link.cm_campaign_id, e) for e in events]
-    found = set()
-    for start in range(0, len(keys), 200):
-        query = soql(
-            "SELECT CM_Event_Key__c FROM CM_Email_Tracking__c WHERE CM_Event_Key__c IN {keys}",
-            keys=keys[start : start + 200],
-        )
-        found |= {row["CM_Event_Key__c"] for row in ctx.sf.query(query)}
-    return found
+    return set(TrackedEvent.objects.filter(key__in=keys).values_list("key", flat=True))
 
 
 def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
@@ -138,7 +142,7 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
     if seen_until is not None:
         overlap = [e for e in events if e.date <= seen_until]
         if overlap:
-            known = _already_imported(ctx, link, overlap)
+            known = _already_imported(link, overlap)
             fresh = [e for e in events if event_key(link.cm_campaign_id, e) not in known]
             ctx.count("tracking", read=len(events) - len(fresh), unchanged=len(events) - len(fresh))
             events = fresh
@@ -149,13 +153,17 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
     events = unique
     if not events:
         return
-    people = ctx.sf.find_people(e.email for e in events)
+    people = ctx.people(e.email for e in events)
     records, matched = [], []
+    handled = []  # events with nobody in Salesforce to attach them to: done, all the same
     for event in events:
         contact = _linked_person(people, event.email, "Contact")
         lead = _linked_person(people, event.email, "Lead")
         if contact is None and lead is None:
-            ctx.count("tracking", read=1, unchanged=1)  # nobody in Salesforce to attach it to
+            ctx.count("tracking", read=1, unchanged=1)
+            handled.append(
+                TrackedEvent(key=event_key(link.cm_campaign_id, event), event_date=event.date)
+            )
             continue
         matched.append((event, contact, lead))
         records.append(
@@ -175,11 +183,14 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
             }
         )
     ctx.count("tracking", read=len(records))
-    ctx.record_failures(
-        "tracking",
-        "CM_Email_Tracking__c",
-        ctx.sf.upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records),
-    )
+    results = ctx.sf.upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records)
+    ctx.record_failures("tracking", "CM_Email_Tracking__c", results)
+    handled += [
+        TrackedEvent(key=r.record["CM_Event_Key__c"], event_date=event.date)
+        for r, (event, _, _) in zip(results, matched, strict=True)
+        if r.success
+    ]
+    TrackedEvent.objects.bulk_create(handled, ignore_conflicts=True, batch_size=500)
     if link.sf_campaign_id:
         members.apply(link, matched)
     ctx.checkpoint()
