@@ -91,6 +91,20 @@ class SyncSettingsForm(SettingsForm):
 
 
 class GeneralSettingsForm(SettingsForm):
+    # Options about reacting to Salesforce changes: stored now; nothing acts on them until
+    # cmsync follows Salesforce changes (Salesforce → Campaign Monitor).
+    not_active_yet = {
+        "prevent_opted_out_in_lists",
+        "unsubscribe_on_opt_out",
+        "show_tabs",
+        "resubscribe_deleted_via_import",
+        "delete_subscriber_on_record_delete",
+        "trigger_list_journeys",
+        "enable_account_trigger",
+        "disable_triggers",
+        "disable_bulk_triggers",
+    }
+
     class Meta:
         model = GeneralSettings
         fields = [

@@ -76,3 +76,10 @@ def test_turning_a_risky_option_off_needs_no_confirmation(alice_client):
     response = alice_client.post("/general/", general_post(disable_triggers=False))
     assert response.status_code == 302
     assert GeneralSettings.get_solo().disable_triggers is False
+
+
+def test_options_nothing_acts_on_yet_say_so(alice_client):
+    page = alice_client.get("/general/").text
+    assert page.count('<span class="badge">not active yet</span>') == 10  # 9 options + legend
+    option = page.split('for="id_sync_email_opt_out"')[1].split("</div>")[0]
+    assert "not active yet" not in option  # the opt-out sync works now
