@@ -8,6 +8,7 @@ Collections, 200 records a call, ``allOrNone=false``; per-record failures come b
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ COLLECTION_LIMIT = 200  # records per sObject Collections call
 IN_CHUNK_CHARS = 12000  # encoded IN list: keeps a GET query URL under Salesforce's ~16k
 IN_CHUNK_SIZE = 200
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# UNABLE_TO_LOCK_ROW: Salesforce waits ~10 s for a lock; try again a few times, then report.
+LOCK_RETRY_PAUSES = (1.0, 3.0, 9.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,10 @@ def _in_chunks(values: list[str]) -> Iterator[list[str]]:
         length += cost
     if chunk:
         yield chunk
+
+
+def _locked(result: RecordResult) -> bool:
+    return any(e.status_code == "UNABLE_TO_LOCK_ROW" for e in result.errors)
 
 
 def _result(record: dict, row: dict) -> RecordResult:
@@ -339,9 +346,22 @@ class SalesforceGateway:
     def _collection(self, method: str, path: str, records: list[dict]) -> list[RecordResult]:
         results: list[RecordResult] = []
         for chunk in _chunks(records, COLLECTION_LIMIT):
-            body = {"allOrNone": False, "records": chunk}
-            rows = self.rest(path, method=method, json=body)
-            results += [_result(record, row) for record, row in zip(chunk, rows, strict=True)]
+            results += self._write_chunk(method, path, chunk)
+        return results
+
+    def _write_chunk(self, method: str, path: str, chunk: list[dict]) -> list[RecordResult]:
+        """One collection call; records that met a row lock are sent again after a pause."""
+        rows = self.rest(path, method=method, json={"allOrNone": False, "records": chunk})
+        results = [_result(record, row) for record, row in zip(chunk, rows, strict=True)]
+        for pause in LOCK_RETRY_PAUSES:
+            locked = [i for i, r in enumerate(results) if _locked(r)]
+            if not locked:
+                break
+            time.sleep(pause)
+            retry = [chunk[i] for i in locked]
+            rows = self.rest(path, method=method, json={"allOrNone": False, "records": retry})
+            for i, record, row in zip(locked, retry, rows, strict=True):
+                results[i] = _result(record, row)
         return results
 
     @staticmethod

@@ -16,7 +16,7 @@ from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 from .models import SyncRun
 
 COUNTERS = ("read", "written", "unchanged", "failed")
-PEOPLE_CACHE = 100_000  # emails; bounds memory while sparing repeated Salesforce lookups
+PEOPLE_CACHE = 20_000  # emails: flat memory at any volume, lookups spared within a campaign
 
 
 class Cancelled(Exception):

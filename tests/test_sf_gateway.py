@@ -147,9 +147,20 @@ def test_api_usage_is_read_after_each_call(sf_emulator, sf_gateway):
     assert limits["Max"] == 15000
 
 
-def test_row_lock_on_a_collection_is_a_per_record_failure(sf_emulator, sf_gateway):
+def test_a_row_lock_is_retried_after_a_pause(sf_emulator, sf_gateway, monkeypatch):
+    monkeypatch.setattr("salesforce.gateway.LOCK_RETRY_PAUSES", (0.01, 0.01, 0.01))
     ids = [r.id for r in sf_gateway.create("Contact", people(2))]
     sf_emulator.add_fault("unable_to_lock_row", count=1, path="composite/sobjects")
+    sf_emulator.reset_request_counts()
+    results = sf_gateway.update("Contact", [{"Id": i, "Title": "x"} for i in ids])
+    assert all(r.success for r in results)
+    assert sf_emulator.request_counts()["PATCH /composite/sobjects"] == 2
+
+
+def test_a_lasting_row_lock_is_a_per_record_failure(sf_emulator, sf_gateway, monkeypatch):
+    monkeypatch.setattr("salesforce.gateway.LOCK_RETRY_PAUSES", (0.01, 0.01, 0.01))
+    ids = [r.id for r in sf_gateway.create("Contact", people(2))]
+    sf_emulator.add_fault("unable_to_lock_row", count=10, path="composite/sobjects")
     results = sf_gateway.update("Contact", [{"Id": i, "Title": "x"} for i in ids])
     assert {e.status_code for r in results for e in r.errors} == {"UNABLE_TO_LOCK_ROW"}
 
