@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "campaign_monitor",
     "salesforce",
     "sync",
+    "security",
     "emulators",
     "maintenance",
 ]

@@ -9,6 +9,8 @@ AREAS = {
     "sync": "Sync",
     "general": "General",
     "campaigns": "Campaigns",
+    "maintenance": "Maintenance",
+    "security": "User security",
 }
 
 

@@ -27,6 +27,10 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["code", "created_at"])]
+        permissions = [
+            ("retry_message", "Retry the records of maintenance messages"),
+            ("reset_data", "Reset cmsync's stored sync data"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.summary}"

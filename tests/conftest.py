@@ -1,62 +1,42 @@
-"""Personas, as in healthchecks' hc/test.py: alice may change everything, bob and carol may
-read the console, mallory is logged in but may see nothing."""
+"""Personas, as in healthchecks' hc/test.py: alice has Full access, bob is Standard (Sync now,
+retry, read), carol is Limited (read-only), mallory is logged in with no role."""
 
 import pytest
-from django.contrib.auth.models import Permission
+
+from security.roles import FULL, LIMITED, STANDARD
 
 PASSWORD = "correct horse battery staple"
 
-VIEW_PERMS = [
-    "settings_app.view_syncsettings",
-    "settings_app.view_generalsettings",
-    "settings_app.view_campaignsettings",
-    "settings_app.view_memberstatusmapping",
-    "auditlog.view_logentry",
-    "campaign_monitor.view_connection",
-    "salesforce.view_salesforcesettings",
-    "sync.view_syncrun",
-]
-CHANGE_PERMS = [
-    "settings_app.change_syncsettings",
-    "settings_app.change_generalsettings",
-    "settings_app.change_campaignsettings",
-    "settings_app.change_memberstatusmapping",
-    "campaign_monitor.change_connection",
-    "salesforce.change_salesforcesettings",
-    "sync.add_syncrun",
-]
 
+def make_user(django_user_model, username: str, role: str = ""):
+    """A console user with one of the three roles (Django groups), or none."""
+    from security.roles import set_role
 
-def make_user(django_user_model, username: str, perms: list[str]):
     user = django_user_model.objects.create_user(
         username=username, email=f"{username}@example.com", password=PASSWORD
     )
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
+    set_role(user, role)
     return user
 
 
 @pytest.fixture
 def alice(django_user_model):
-    return make_user(django_user_model, "alice", VIEW_PERMS + CHANGE_PERMS)
+    return make_user(django_user_model, "alice", FULL)
 
 
 @pytest.fixture
 def bob(django_user_model):
-    return make_user(django_user_model, "bob", VIEW_PERMS)
+    return make_user(django_user_model, "bob", STANDARD)
 
 
 @pytest.fixture
 def carol(django_user_model):
-    return make_user(django_user_model, "carol", VIEW_PERMS)
+    return make_user(django_user_model, "carol", LIMITED)
 
 
 @pytest.fixture
 def mallory(django_user_model):
-    return make_user(django_user_model, "mallory", [])
+    return make_user(django_user_model, "mallory")
 
 
 def _client_for(client, user):
@@ -67,6 +47,11 @@ def _client_for(client, user):
 @pytest.fixture
 def alice_client(client, alice):
     return _client_for(client, alice)
+
+
+@pytest.fixture
+def bob_client(client, bob):
+    return _client_for(client, bob)
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 import pytest
 from auditlog.models import LogEntry
 
+from security.roles import FULL
 from settings_app.models import SyncSettings
 
-from .conftest import CHANGE_PERMS, VIEW_PERMS, make_user
+from .conftest import make_user
 from .forms import campaigns_post, general_post, shown_values, sync_post
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_audit_log_filters_by_area(alice_client):
 
 
 def test_audit_log_filters_by_user(client, alice, django_user_model):
-    dave = make_user(django_user_model, "dave", VIEW_PERMS + CHANGE_PERMS)
+    dave = make_user(django_user_model, "dave", FULL)
     client.force_login(alice)
     client.post("/sync/", sync_post(days_to_keep="90"))
     client.force_login(dave)

@@ -10,8 +10,9 @@ from django.db import connection as db
 
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceConnection, SalesforceSettings
+from security.roles import FULL
 
-from .conftest import CHANGE_PERMS, VIEW_PERMS, make_user
+from .conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +138,7 @@ def test_test_connection_reports_the_api_allowance(alice_client, sf_emulator):
 def test_set_to_current_user_switches_the_sync_user(client, alice, sf_emulator, django_user_model):
     client.force_login(alice)
     oauth_connect(client, sf_emulator)
-    dave = make_user(django_user_model, "dave", VIEW_PERMS + CHANGE_PERMS)
+    dave = make_user(django_user_model, "dave", FULL)
     client.force_login(dave)
     assert "Set to current user" not in client.get("/sync/").text  # dave is not connected
     assert client.post("/salesforce/sync-user/").status_code == 302

@@ -1,0 +1,71 @@
+"""The three roles (Django groups) and what each may do. Kept in sync after every migrate.
+
+Full access: everything. Standard: Sync now, retry messages, read everything; no settings,
+security or billing changes. Limited: read-only.
+"""
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+FULL, STANDARD, LIMITED = "Full access", "Standard", "Limited"
+ROLE_NAMES = [FULL, STANDARD, LIMITED]
+
+READ = [
+    "settings_app.view_syncsettings",
+    "settings_app.view_generalsettings",
+    "settings_app.view_campaignsettings",
+    "settings_app.view_memberstatusmapping",
+    "campaign_monitor.view_connection",
+    "salesforce.view_salesforcesettings",
+    "sync.view_syncrun",
+    "maintenance.view_message",
+    "auditlog.view_logentry",
+]
+OPERATE = ["sync.add_syncrun", "maintenance.retry_message"]
+CHANGE = [
+    "settings_app.change_syncsettings",
+    "settings_app.change_generalsettings",
+    "settings_app.change_campaignsettings",
+    "settings_app.change_memberstatusmapping",
+    "campaign_monitor.change_connection",
+    "salesforce.change_salesforcesettings",
+    "maintenance.delete_message",
+    "maintenance.reset_data",
+    "security.manage_users",
+]
+
+PERMISSIONS = {
+    FULL: READ + OPERATE + CHANGE,
+    STANDARD: READ + OPERATE,
+    LIMITED: READ,
+}
+
+
+def _permission(name: str) -> Permission:
+    app_label, codename = name.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def ensure_roles(**kwargs) -> None:
+    """Create the groups and give each exactly its permissions (post_migrate)."""
+    # Apps later in INSTALLED_APPS get their permissions after this app's post_migrate.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, names in PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(name) for name in names])
+
+
+def role_of(user) -> str:
+    """The user's role name, or "" (a superuser counts as Full access)."""
+    if user.is_superuser:
+        return FULL
+    names = set(user.groups.values_list("name", flat=True))
+    return next((role for role in ROLE_NAMES if role in names), "")
+
+
+def set_role(user, role: str) -> None:
+    user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES))
+    if role:
+        user.groups.add(Group.objects.get(name=role))
