@@ -5,6 +5,7 @@ embedded (filesystem) Celery broker under ``var/``, a secret key generated once 
 ``var/``. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and HTTPS.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -99,7 +100,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
     # Tests use a file too, so a worker process started by a test sees the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # (One per process, so two test runs on one machine never share it.)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -164,6 +166,8 @@ CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_SE
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cmsync@localhost")
+# The console's own address, for links in emails (alerts, invitations).
+CMSYNC_URL = env.str("CMSYNC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Celery. REDIS_URL (or CELERY_BROKER_URL) in production; otherwise kombu's filesystem
 # transport under var/, which needs no server and works across processes.

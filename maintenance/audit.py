@@ -20,3 +20,19 @@ class InAuditArea:
     def get_additional_data(self) -> dict:
         """Called by django-auditlog for every entry of this model."""
         return {"area": self.audit_area}
+
+
+def record_action(instance, area: str, action: str) -> None:
+    """An audit entry for an action (Sync now, reset, install...) rather than a field change.
+
+    The user and address come from the request, as for every other entry.
+    """
+    from auditlog.models import LogEntry
+
+    LogEntry.objects.log_create(
+        instance,
+        force_log=True,
+        action=LogEntry.Action.UPDATE,
+        changes={},
+        additional_data={"area": area, "action": action},
+    )

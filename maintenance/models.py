@@ -1,6 +1,10 @@
+from auditlog.registry import auditlog
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from solo.models import SingletonModel
 
+from .audit import InAuditArea
 from .codes import CODES
 
 
@@ -19,10 +23,14 @@ class Message(models.Model):
         "sync.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     client_id = models.CharField(max_length=64, blank=True)
+    step = models.CharField(max_length=20, blank=True)  # the sync step that met it
     summary = models.CharField(max_length=300)
     upstream_message = models.TextField(blank=True)  # Salesforce's or Campaign Monitor's own
-    record = models.JSONField(default=dict, blank=True)  # what cmsync tried to write
+    # What cmsync tried to write: {"sobject", "operation", "fields"} for a Salesforce record.
+    record = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by Retry: the next run writes this record again before anything else.
+    retry_requested = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -38,3 +46,31 @@ class Message(models.Model):
     @property
     def help(self):
         return CODES[self.code]
+
+    @property
+    def retryable(self) -> bool:
+        """Only a Salesforce write that cmsync recorded whole can be written again."""
+        return CODES[self.code].retryable and bool(self.record.get("operation"))
+
+
+class AlertSettings(InAuditArea, SingletonModel):
+    """Who is emailed about runs, and when."""
+
+    audit_area = "maintenance"
+
+    class Mode(models.TextChoices):
+        NEVER = "never", "Never"
+        ON_ERROR = "on_error", "Only on error"
+        ALWAYS = "always", "Always"
+
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ON_ERROR)
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True)
+
+    class Meta:
+        verbose_name = "alert settings"
+
+    def __str__(self) -> str:
+        return "Alert settings"
+
+
+auditlog.register(AlertSettings, m2m_fields={"recipients"})

@@ -4,4 +4,9 @@ from . import views
 
 urlpatterns = [
     path("", views.maintenance, name="maintenance"),
+    path("messages/", views.message_list, name="maintenance-messages"),
+    path("messages/action/", views.message_action, name="maintenance-message-action"),
+    path("codes/<str:code>/", views.code_help, name="maintenance-code"),
+    path("reset/", views.reset_view, name="maintenance-reset"),
+    path("alerts/", views.alerts_view, name="maintenance-alerts"),
 ]

@@ -1,22 +1,40 @@
 from auditlog.models import LogEntry
+from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
+from security.access import visible_clients
+from sync import runner
+from sync.models import SyncRun
 
-from .audit import AREAS
-from .models import Message
+from . import health, reset
+from .audit import AREAS, record_action
+from .codes import CODES
+from .forms import AlertForm, MessageFilterForm, ResetForm
+from .models import AlertSettings, Message
 
 AUDIT_PAGE_SIZE = 25
-MESSAGES_SHOWN = 50
+MESSAGES_PAGE_SIZE = 50
+
+
+def _messages_for(request: HttpRequest):
+    """Messages of the clients this user may see (and installation-wide ones)."""
+    messages = Message.objects.select_related("run")
+    clients = visible_clients(request.user)
+    if clients is not None:
+        messages = messages.filter(client_id__in=[*clients, ""])
+    return messages
 
 
 @login_required
 def maintenance(request: HttpRequest) -> HttpResponse:
-    """The Maintenance tab: the sync's latest maintenance messages and the audit log."""
+    """The Maintenance tab: sync health, messages by code, alerts, reset and the audit log."""
     require_perm(request, "auditlog.view_logentry")
     entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
     area = request.GET.get("area", "")
@@ -25,18 +43,115 @@ def maintenance(request: HttpRequest) -> HttpResponse:
     user_id = request.GET.get("user", "")
     if user_id.isdigit():
         entries = entries.filter(actor_id=int(user_id))
-    recent_messages = Message.objects.select_related("run")[:MESSAGES_SHOWN]
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
-        entry.area_title = AREAS.get((entry.additional_data or {}).get("area"), "")
+        data = entry.additional_data or {}
+        entry.area_title = AREAS.get(data.get("area"), "")
+        entry.action_text = data.get("action", "")
     users = get_user_model().objects.filter(logentry__isnull=False).distinct().order_by("username")
+    by_code = _messages_for(request).values("code").annotate(n=Count("id")).order_by("-n", "code")
     context = {
         "page": page,
         "areas": AREAS,
         "area": area,
         "users": users,
         "user_id": user_id,
-        "recent_messages": recent_messages,
-        "message_count": Message.objects.count(),
+        "health": health.summary(),
+        "by_code": [{**row, "title": CODES[row["code"]].title} for row in by_code],
+        "alert_form": AlertForm(instance=AlertSettings.get_solo()),
+        "can_change_alerts": request.user.has_perm("maintenance.reset_data"),
+        "can_reset": request.user.has_perm("maintenance.reset_data"),
     }
     return render(request, "maintenance/maintenance.html", context)
+
+
+@login_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    require_perm(request, "maintenance.view_message")
+    messages = _messages_for(request)
+    form = MessageFilterForm(request.GET or None, messages=messages)
+    if form.is_valid():
+        messages = form.filter(messages)
+    page = Paginator(messages, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "form": form,
+        "query": request.GET.urlencode(),
+        "can_retry": request.user.has_perm("maintenance.retry_message"),
+        "can_delete": request.user.has_perm("maintenance.delete_message"),
+    }
+    return render(request, "maintenance/messages.html", context)
+
+
+@login_required
+@require_POST
+def message_action(request: HttpRequest) -> HttpResponse:
+    """Delete selected, delete all, or retry selected."""
+    action = request.POST.get("action")
+    visible = _messages_for(request)
+    chosen = visible.filter(pk__in=request.POST.getlist("message"))
+    if action == "retry":
+        require_perm(request, "maintenance.retry_message")
+        retryable = [m.pk for m in chosen if m.retryable]
+        Message.objects.filter(pk__in=retryable).update(retry_requested=True)
+        if retryable:
+            _request_retry_run(request, len(retryable))
+        else:
+            flash.error(request, "None of the chosen messages has a record that can be retried.")
+    elif action in ("delete", "delete_all"):
+        require_perm(request, "maintenance.delete_message")
+        target = visible if action == "delete_all" else chosen
+        deleted, _ = target.delete()
+        flash.success(request, f"Deleted {deleted} messages.")
+    return redirect("maintenance-messages")
+
+
+def _request_retry_run(request: HttpRequest, count: int) -> None:
+    try:
+        runner.ensure_ready()
+        run, _ = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
+    except runner.SyncUnavailable as exc:
+        flash.warning(request, f"{count} records will be retried at the next sync. {exc}")
+        return
+    record_action(run, "sync", f"Retry of {count} records (sync run {run.pk})")
+    flash.success(request, f"{count} records are queued: sync run {run.pk} writes them first.")
+
+
+@login_required
+def code_help(request: HttpRequest, code: str) -> HttpResponse:
+    require_perm(request, "maintenance.view_message")
+    if code not in CODES:
+        raise Http404("No such message code")
+    return render(request, "maintenance/code.html", {"code": code, "help": CODES[code]})
+
+
+@login_required
+def reset_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, "maintenance.reset_data")
+    form = ResetForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cleared = reset.reset_stored_data(
+                request.user, delete_tracking=form.cleaned_data["delete_tracking"]
+            )
+        except reset.ResetRefused as exc:
+            flash.error(request, str(exc))
+            return redirect("maintenance")
+        flash.success(request, f"Stored sync data cleared: {reset.describe(cleared)}.")
+        return redirect("maintenance")
+    return render(request, "maintenance/reset.html", {"form": form, "counts": reset.counts()})
+
+
+@login_required
+@require_POST
+def alerts_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, "maintenance.reset_data")  # Full access
+    form = AlertForm(request.POST, instance=AlertSettings.get_solo())
+    if form.is_valid():
+        form.save()
+        flash.success(request, "Alert settings saved.")
+    else:
+        flash.error(
+            request, "Alert settings not saved: " + " ".join(form.errors.get("__all__", []))
+        )
+    return redirect("maintenance")

@@ -51,6 +51,9 @@ class RecordResult:
     id: str | None = None
     created: bool | None = None
     errors: tuple[RecordError, ...] = ()
+    # How it was written, so a failed write can be replayed: create, update, delete, or
+    # upsert:<external id field>.
+    operation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +186,10 @@ def _locked(result: RecordResult) -> bool:
     return any(e.status_code == "UNABLE_TO_LOCK_ROW" for e in result.errors)
 
 
-def _result(record: dict, row: dict) -> RecordResult:
+def _result(record: dict, row: dict, operation: str = "") -> RecordResult:
     return RecordResult(
-        record=record,
+        operation=operation,
+        record={k: v for k, v in record.items() if k != "attributes"},
         success=bool(row.get("success")),
         id=row.get("id"),
         created=row.get("created"),
@@ -343,16 +347,20 @@ class SalesforceGateway:
 
     # -- writes: sObject Collections, 200 a call, per-record results -----------------------
 
-    def _collection(self, method: str, path: str, records: list[dict]) -> list[RecordResult]:
+    def _collection(
+        self, method: str, path: str, records: list[dict], operation: str
+    ) -> list[RecordResult]:
         results: list[RecordResult] = []
         for chunk in _chunks(records, COLLECTION_LIMIT):
-            results += self._write_chunk(method, path, chunk)
+            results += self._write_chunk(method, path, chunk, operation)
         return results
 
-    def _write_chunk(self, method: str, path: str, chunk: list[dict]) -> list[RecordResult]:
+    def _write_chunk(
+        self, method: str, path: str, chunk: list[dict], operation: str
+    ) -> list[RecordResult]:
         """One collection call; records that met a row lock are sent again after a pause."""
         rows = self.rest(path, method=method, json={"allOrNone": False, "records": chunk})
-        results = [_result(record, row) for record, row in zip(chunk, rows, strict=True)]
+        results = [_result(record, row, operation) for record, row in zip(chunk, rows, strict=True)]
         for pause in LOCK_RETRY_PAUSES:
             locked = [i for i, r in enumerate(results) if _locked(r)]
             if not locked:
@@ -361,7 +369,7 @@ class SalesforceGateway:
             retry = [chunk[i] for i in locked]
             rows = self.rest(path, method=method, json={"allOrNone": False, "records": retry})
             for i, record, row in zip(locked, retry, rows, strict=True):
-                results[i] = _result(record, row)
+                results[i] = _result(record, row, operation)
         return results
 
     @staticmethod
@@ -369,24 +377,37 @@ class SalesforceGateway:
         return [{"attributes": {"type": sobject}, **record} for record in records]
 
     def create(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
-        return self._collection("POST", "composite/sobjects", self._typed(sobject, records))
+        records = self._typed(sobject, records)
+        return self._collection("POST", "composite/sobjects", records, "create")
 
     def update(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
         """Each record carries its ``Id``."""
-        return self._collection("PATCH", "composite/sobjects", self._typed(sobject, records))
+        records = self._typed(sobject, records)
+        return self._collection("PATCH", "composite/sobjects", records, "update")
+
+    def write(self, sobject: str, operation: str, records: list[dict]) -> list[RecordResult]:
+        """Repeat a write by its recorded ``operation`` (maintenance message retries)."""
+        if operation == "delete":
+            return self.delete(r["Id"] for r in records)
+        if operation.startswith("upsert:"):
+            return self.upsert(sobject, operation.removeprefix("upsert:"), records)
+        return {"create": self.create, "update": self.update}[operation](sobject, records)
 
     def upsert(
         self, sobject: str, external_id_field: str, records: Iterable[dict]
     ) -> list[RecordResult]:
         path = f"composite/sobjects/{sobject}/{external_id_field}"
-        return self._collection("PATCH", path, self._typed(sobject, records))
+        records = self._typed(sobject, records)
+        return self._collection("PATCH", path, records, f"upsert:{external_id_field}")
 
     def delete(self, ids: Iterable[str]) -> list[RecordResult]:
         results: list[RecordResult] = []
         for chunk in _chunks(list(ids), COLLECTION_LIMIT):
             params = {"ids": ",".join(chunk), "allOrNone": "false"}
             rows = self.rest("composite/sobjects", method="DELETE", params=params)
-            results += [_result({"Id": i}, row) for i, row in zip(chunk, rows, strict=True)]
+            results += [
+                _result({"Id": i}, row, "delete") for i, row in zip(chunk, rows, strict=True)
+            ]
         return results
 
     # -- campaigns --------------------------------------------------------------------------
@@ -447,3 +468,15 @@ class SalesforceGateway:
 
     def tooling_delete(self, metadata_type: str, record_id: str) -> None:
         self._call("toolingexecute", f"sobjects/{metadata_type}/{record_id}", "DELETE")
+
+    def tooling_get(self, metadata_type: str, record_id: str) -> dict:
+        """One Tooling API record with every field, Metadata included."""
+        record = self._call("toolingexecute", f"sobjects/{metadata_type}/{record_id}")
+        if not isinstance(record, dict):
+            raise errors.RequestError(f"Unexpected Tooling API answer: {str(record)[:200]}")
+        record.pop("attributes", None)
+        return record
+
+    def tooling_update(self, metadata_type: str, record_id: str, body: dict) -> None:
+        """PATCH a Tooling API record, e.g. ``{"Metadata": {...}}`` for a Layout."""
+        self._call("toolingexecute", f"sobjects/{metadata_type}/{record_id}", "PATCH", body)

@@ -70,6 +70,7 @@ class Context:
         self.run.cm_calls = self.cm.calls
         self.run.sf_calls = self.sf.calls
         if self.sf.usage is not None:
+            self.run.sf_api_used = self.sf.usage.used
             self.run.sf_api_remaining = max(self.sf.usage.total - self.sf.usage.used, 0)
         self.run.heartbeat_at = timezone.now()
         self.run.save(
@@ -79,6 +80,7 @@ class Context:
                 "cm_calls",
                 "sf_calls",
                 "sf_api_remaining",
+                "sf_api_used",
                 "heartbeat_at",
             ]
         )
@@ -94,10 +96,12 @@ class Context:
         record: dict | None = None,
         client_id: str = "",
         severity: str = Message.Severity.ERROR,
+        step: str = "",
     ) -> None:
         Message.objects.create(
             code=code,
             severity=severity,
+            step=step or self.run.step,
             run=self.run,
             client_id=client_id,
             summary=summary[:300],
@@ -115,7 +119,8 @@ class Context:
                 for_salesforce(status),
                 f"{sobject} {result.record.get('Id') or ''} not written in {step}: {status}",
                 upstream=error.message if error else "",
-                record={"sobject": sobject, **result.record},
+                record={"sobject": sobject, "operation": result.operation, "fields": result.record},
+                step=step,
             )
         self.count(step, failed=len(failed), written=len(results) - len(failed))
         return len(failed)

@@ -43,6 +43,7 @@ class SyncRun(models.Model):
     cm_calls = models.PositiveIntegerField("Campaign Monitor API calls", default=0)
     sf_calls = models.PositiveIntegerField("Salesforce API calls", default=0)
     sf_api_remaining = models.PositiveIntegerField(null=True, blank=True)
+    sf_api_used = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     last_error = models.TextField(blank=True)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import Connection
+from maintenance import alerts
 from salesforce import errors as sf_errors
 from salesforce import schema
 from salesforce.connection import sync_user_status
@@ -112,6 +113,7 @@ def execute(run_id: int) -> SyncRun:
     ctx = None
     try:
         ctx = _context(run)
+        steps.retry_requested(ctx)
         for client in ctx.clients:
             steps.discover(ctx, client)
             steps.subscribers(ctx, client)
@@ -145,7 +147,8 @@ def execute(run_id: int) -> SyncRun:
     except Exception as exc:  # an unexpected bug must still leave a finished run row
         log.exception("Sync run %s crashed", run_id)
         status, error = SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-    if status == SyncRun.Status.SUCCEEDED and run.messages.exists():
+    errors_left = run.messages.filter(severity__in=["error", "warning"], retry_requested=False)
+    if status == SyncRun.Status.SUCCEEDED and errors_left.exists():
         status = SyncRun.Status.PARTIAL
     if ctx is not None:
         run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
@@ -154,6 +157,7 @@ def execute(run_id: int) -> SyncRun:
     run.active = None
     run.step = ""
     run.save()
+    alerts.notify(run)
     return run
 
 

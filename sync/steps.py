@@ -9,9 +9,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from campaign_monitor.models import ConnectedClient
 from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber
+from maintenance.codes import for_salesforce
+from maintenance.models import Message
 
 from .context import Context
 from .models import Cursor, SubscriberState
@@ -172,3 +175,31 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
         opt_out_pending=False
     )
+
+
+def retry_requested(ctx: Context) -> None:
+    """Write again the records of maintenance messages an admin chose to retry."""
+    ctx.begin("retry")
+    requested = list(Message.objects.filter(retry_requested=True).order_by("pk"))
+    groups = defaultdict(list)
+    for message in requested:
+        if message.retryable:
+            groups[(message.record["sobject"], message.record["operation"])].append(message)
+        else:
+            message.retry_requested = False
+            message.save(update_fields=["retry_requested"])
+    for (sobject, operation), messages in groups.items():
+        results = ctx.sf.write(sobject, operation, [m.record["fields"] for m in messages])
+        for message, result in zip(messages, results, strict=True):
+            if result.success:
+                message.delete()
+                ctx.count("retry", read=1, written=1)
+                continue
+            error = result.errors[0] if result.errors else None
+            message.code = for_salesforce(error.status_code if error else "")
+            message.upstream_message = error.message if error else ""
+            message.run, message.retry_requested = ctx.run, False
+            message.created_at = timezone.now()
+            message.save()
+            ctx.count("retry", read=1, failed=1)
+    ctx.checkpoint()

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
+from maintenance.audit import record_action
 from settings_app.models import SyncSettings
 
 from . import runner
@@ -17,6 +18,7 @@ from .schedule import next_run
 VIEW = "sync.view_syncrun"
 RUN = "sync.add_syncrun"
 STEPS = [
+    ("retry", "Retried records"),
     ("discover", "Lists"),
     ("subscribers", "Subscribers"),
     ("opt_out", "Email opt-out"),
@@ -71,6 +73,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("sync")
     if created:
+        record_action(run, "sync", f"Sync now (run {run.pk})")
         messages.success(request, "Sync started. It runs in the background; progress shows here.")
     else:
         messages.info(request, f"A sync is already {run.get_status_display().lower()}.")

@@ -119,7 +119,7 @@ def test_a_record_salesforce_refuses_becomes_a_message_and_the_rest_is_written(w
     (message,) = Message.objects.filter(run=run)
     assert message.code == "SF_VALIDATION_RULE"
     assert message.upstream_message == "Locked by compliance"
-    assert message.record["Id"] == blocked.id
+    assert message.record["fields"]["Id"] == blocked.id
     assert run.counts["opt_out"]["failed"] == 1
 
 

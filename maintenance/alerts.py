@@ -1,0 +1,41 @@
+"""Email chosen admins about sync runs: Never, Only on error (default) or Always."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import Count
+
+from .models import AlertSettings
+
+log = logging.getLogger(__name__)
+
+
+def notify(run) -> bool:
+    """Send the run's alert if the settings ask for one; True when an email went out."""
+    alerts = AlertSettings.get_solo()
+    if alerts.mode == AlertSettings.Mode.NEVER:
+        return False
+    errors = run.messages.filter(severity="error")
+    bad = run.status == "failed" or errors.exists()
+    if alerts.mode == AlertSettings.Mode.ON_ERROR and not bad:
+        return False
+    recipients = [u.email for u in alerts.recipients.all() if u.email]
+    if not recipients:
+        return False
+    by_code = errors.values("code").annotate(n=Count("id")).order_by("-n")
+    lines = [
+        f"Sync run {run.pk}: {run.get_status_display()}",
+        f"Started {run.started_at:%Y-%m-%d %H:%M} UTC, trigger: {run.get_trigger_display()}",
+    ]
+    if run.last_error:
+        lines.append(f"Error: {run.last_error}")
+    lines += [f"{row['n']} × {row['code']}" for row in by_code]
+    lines.append(f"Details: {settings.CMSYNC_URL}/sync/runs/{run.pk}/")
+    subject = f"cmsync: sync run {run.pk} {run.get_status_display().lower()}"
+    try:
+        send_mail(subject, "\n".join(lines), None, recipients)
+    except OSError:
+        log.exception("Could not send the alert for sync run %s", run.pk)
+        return False
+    return True

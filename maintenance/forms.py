@@ -1,0 +1,73 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .codes import CODES
+from .models import AlertSettings, Message
+
+
+class MessageFilterForm(forms.Form):
+    code = forms.ChoiceField(required=False)
+    severity = forms.ChoiceField(
+        required=False, choices=[("", "All severities"), *Message.Severity.choices]
+    )
+    client = forms.ChoiceField(required=False, label="Client")
+    run = forms.IntegerField(required=False, min_value=1, label="Run")
+
+    def __init__(self, *args, messages, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = [("", "All codes")] + [(code, code) for code in sorted(CODES)]
+        clients = messages.exclude(client_id="").values_list("client_id", flat=True).distinct()
+        names = _client_names()
+        self.fields["client"].choices = [("", "All clients")] + [
+            (c, names.get(c, c)) for c in sorted(clients)
+        ]
+
+    def filter(self, messages):
+        data = self.cleaned_data
+        if data.get("code"):
+            messages = messages.filter(code=data["code"])
+        if data.get("severity"):
+            messages = messages.filter(severity=data["severity"])
+        if data.get("client"):
+            messages = messages.filter(client_id=data["client"])
+        if data.get("run"):
+            messages = messages.filter(run_id=data["run"])
+        return messages
+
+
+def _client_names() -> dict[str, str]:
+    from campaign_monitor.models import ConnectedClient
+
+    return dict(ConnectedClient.objects.values_list("client_id", "name"))
+
+
+class ResetForm(forms.Form):
+    delete_tracking = forms.BooleanField(
+        required=False,
+        label="Also delete the email tracking records cmsync created in Salesforce",
+        help_text="They can be imported again from Campaign Monitor, within 'days to keep'.",
+    )
+    confirm = forms.BooleanField(
+        label="I understand that the next sync will read everything again",
+        error_messages={"required": "Tick the box to confirm the reset."},
+    )
+
+
+class AlertForm(forms.ModelForm):
+    class Meta:
+        model = AlertSettings
+        fields = ["mode", "recipients"]
+        widgets = {"mode": forms.RadioSelect, "recipients": forms.CheckboxSelectMultiple}
+        labels = {"mode": "Email alerts", "recipients": "Send to"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        users = get_user_model().objects.exclude(email="").filter(is_active=True)
+        self.fields["recipients"].queryset = users.order_by("username")
+        self.fields["recipients"].label_from_instance = lambda u: f"{u.username} ({u.email})"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("mode") != AlertSettings.Mode.NEVER and not data.get("recipients"):
+            raise forms.ValidationError("Choose at least one person to email, or choose Never.")
+        return data

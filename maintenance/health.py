@@ -1,0 +1,21 @@
+"""The sync health summary on the Maintenance tab."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from sync.models import SyncRun
+
+
+def summary() -> dict:
+    runs = SyncRun.objects.all()
+    last_good = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
+    latest = runs.exclude(sf_api_remaining=None).first()
+    day_ago = timezone.now() - timedelta(hours=24)
+    return {
+        "last_success": last_good,
+        "failed_24h": runs.filter(status=SyncRun.Status.FAILED, created_at__gte=day_ago).count(),
+        "runs_24h": runs.filter(created_at__gte=day_ago).count(),
+        "sf_api_remaining": latest.sf_api_remaining if latest else None,
+        "sf_api_used": latest.sf_api_used if latest else None,
+    }
