@@ -324,6 +324,19 @@ class CampaignMonitorClient:
     def list_details(self, list_id: str) -> ListDetails:
         return ListDetails.from_api(self.get(f"lists/{list_id}.json"))
 
+    def external_session(
+        self, email: str, client_id: str, integrator_id: str, url: str = "/"
+    ) -> str:
+        """A URL that signs ``email`` in to Campaign Monitor (PUT /externalsession.json)."""
+        body = {
+            "Email": email,
+            "Chrome": "all",
+            "Url": url,
+            "IntegratorID": integrator_id,
+            "ClientID": client_id,
+        }
+        return self.request("PUT", "externalsession.json", json=body)["SessionUrl"]
+
     def people(self, client_id: str) -> list[Person]:
         return [Person.from_api(row) for row in self.get(f"clients/{client_id}/people.json")]
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("clients/", views.clients_view, name="cm-clients"),
     path("disconnect/", views.disconnect_view, name="cm-disconnect"),
     path("switch-client/", views.switch_client, name="cm-switch-client"),
+    path("open/", views.open_campaign_monitor, name="cm-open"),
 ]

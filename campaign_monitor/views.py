@@ -10,6 +10,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
+from security.access import visible_clients
+from security.models import UserOverride
 
 from . import client as cm
 from . import errors
@@ -28,12 +30,21 @@ def oauth_configured() -> bool:
     )
 
 
+def visible_connected_clients(user) -> list[ConnectedClient]:
+    """Connected clients this user may see (client ownership)."""
+    clients = ConnectedClient.objects.filter(connected=True)
+    owned = visible_clients(user)
+    if owned is not None:
+        clients = clients.filter(client_id__in=owned)
+    return list(clients)
+
+
 def current_client(
     request: HttpRequest, clients: list[ConnectedClient] | None = None
 ) -> ConnectedClient | None:
     """The connected client the user is looking at: their choice, or the first one."""
     if clients is None:
-        clients = list(ConnectedClient.objects.filter(connected=True))
+        clients = visible_connected_clients(request.user)
     chosen = request.session.get(SESSION_CLIENT)
     return next((c for c in clients if c.client_id == chosen), clients[0] if clients else None)
 
@@ -148,8 +159,36 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
 def switch_client(request: HttpRequest) -> HttpResponse:
     require_perm(request, "campaign_monitor.view_connection")
     client_id = request.POST.get("client", "")
-    if ConnectedClient.objects.filter(client_id=client_id, connected=True).exists():
+    if any(c.client_id == client_id for c in visible_connected_clients(request.user)):
         request.session[SESSION_CLIENT] = client_id
     next_url = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()})
     return redirect(next_url if safe else reverse("sync"))
+
+
+@login_required
+@require_POST
+def open_campaign_monitor(request: HttpRequest) -> HttpResponse:
+    """Sign in to Campaign Monitor as the user's linked person (or the connected user)."""
+    require_perm(request, "campaign_monitor.view_connection")
+    connection, client = Connection.current(), current_client(request)
+    if connection is None or client is None:
+        messages.error(request, "Campaign Monitor is not connected.")
+        return redirect("sync")
+    override = UserOverride.objects.filter(user=request.user, client_id=client.client_id).first()
+    api = connection.api(retries=1)
+    try:
+        email = override.person_email if override else _connected_person(api, client.client_id)
+        url = api.external_session(email, client.client_id, settings.CAMPAIGN_MONITOR_INTEGRATOR_ID)
+    except errors.CampaignMonitorError as exc:
+        messages.error(request, explain(exc, connection.base_url))
+        return redirect("sync")
+    return redirect(url)
+
+
+def _connected_person(api, client_id: str) -> str:
+    """Without an override: the client's person with the widest access."""
+    people = sorted(api.people(client_id), key=lambda p: -p.access_level)
+    if not people:
+        raise errors.CampaignMonitorError("This client has no Campaign Monitor people.")
+    return people[0].email

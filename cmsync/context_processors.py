@@ -1,7 +1,6 @@
 from django.http import HttpRequest
 
-from campaign_monitor.models import ConnectedClient
-from campaign_monitor.views import current_client
+from campaign_monitor.views import current_client, visible_connected_clients
 
 # The console's tabs, in the original console's order: (url name, title, permission to see it).
 # A tab appears only once what it shows works.
@@ -10,6 +9,7 @@ TABS = [
     ("general", "General", "settings_app.view_generalsettings"),
     ("campaigns", "Campaigns", "settings_app.view_campaignsettings"),
     ("maintenance", "Maintenance", "auditlog.view_logentry"),
+    ("security", "User security", "security.view_clientownership"),
 ]
 
 
@@ -27,6 +27,6 @@ def tabs(request: HttpRequest) -> dict:
         ]
     }
     if user.has_perm("campaign_monitor.view_connection"):
-        context["cm_clients"] = list(ConnectedClient.objects.filter(connected=True))
+        context["cm_clients"] = visible_connected_clients(user)
         context["cm_client"] = current_client(request, context["cm_clients"])
     return context

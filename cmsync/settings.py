@@ -163,6 +163,8 @@ CAMPAIGN_MONITOR_BASE_URL = env.str(
 )
 CAMPAIGN_MONITOR_OAUTH_CLIENT_ID = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_ID", default="")
 CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET", default="")
+# Campaign Monitor's external session API asks who integrates (Open Campaign Monitor).
+CAMPAIGN_MONITOR_INTEGRATOR_ID = env.str("CAMPAIGN_MONITOR_INTEGRATOR_ID", default="cmsync")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cmsync@localhost")

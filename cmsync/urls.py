@@ -7,10 +7,21 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="sync", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(post_reset_login=True),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("", include("settings_app.urls")),
     path("campaign-monitor/", include("campaign_monitor.urls")),
     path("salesforce/", include("salesforce.urls")),
     path("sync/", include("sync.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("security/", include("security.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,7 @@ class SecurityConfig(AppConfig):
     verbose_name = "User security"
 
     def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the signal receivers)
         from .roles import ensure_roles
 
         # After every migrate (and every test-database flush): groups and their permissions.

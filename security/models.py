@@ -1,5 +1,6 @@
 """User overrides and client ownership."""
 
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 
@@ -44,3 +45,7 @@ class UserOverride(InAuditArea, models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.person_email} ({self.client_id})"
+
+
+auditlog.register(ClientOwnership)
+auditlog.register(UserOverride)

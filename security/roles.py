@@ -21,6 +21,7 @@ READ = [
     "sync.view_syncrun",
     "maintenance.view_message",
     "auditlog.view_logentry",
+    "security.view_clientownership",
 ]
 OPERATE = ["sync.add_syncrun", "maintenance.retry_message"]
 CHANGE = [

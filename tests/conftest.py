@@ -8,6 +8,12 @@ from security.roles import FULL, LIMITED, STANDARD
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs a quarter second a user; tests make many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(django_user_model, username: str, role: str = ""):
     """A console user with one of the three roles (Django groups), or none."""
     from security.roles import set_role

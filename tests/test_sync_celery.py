@@ -36,7 +36,8 @@ def test_beat_dispatches_a_due_sync_to_a_worker(world, celery_processes, sync_wo
     )
     assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
     assert world.opted_out(contact) is True
-    # The next run was scheduled an hour on (hourly), not immediately again.
+    # The next run is at the next full hour (hourly), not immediately again.
     next_run = ScheduleState.get_solo().next_run_at
-    assert next_run > timezone.now() + timedelta(minutes=30)
+    assert timezone.now() < next_run <= timezone.now() + timedelta(hours=1)
+    assert (next_run.minute, next_run.second) == (0, 0)
     assert SyncRun.objects.count() == 1

@@ -1,0 +1,44 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .roles import ROLE_NAMES
+
+ROLE_CHOICES = [("", "No access")] + [(r, r) for r in ROLE_NAMES]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    role = forms.ChoiceField(choices=ROLE_CHOICES[1:], initial=ROLE_NAMES[-1])
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        users = get_user_model().objects
+        if users.filter(email__iexact=email).exists() or users.filter(username=email).exists():
+            raise forms.ValidationError("There is already a user with this email address.")
+        return email
+
+
+class ClientsForm(forms.Form):
+    clients = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every client.",
+    )
+
+    def __init__(self, *args, choices, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["clients"].choices = choices
+
+
+class OverrideForm(forms.Form):
+    person = forms.ChoiceField(required=False, label="Campaign Monitor person")
+
+    def __init__(self, *args, people, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", "The connected user")] + [
+            (p.email, f"{p.name} ({p.email})") for p in people
+        ]

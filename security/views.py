@@ -1,0 +1,146 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from campaign_monitor import errors as cm_errors
+from campaign_monitor.models import ConnectedClient, Connection
+from campaign_monitor.views import current_client
+from cmsync.access import require_perm
+
+from . import service
+from .forms import ClientsForm, InviteForm, OverrideForm, RoleForm
+from .models import ClientOwnership, UserOverride
+from .roles import role_of
+
+VIEW = "security.view_clientownership"
+MANAGE = "security.manage_users"
+
+
+def _people(request: HttpRequest, client):
+    """The current client's Campaign Monitor people, read live (None when unavailable)."""
+    connection = Connection.current()
+    if connection is None or client is None:
+        return None
+    try:
+        return connection.api(retries=1).people(client.client_id)
+    except cm_errors.CampaignMonitorError as exc:
+        messages.warning(request, f"Campaign Monitor's people could not be read: {exc}")
+        return None
+
+
+@login_required
+def security_page(request: HttpRequest) -> HttpResponse:
+    require_perm(request, VIEW)
+    clients = list(ConnectedClient.objects.filter(connected=True))
+    names = {c.client_id: c.name for c in clients}
+    client = current_client(request)
+    people = _people(request, client) if request.user.has_perm(MANAGE) else None
+    owned, overrides = {}, {}
+    for row in ClientOwnership.objects.all():
+        owned.setdefault(row.user_id, []).append(names.get(row.client_id, row.client_id))
+    if client:
+        overrides = dict(
+            UserOverride.objects.filter(client_id=client.client_id).values_list(
+                "user_id", "person_email"
+            )
+        )
+    users = []
+    for user in get_user_model().objects.order_by("username"):
+        user_owned = set(
+            ClientOwnership.objects.filter(user=user).values_list("client_id", flat=True)
+        )
+        users.append(
+            {
+                "user": user,
+                "role": role_of(user),
+                "role_form": RoleForm(initial={"role": role_of(user)}, prefix=f"u{user.pk}"),
+                "owned": owned.get(user.pk, []),
+                "clients_form": ClientsForm(
+                    initial={"clients": sorted(user_owned)},
+                    choices=[(c.client_id, c.name) for c in clients],
+                    prefix=f"c{user.pk}",
+                ),
+                "override": overrides.get(user.pk, ""),
+                "override_form": OverrideForm(
+                    initial={"person": overrides.get(user.pk, "")},
+                    people=people or [],
+                    prefix=f"o{user.pk}",
+                )
+                if people is not None
+                else None,
+            }
+        )
+    context = {
+        "users": users,
+        "can_manage": request.user.has_perm(MANAGE),
+        "invite_form": InviteForm(),
+        "agency": len(clients) > 1,
+        "client": client,
+    }
+    return render(request, "security/security.html", context)
+
+
+def _target(request: HttpRequest, user_id: int):
+    require_perm(request, MANAGE)
+    return get_object_or_404(get_user_model(), pk=user_id)
+
+
+@login_required
+@require_POST
+def role_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _target(request, user_id)
+    form = RoleForm(request.POST, prefix=f"u{user.pk}")
+    if user == request.user:
+        messages.error(request, "You cannot change your own role: ask another Full access user.")
+    elif form.is_valid():
+        service.change_role(user, form.cleaned_data["role"])
+        messages.success(request, f"{user} now has: {form.cleaned_data['role'] or 'no access'}.")
+    return redirect("security")
+
+
+@login_required
+@require_POST
+def clients_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _target(request, user_id)
+    choices = [(c.client_id, c.name) for c in ConnectedClient.objects.filter(connected=True)]
+    form = ClientsForm(request.POST, choices=choices, prefix=f"c{user.pk}")
+    if form.is_valid():
+        service.set_clients(user, form.cleaned_data["clients"])
+        messages.success(request, f"Client ownership of {user} saved.")
+    else:
+        messages.error(request, "Choose clients that are connected.")
+    return redirect("security")
+
+
+@login_required
+@require_POST
+def override_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _target(request, user_id)
+    client = current_client(request)
+    people = _people(request, client)
+    if people is None:
+        return redirect("security")
+    form = OverrideForm(request.POST, people=people, prefix=f"o{user.pk}")
+    if form.is_valid():
+        service.set_override(user, client.client_id, form.cleaned_data["person"])
+        messages.success(request, f"{user} opens Campaign Monitor ({client.name}) as chosen.")
+    else:
+        messages.error(request, "Choose one of the client's Campaign Monitor people.")
+    return redirect("security")
+
+
+@login_required
+@require_POST
+def invite_view(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        service.invite(form.cleaned_data["email"], form.cleaned_data["role"], request.user)
+        messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+    else:
+        errors = "; ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"Not invited: {errors}")
+    return redirect("security")
