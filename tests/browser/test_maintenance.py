@@ -1,0 +1,95 @@
+import pytest
+from playwright.sync_api import expect
+
+from maintenance.models import Message
+from sync.models import SyncRun
+
+from ..conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sync/")
+
+
+def test_message_details_help_retry_and_delete_all(console, live_server, world):
+    page = console
+    run = SyncRun.objects.create(trigger="manual", status="partial", active=None)
+    record = {"sobject": "Contact", "operation": "update", "fields": {"Id": "003XYZ"}}
+    Message.objects.create(
+        code="SF_RESTRICTED_PICKLIST",
+        summary="Contact 003XYZ not written in opt_out",
+        upstream_message="bad value for restricted picklist field: Country",
+        record=record,
+        run=run,
+    )
+    page.goto(f"{live_server.url}/maintenance/messages/")
+    item = page.get_by_role("listitem").filter(has_text="Contact 003XYZ")
+    item.get_by_text("Details").click()
+    expect(item).to_contain_text("bad value for restricted picklist field: Country")
+    expect(item).to_contain_text("003XYZ")
+
+    item.get_by_role("link", name="SF_RESTRICTED_PICKLIST").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("restricted picklist")
+    expect(page.get_by_text("Add the value to the picklist")).to_be_visible()
+    page.go_back()
+
+    page.get_by_label(f"Select message {Message.objects.get().pk}").check()
+    page.get_by_role("button", name="Retry selected").click()
+    expect(page.get_by_role("status")).to_contain_text("1 records are queued")
+    expect(page.get_by_text("retry queued")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete all").click()
+    expect(page.get_by_role("status")).to_have_text("Deleted 1 messages.")
+    expect(page.get_by_text("No messages.")).to_be_visible()
+
+
+def test_reset_stored_data_then_sync_now_runs_a_full_sync(console, live_server, world):
+    page = console
+    world.subscriber(world.list_a, "reset@example.com", "Unsubscribed")
+    world.contact("reset@example.com")
+    world.sync()
+    page.goto(f"{live_server.url}/maintenance/")
+    page.get_by_role("link", name="Reset stored data…").click()
+    expect(page.get_by_text("1 stored subscriber states")).to_be_visible()
+    page.get_by_label("I understand that the next sync will read everything again").check()
+    page.get_by_role("button", name="Reset stored data").click()
+    expect(page.get_by_role("status")).to_contain_text("Stored sync data cleared: ")
+
+    from sync import runner
+
+    page.goto(f"{live_server.url}/sync/")
+    page.get_by_role("button", name="Sync now").click()
+    run = SyncRun.objects.get(active=True)
+    runner.execute(run.pk)
+    page.reload()
+    subscribers = page.get_by_role("row", name="Subscribers")
+    expect(subscribers.locator('[data-count="read"]')).to_have_text("1")
+    expect(subscribers.locator('[data-count="written"]')).to_have_text("1")
+
+
+def test_a_standard_user_cannot_change_settings_and_is_told_why(page, live_server, bob):
+    log_in(page, live_server, "bob")
+    page.goto(f"{live_server.url}/general/")
+    expect(page.get_by_text("Changing them needs the Full access role.")).to_be_visible()
+    expect(page.get_by_label("Perform a full daily sync")).to_be_disabled()
+    expect(page.get_by_role("button", name="Save general options")).to_have_count(0)
+    page.goto(f"{live_server.url}/sync/")
+    expect(page.get_by_role("button", name="Sync now")).to_be_visible()
+
+
+def test_a_limited_user_sees_read_only_pages(page, live_server, carol):
+    log_in(page, live_server, "carol")
+    for path in ("/sync/", "/campaigns/", "/security/"):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_text("Changing them needs the Full access role")).to_be_visible()
+    page.goto(f"{live_server.url}/sync/")
+    expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
+    page.goto(f"{live_server.url}/maintenance/")
+    expect(page.get_by_role("link", name="Reset stored data…")).to_have_count(0)
