@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .errors import SalesforceError
+from .errors import NotFoundError, SalesforceError
 from .gateway import SalesforceGateway, soql
 
 METADATA_DIR = Path(__file__).resolve().parent / "metadata"
+LAYOUTS_FILE = "layouts.json"  # page layouts and buttons (layouts.py), not an object
 # Objects before the objects whose lookups point at them.
 OBJECT_ORDER = ["CM_Subscriber_List__c", "CM_List_Membership__c", "CM_Email_Tracking__c"]
 
@@ -45,7 +46,11 @@ class ComponentStatus:
 @cache
 def components() -> tuple[Component, ...]:
     """Every component, in install order."""
-    files = {path.stem: json.loads(path.read_text()) for path in METADATA_DIR.glob("*.json")}
+    files = {
+        path.stem: json.loads(path.read_text())
+        for path in METADATA_DIR.glob("*.json")
+        if path.name != LAYOUTS_FILE
+    }
     ordered = OBJECT_ORDER + sorted(name for name in files if name not in OBJECT_ORDER)
     objects, fields = [], []
     for name in ordered:
@@ -107,3 +112,33 @@ def install(gateway: SalesforceGateway) -> list[str]:
             ) from exc
         created.append(component.full_name)
     return created
+
+
+def remove(gateway: SalesforceGateway) -> list[str]:
+    """Delete what is installed: the fields cmsync added to standard objects, then its custom
+    objects, each before the objects its lookups point at (a lookup blocks the deletion of
+    its target). A custom object goes with its fields and every record in it, and Salesforce
+    takes deleted fields and related lists off the page layouts. Returns the full names
+    deleted, in order (an object's own fields are not listed); idempotent."""
+    installed = [s for s in status(gateway) if s.installed]
+    objects = {s.component.full_name: s for s in installed if s.component.kind == "CustomObject"}
+    on_standard = [
+        s
+        for s in installed
+        if s.component.kind == "CustomField" and not s.component.object_name.endswith("__c")
+    ]
+    order = [name for name in reversed(OBJECT_ORDER) if name in objects]
+    order += sorted(name for name in objects if name not in OBJECT_ORDER)
+    removed = []
+    for state in [*on_standard, *(objects[name] for name in order)]:
+        component = state.component
+        try:
+            gateway.tooling_delete(component.kind, state.tooling_id)
+        except NotFoundError:
+            continue  # deleted meanwhile
+        except SalesforceError as exc:
+            raise SalesforceError(
+                f"Could not remove {component.full_name}: {exc.message}", code=exc.code
+            ) from exc
+        removed.append(component.full_name)
+    return removed

@@ -1153,3 +1153,297 @@ def test_data_dir_keeps_installs_and_records(tmp_path):
         sf = connect(second)
         assert sf.query("SELECT LastName FROM Contact WHERE CM_Key__c = 'k'")["totalSize"] == 1
         assert sf.Contact.create({"LastName": "Next"})["id"] != ""
+
+
+# -- page layouts and custom buttons (Tooling API) --------------------------------------------
+
+
+def tooling_rows(sf, soql: str) -> list[dict]:
+    return sf.toolingexecute("query/", params={"q": soql})["records"]
+
+
+def layout(sf, object_name: str) -> dict:
+    (row,) = tooling_rows(sf, f"SELECT Id FROM Layout WHERE TableEnumOrId = '{object_name}'")
+    return sf.toolingexecute(f"sobjects/Layout/{row['Id']}")
+
+
+def patch_layout(sf, record: dict, metadata: dict) -> None:
+    sf.restful(
+        f"tooling/sobjects/Layout/{record['Id']}", method="PATCH", json={"Metadata": metadata}
+    )
+
+
+def layout_fields(metadata: dict) -> list[str]:
+    return [
+        item["field"]
+        for section in metadata["layoutSections"]
+        for column in section["layoutColumns"]
+        for item in column["layoutItems"]
+        if item.get("field")
+    ]
+
+
+def related_lists(metadata: dict) -> list[str]:
+    return [entry["relatedList"] for entry in metadata["relatedLists"]]
+
+
+def button_body(full_name: str, **changes) -> dict:
+    metadata = {
+        "displayType": "button",
+        "linkType": "url",
+        "masterLabel": "Campaign Monitor",
+        "openType": "newWindow",
+        "url": "https://cmsync.example.com/open/?email={!Contact.Email}",
+        **changes,
+    }
+    return {"FullName": full_name, "Metadata": metadata}
+
+
+def test_standard_layouts_are_seeded_and_readable(sf):
+    rows = tooling_rows(
+        sf,
+        "SELECT Id, Name, TableEnumOrId FROM Layout "
+        "WHERE TableEnumOrId IN ('Contact', 'Lead', 'Campaign') ORDER BY Name",
+    )
+    assert [(r["Name"], r["TableEnumOrId"]) for r in rows] == [
+        ("Campaign Layout", "Campaign"),
+        ("Contact Layout", "Contact"),
+        ("Lead Layout", "Lead"),
+    ]
+    assert all(r["Id"].startswith("00h") for r in rows)
+    contact = layout(sf, "Contact")
+    assert contact["FullName"] == "Contact-Contact Layout" and contact["Name"] == "Contact Layout"
+    metadata = contact["Metadata"]
+    assert {"Email", "Name", "OwnerId"} <= set(layout_fields(metadata))
+    assert metadata["layoutSections"][0]["style"] == "TwoColumnsTopToBottom"
+    assert "RelatedActivityList" in related_lists(metadata)
+    assert metadata["customButtons"] == []
+    assert "RelatedCampaignMemberList" in related_lists(layout(sf, "Campaign")["Metadata"])
+    # FullName and Metadata only for a query that returns one row.
+    error = fails(
+        SalesforceMalformedRequest,
+        lambda: tooling_rows(sf, "SELECT Id, FullName FROM Layout"),
+        "MALFORMED_QUERY",
+    )
+    assert "no more than one row" in error["message"]
+    (one,) = tooling_rows(sf, "SELECT FullName, Metadata FROM Layout WHERE Name = 'Lead Layout'")
+    assert one["FullName"] == "Lead-Lead Layout" and "Company" in layout_fields(one["Metadata"])
+
+
+def test_every_seed_has_the_standard_layouts():
+    with SalesforceEmulator(seed="empty") as other:
+        rows = tooling_rows(connect(other), "SELECT Name FROM Layout")
+    assert sorted(r["Name"] for r in rows) == ["Campaign Layout", "Contact Layout", "Lead Layout"]
+
+
+def test_layout_updates_are_checked_like_salesforce(emu, sf):
+    install_field(sf, "Contact.CM_Key__c", type="Text", length=40)
+    record = layout(sf, "Contact")
+    metadata = record["Metadata"]
+    metadata["layoutSections"][0]["layoutColumns"][1]["layoutItems"].append(
+        {"behavior": "Edit", "field": "cm_key__c"}
+    )
+    emu.reset_request_counts()
+    patch_layout(sf, record, metadata)
+    assert emu.request_counts() == {"PATCH /tooling/sobjects/{type}/{id}": 1}
+    saved = layout(sf, "Contact")
+    assert "CM_Key__c" in layout_fields(saved["Metadata"])  # canonical case
+    assert saved["LastModifiedDate"] >= record["LastModifiedDate"]
+
+    def refused(change, code: str = "FIELD_INTEGRITY_EXCEPTION") -> str:
+        bad = saved["Metadata"] | change
+        return fails(SalesforceMalformedRequest, lambda: patch_layout(sf, record, bad), code)[
+            "message"
+        ]
+
+    section = {"label": "X", "style": "OneColumn", "layoutColumns": [{"layoutItems": []}]}
+    items = section["layoutColumns"][0]["layoutItems"]
+    items.append({"behavior": "Edit", "field": "CM_Nope__c"})
+    assert "CM_Nope__c" in refused({"layoutSections": [section]})
+    items[0] = {"behavior": "Edit", "field": "Company"}  # a Lead field
+    refused({"layoutSections": [section]})
+    items[0] = {"behavior": "Edit", "field": "Email"}  # already in Contact Information
+    assert "more than once" in refused(
+        {"layoutSections": [*saved["Metadata"]["layoutSections"], section]}
+    )
+    items[0] = {"behavior": "Sometimes", "field": "Title"}
+    refused({"layoutSections": [section]})
+    # A custom related list needs the lookup; standard ones must be the object's own.
+    tracking = {"relatedList": "CM_Email_Tracking__c.CM_Contact__c", "fields": ["NAME"]}
+    assert "CM_Email_Tracking__c.CM_Contact__c" in refused({"relatedLists": [tracking]})
+    refused({"relatedLists": [{"relatedList": "RelatedCampaignMemberList"}]})
+    assert "CM_Open_Campaign_Monitor" in refused({"customButtons": ["CM_Open_Campaign_Monitor"]})
+    refused({"layoutSections": "not a list"}, "JSON_PARSER_ERROR")
+    assert layout(sf, "Contact")["Metadata"] == saved["Metadata"]  # nothing half-applied
+
+
+def test_custom_related_lists_need_their_lookup(sf):
+    sf.restful(
+        "tooling/sobjects/CustomObject",
+        method="POST",
+        json={
+            "FullName": "CM_Email_Tracking__c",
+            "Metadata": {
+                "label": "Email Tracking",
+                "pluralLabel": "Email Trackings",
+                "nameField": {"type": "AutoNumber", "label": "T", "displayFormat": "T-{0}"},
+                "deploymentStatus": "Deployed",
+                "sharingModel": "ReadWrite",
+            },
+        },
+    )
+    install_field(
+        sf,
+        "CM_Email_Tracking__c.CM_Contact__c",
+        type="Lookup",
+        referenceTo="Contact",
+        relationshipName="CM_Contact",
+    )
+    install_field(sf, "CM_Email_Tracking__c.CM_Type__c", type="Text", length=20)
+    record = layout(sf, "Contact")
+    metadata = record["Metadata"]
+    entry = {"relatedList": "cm_email_tracking__c.cm_contact__c", "fields": ["NAME", "CM_Nope__c"]}
+    metadata["relatedLists"].append(entry)
+    error = fails(
+        SalesforceMalformedRequest,
+        lambda: patch_layout(sf, record, metadata),
+        "FIELD_INTEGRITY_EXCEPTION",
+    )
+    assert "CM_Nope__c" in error["message"]
+    entry["fields"] = ["NAME", "cm_type__c"]
+    patch_layout(sf, record, metadata)
+    saved = layout(sf, "Contact")["Metadata"]["relatedLists"][-1]
+    assert saved == {
+        "relatedList": "CM_Email_Tracking__c.CM_Contact__c",
+        "fields": ["NAME", "CM_Type__c"],
+    }
+    # Salesforce gives a new custom object a layout of its own.
+    (own,) = tooling_rows(
+        sf, "SELECT Name, FullName FROM Layout WHERE Name = 'Email Tracking Layout'"
+    )
+    assert own["FullName"] == "CM_Email_Tracking__c-Email Tracking Layout"
+
+
+def test_web_links_are_created_queried_and_deleted(sf):
+    created = sf.restful(
+        "tooling/sobjects/WebLink", method="POST", json=button_body("Contact.CM_Open")
+    )
+    assert created["success"] is True and created["id"].startswith("00b")
+    fails(
+        SalesforceMalformedRequest,
+        lambda: sf.restful(
+            "tooling/sobjects/WebLink", method="POST", json=button_body("Contact.cm_open")
+        ),
+        "DUPLICATE_DEVELOPER_NAME",
+    )
+    fails(
+        SalesforceMalformedRequest,
+        lambda: sf.restful(
+            "tooling/sobjects/WebLink", method="POST", json=button_body("Lead.CM_X", url="")
+        ),
+        "REQUIRED_FIELD_MISSING",
+    )
+    fails(
+        SalesforceMalformedRequest,
+        lambda: sf.restful(
+            "tooling/sobjects/WebLink",
+            method="POST",
+            json=button_body("Lead.CM_X", openType="popup"),
+        ),
+        "FIELD_INTEGRITY_EXCEPTION",
+    )
+    sf.restful("tooling/sobjects/WebLink", method="POST", json=button_body("Lead.CM_Open"))
+    rows = tooling_rows(
+        sf,
+        "SELECT Id, Name, EntityDefinitionId FROM WebLink "
+        "WHERE EntityDefinitionId IN ('Contact', 'Lead') ORDER BY EntityDefinitionId",
+    )
+    assert [(r["Name"], r["EntityDefinitionId"]) for r in rows] == [
+        ("CM_Open", "Contact"),
+        ("CM_Open", "Lead"),
+    ]
+    link = sf.toolingexecute(f"sobjects/WebLink/{created['id']}")
+    assert link["FullName"] == "Contact.CM_Open" and link["Metadata"]["displayType"] == "button"
+    # On a layout it cannot be deleted; off it, it can.
+    record = layout(sf, "Contact")
+    metadata = record["Metadata"] | {"customButtons": ["cm_open"]}
+    patch_layout(sf, record, metadata)
+    assert layout(sf, "Contact")["Metadata"]["customButtons"] == ["CM_Open"]
+    error = fails(
+        SalesforceMalformedRequest,
+        lambda: sf.restful(f"tooling/sobjects/WebLink/{created['id']}", method="DELETE"),
+        "DELETE_FAILED",
+    )
+    assert error["message"].startswith("This custom button is referenced elsewhere")
+    patch_layout(sf, record, metadata | {"customButtons": []})
+    sf.restful(f"tooling/sobjects/WebLink/{created['id']}", method="DELETE")
+    rows = tooling_rows(sf, "SELECT Id FROM WebLink WHERE EntityDefinitionId = 'Contact'")
+    assert rows == []
+    fails(
+        SalesforceResourceNotFound,
+        lambda: sf.restful(f"tooling/sobjects/WebLink/{created['id']}", method="DELETE"),
+        "NOT_FOUND",
+    )
+
+
+def test_deleting_a_field_or_object_takes_it_off_the_layouts(sf):
+    key = install_field(sf, "Contact.CM_Key__c", type="Text", length=40)
+    metadata = {
+        "label": "Membership",
+        "pluralLabel": "Memberships",
+        "nameField": {"type": "Text", "label": "Name"},
+        "deploymentStatus": "Deployed",
+        "sharingModel": "ReadWrite",
+    }
+    membership = sf.restful(
+        "tooling/sobjects/CustomObject",
+        method="POST",
+        json={"FullName": "CM_Membership__c", "Metadata": metadata},
+    )
+    install_field(
+        sf,
+        "CM_Membership__c.CM_Contact__c",
+        type="Lookup",
+        referenceTo="Contact",
+        relationshipName="CM_Contact",
+    )
+    state = install_field(sf, "CM_Membership__c.CM_State__c", type="Text", length=20)
+    record = layout(sf, "Contact")
+    edited = record["Metadata"]
+    edited["layoutSections"][0]["layoutColumns"][0]["layoutItems"].append(
+        {"behavior": "Readonly", "field": "CM_Key__c"}
+    )
+    edited["relatedLists"].append(
+        {"relatedList": "CM_Membership__c.CM_Contact__c", "fields": ["NAME", "CM_State__c"]}
+    )
+    patch_layout(sf, record, edited)
+
+    sf.restful(f"tooling/sobjects/CustomField/{key['id']}", method="DELETE")
+    after = layout(sf, "Contact")["Metadata"]
+    assert "CM_Key__c" not in layout_fields(after)
+    assert "CM_Membership__c.CM_Contact__c" in related_lists(after)
+    sf.restful(f"tooling/sobjects/CustomField/{state['id']}", method="DELETE")
+    assert layout(sf, "Contact")["Metadata"]["relatedLists"][-1]["fields"] == ["NAME"]
+
+    sf.restful(f"tooling/sobjects/CustomObject/{membership['id']}", method="DELETE")
+    after = layout(sf, "Contact")["Metadata"]
+    assert "CM_Membership__c.CM_Contact__c" not in related_lists(after)
+    assert related_lists(after) == related_lists(record["Metadata"])[:-1]
+    assert tooling_rows(sf, "SELECT Id FROM Layout WHERE Name = 'Membership Layout'") == []
+
+
+def test_data_dir_keeps_layouts_and_buttons(tmp_path):
+    with SalesforceEmulator(seed="empty", data_dir=tmp_path) as first:
+        sf = connect(first)
+        sf.restful("tooling/sobjects/WebLink", method="POST", json=button_body("Contact.CM_Open"))
+        record = layout(sf, "Contact")
+        patch_layout(sf, record, record["Metadata"] | {"customButtons": ["CM_Open"]})
+    with SalesforceEmulator(seed="empty", data_dir=tmp_path) as second:
+        sf = connect(second)
+        assert layout(sf, "Contact")["Metadata"]["customButtons"] == ["CM_Open"]
+        assert len(tooling_rows(sf, "SELECT Id FROM Layout")) == 3
+        (kept,) = tooling_rows(sf, "SELECT Id FROM WebLink")
+        created = sf.restful(
+            "tooling/sobjects/WebLink", method="POST", json=button_body("Lead.CM_Open")
+        )
+        assert created["id"].startswith("00b") and created["id"] != kept["Id"]

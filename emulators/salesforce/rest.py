@@ -11,7 +11,7 @@ from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime, parse_datetime
 from emulators.salesforce.dml import Actor, MultipleMatches
 from emulators.salesforce.errors import SfError, malformed_query, not_found
-from emulators.salesforce.query import MAX_BATCH, attributes
+from emulators.salesforce.query import MAX_BATCH, Plan, attributes
 from emulators.salesforce.schema import SObject
 from emulators.salesforce.wire import Reply, Request
 
@@ -67,7 +67,18 @@ def run_query(org: "Org", request: Request, include_deleted: bool, tooling: bool
     registry = org.tooling_registry if tooling else org.registry
     plan = org.queries.plan(registry, soql, org.clock.now(), include_deleted, request.version)
     kind = "tooling/query" if tooling else ("queryAll" if include_deleted else "query")
-    return Reply(200, org.queries.run(plan, batch_size(request), kind))
+    result = org.queries.run(plan, batch_size(request), kind)
+    if tooling and result["totalSize"] > 1 and _selects_metadata(plan):
+        raise malformed_query(
+            "When retrieving results with Metadata or FullName fields, the query "
+            "qualifications must specify no more than one row for retrieval. "
+            f"Result size: {result['totalSize']}"
+        )
+    return Reply(200, result)
+
+
+def _selects_metadata(plan: Plan) -> bool:
+    return any(not c.path and c.key in ("Metadata", "FullName") for c in plan.columns)
 
 
 def query(org: "Org", request: Request) -> Reply:
@@ -346,6 +357,11 @@ def tooling_retrieve(org: "Org", request: Request) -> Reply:
     return Reply(200, records[0])
 
 
+def tooling_update(org: "Org", request: Request) -> Reply:
+    org.tooling.update(request.groups["type"], request.groups["id"], request.json())
+    return Reply(204)
+
+
 def tooling_delete(org: "Org", request: Request) -> Reply:
     org.tooling.delete(request.groups["type"], request.groups["id"])
     return Reply(204)
@@ -415,6 +431,12 @@ ROUTES = [
     ),
     Route(
         "GET", rf"/tooling/sobjects/{TYPE}/{ID}", "/tooling/sobjects/{type}/{id}", tooling_retrieve
+    ),
+    Route(
+        "PATCH",
+        rf"/tooling/sobjects/{TYPE}/{ID}",
+        "/tooling/sobjects/{type}/{id}",
+        tooling_update,
     ),
     Route(
         "DELETE",

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+# A developer name: letters, digits and single underscores, starting with a letter.
+NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 STRING_TYPES = frozenset({"string", "email", "url", "phone", "textarea", "picklist"})
 ID_TYPES = frozenset({"id", "reference"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
@@ -671,4 +673,60 @@ def tooling_objects() -> list[SObject]:
         url_base="tooling/sobjects",
     )
     custom_field.add(readonly(text("TableEnumOrId", 40, "Table Enum or ID", nillable=False)))
-    return [custom_object, custom_field]
+    return [custom_object, custom_field, _layout(), _web_link()]
+
+
+def _metadata_fields() -> list[Field]:
+    """Id, FullName, Metadata and the audit dates: what every metadata-backed Tooling object
+    has (FullName and Metadata may only be selected by a query that returns one row)."""
+    return [
+        readonly(Field("Id", "id", "Record ID", length=18, nillable=False)),
+        readonly(text("NamespacePrefix", 15, "Namespace Prefix")),
+        readonly(text("ManageableState", 40, "Manageable State")),
+        readonly(text("FullName", 255, "Full Name")),
+        readonly(Field("CreatedDate", "datetime", "Created Date", nillable=False)),
+        readonly(Field("LastModifiedDate", "datetime", "Last Modified Date", nillable=False)),
+        readonly(Field("Metadata", "complexvalue", "Metadata")),
+    ]
+
+
+def _layout() -> SObject:
+    """Page layouts: TableEnumOrId is the object's name (a custom object's Id for custom ones)."""
+    fields = [
+        *_metadata_fields(),
+        readonly(text("Name", 255, "Name", nillable=False)),
+        readonly(text("TableEnumOrId", 40, "Table Enum or ID", nillable=False, indexed=True)),
+        readonly(text("EntityDefinitionId", 40, "Entity Definition ID")),
+        readonly(text("LayoutType", 40, "Layout Type")),
+    ]
+    return make_object(
+        "Layout",
+        "Layout",
+        "Layouts",
+        "00h",
+        fields,
+        createable=False,
+        deletable=False,
+        table="_tooling_Layout",
+        url_base="tooling/sobjects",
+    )
+
+
+def _web_link() -> SObject:
+    """Custom buttons and links. Name is the developer name without the object;
+    EntityDefinitionId the object's name (a custom object's Id for custom ones)."""
+    fields = [
+        *_metadata_fields(),
+        readonly(text("Name", 240, "Name", nillable=False)),
+        readonly(text("EntityDefinitionId", 40, "Entity Definition ID", indexed=True)),
+        readonly(text("PageOrSobjectType", 40, "Page or sObject Type", nillable=False)),
+    ]
+    return make_object(
+        "WebLink",
+        "Custom Button or Link",
+        "Custom Buttons or Links",
+        "00b",
+        fields,
+        table="_tooling_WebLink",
+        url_base="tooling/sobjects",
+    )

@@ -106,6 +106,7 @@ def seed_org(org: "Org") -> None:
     for registry in (org.registry, org.tooling_registry):
         for obj in registry.objects.values():
             org.store.create_table(obj)
+    org.tooling.layouts.seed()  # the standard page layouts, in every seed
     insert_org_and_users(org)
     admin = Actor(org.identity.users[0]["Id"])
     accounts = org.engine.sobject("Account")

@@ -1,4 +1,5 @@
-"""Custom objects and fields, installed and removed through the Tooling API.
+"""Custom objects and fields, installed and removed through the Tooling API (page layouts and
+custom buttons: see layouts).
 
 Until a custom object or field is installed it does not exist: queries fail with
 INVALID_TYPE / INVALID_FIELD and writes with NOT_FOUND / INVALID_FIELD, as in an org where
@@ -7,14 +8,15 @@ _tooling_CustomField tables, which are also what `tooling/query` reads.
 """
 
 import json
-import re
 from typing import Any
 
 from emulators.salesforce import ids
 from emulators.salesforce.dml import Engine
 from emulators.salesforce.errors import SfError, not_found
+from emulators.salesforce.layouts import Layouts
 from emulators.salesforce.schema import (
     CUSTOMIZABLE,
+    NAME_RE,
     Field,
     PicklistValue,
     Registry,
@@ -23,7 +25,6 @@ from emulators.salesforce.schema import (
     system_fields,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 _SIMPLE_TYPES = {
     "Email": ("email", 80),
     "Url": ("url", 255),
@@ -34,6 +35,14 @@ _SIMPLE_TYPES = {
 }
 _NUMERIC_TYPES = {"Number": "double", "Percent": "percent", "Currency": "currency"}
 _EXTERNAL_ID_TYPES = frozenset({"Text", "Number", "Email"})
+
+
+def unsupported(type_name: str, doing: str) -> SfError:
+    """Tooling API types and operations the emulator does not have."""
+    known = {"customobject", "customfield", "layout", "weblink"}
+    if type_name.lower() not in known:
+        return not_found()
+    return not_found(f"Not supported by the Salesforce emulator: {doing} {type_name}")
 
 
 def _integrity(message: str, fields: list[str] | None = None) -> SfError:
@@ -191,6 +200,7 @@ class Tooling:
     def __init__(self, engine: Engine, registry: Registry) -> None:
         self.engine, self.registry = engine, registry
         self.store, self.data = engine.store, engine.registry
+        self.layouts = Layouts(self)
 
     def objects(self) -> tuple[SObject, SObject]:
         obj_meta, field_meta = self.registry.get("CustomObject"), self.registry.get("CustomField")
@@ -208,7 +218,9 @@ class Tooling:
                 return self.create_object(body.get("FullName"), body.get("Metadata"))
             if kind == "customfield":
                 return self.create_field(body.get("FullName"), body.get("Metadata"))
-        raise not_found()
+            if kind == "weblink":
+                return self.layouts.create_web_link(body.get("FullName"), body.get("Metadata"))
+        raise unsupported(type_name, "creating")
 
     def create_object(self, full_name: Any, metadata: Any) -> str:
         base = developer_name(full_name)
@@ -226,6 +238,7 @@ class Tooling:
             self.store.create_table(obj)
             self.store.insert(obj_meta, self.meta_row(tid, base, full_name, metadata))
             self.data.add(obj)
+            self.layouts.object_created(obj)
         return tid
 
     def create_field(self, full_name: Any, metadata: Any) -> str:
@@ -282,6 +295,16 @@ class Tooling:
         self.store.set_meta("custom_prefix_counter", number)
         return "a" + ids.base62(number, 2)
 
+    # -- change --------------------------------------------------------------------------
+
+    def update(self, type_name: str, record_id: str, body: Any) -> None:
+        normal = ids.normalize(record_id) or ""
+        kind = type_name.lower()
+        if kind not in ("layout", "weblink"):
+            raise unsupported(type_name, "updating")
+        with self.store.lock, self.store.transaction():
+            self.layouts.update(kind, normal, body)
+
     # -- remove ----------------------------------------------------------------------------
 
     def delete(self, type_name: str, record_id: str) -> None:
@@ -292,8 +315,10 @@ class Tooling:
                 self.delete_field(normal)
             elif kind == "customobject":
                 self.delete_object(normal)
+            elif kind == "weblink":
+                self.layouts.delete_web_link(normal)
             else:
-                raise not_found()
+                raise unsupported(type_name, "deleting")
 
     def field_by_tooling_id(self, tid: str) -> tuple[SObject, Field] | None:
         for obj in self.data.objects.values():
@@ -311,6 +336,7 @@ class Tooling:
         with self.store.transaction():
             self.store.drop_column(obj, f)
             self.store.execute(f'DELETE FROM "{field_meta.table}" WHERE "Id" = ?', (tid,))
+            self.layouts.field_deleted(obj, f)  # Salesforce takes it off every layout
             obj.fields.pop(f.name.lower(), None)
 
     def delete_object(self, tid: str) -> None:
@@ -332,12 +358,14 @@ class Tooling:
                 f'DELETE FROM "{field_meta.table}" WHERE "TableEnumOrId" = ?', (tid,)
             )
             self.store.execute(f'DELETE FROM "{obj_meta.table}" WHERE "Id" = ?', (tid,))
+            self.layouts.object_deleted(obj)  # its layouts, buttons and related lists go too
             self.data.remove(obj)
 
     # -- reopening a data_dir --------------------------------------------------------------
 
     def load(self) -> None:
         """Rebuild custom objects and fields from the install tables."""
+        self.layouts.ensure_tables()
         obj_meta, field_meta = self.objects()
         for tid, full, meta in self.store.rows(
             f'SELECT "Id", "FullName", "Metadata" FROM "{obj_meta.table}" ORDER BY _rid'
