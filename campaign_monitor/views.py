@@ -167,10 +167,14 @@ def switch_client(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def open_campaign_monitor(request: HttpRequest) -> HttpResponse:
-    """Sign in to Campaign Monitor as the user's linked person (or the connected user)."""
+    """Sign in to Campaign Monitor as the user's linked person (or the connected user).
+
+    GET (the button on Salesforce's Contact and Lead pages) asks first; POST signs in.
+    """
     require_perm(request, "campaign_monitor.view_connection")
+    if request.method != "POST":
+        return render(request, "campaign_monitor/open.html", {"email": request.GET.get("email")})
     connection, client = Connection.current(), current_client(request)
     if connection is None or client is None:
         messages.error(request, "Campaign Monitor is not connected.")

@@ -9,4 +9,6 @@ urlpatterns = [
     path("codes/<str:code>/", views.code_help, name="maintenance-code"),
     path("reset/", views.reset_view, name="maintenance-reset"),
     path("alerts/", views.alerts_view, name="maintenance-alerts"),
+    path("components/", views.components_view, name="maintenance-components"),
+    path("components/remove/", views.remove_components_view, name="maintenance-remove"),
 ]

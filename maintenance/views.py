@@ -1,4 +1,5 @@
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,7 @@ from .codes import CODES
 from .forms import AlertForm, MessageFilterForm, ResetForm
 from .models import AlertSettings, Message
 
+COMPONENTS = "salesforce.change_salesforcesettings"
 AUDIT_PAGE_SIZE = 25
 MESSAGES_PAGE_SIZE = 50
 
@@ -61,8 +63,24 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "alert_form": AlertForm(instance=AlertSettings.get_solo()),
         "can_change_alerts": request.user.has_perm("maintenance.reset_data"),
         "can_reset": request.user.has_perm("maintenance.reset_data"),
+        "can_manage_components": request.user.has_perm(COMPONENTS),
+        "components": components_context(),
     }
     return render(request, "maintenance/maintenance.html", context)
+
+
+def components_context() -> dict:
+    from salesforce.models import SalesforceSettings
+    from salesforce.schema import components
+
+    sf = SalesforceSettings.get_solo()
+    schema_parts = components()
+    return {
+        "checked_at": sf.schema_checked_at,
+        "schema_total": len(schema_parts),
+        "schema_missing": sf.schema_missing,
+        "layouts_missing": sf.layouts_missing,
+    }
 
 
 @login_required
@@ -155,3 +173,77 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
             request, "Alert settings not saved: " + " ".join(form.errors.get("__all__", []))
         )
     return redirect("maintenance")
+
+
+def _components_connection(request: HttpRequest):
+    from salesforce.connection import sync_user_status
+    from salesforce.models import SalesforceConnection
+
+    status = sync_user_status()
+    connection = status.connection or SalesforceConnection.objects.filter(user=request.user).first()
+    if connection is None or connection.revoked_at:
+        flash.error(request, "Connect Salesforce first (Sync tab).")
+    return connection if connection and not connection.revoked_at else None
+
+
+@login_required
+@require_POST
+def components_view(request: HttpRequest) -> HttpResponse:
+    """Check or install cmsync's Salesforce components."""
+    from salesforce.connection import check_schema, explain, install_components
+    from salesforce.errors import SalesforceError
+    from salesforce.models import SalesforceSettings
+
+    require_perm(request, COMPONENTS)
+    connection = _components_connection(request)
+    if connection is None:
+        return redirect("maintenance")
+    try:
+        if request.POST.get("action") == "install":
+            added = install_components(connection, settings.CMSYNC_URL)
+            record_action(
+                SalesforceSettings.get_solo(),
+                "maintenance",
+                f"Installed Salesforce components: {', '.join(added) or 'nothing was missing'}",
+            )
+            flash.success(request, f"Installed {len(added)} Salesforce components.")
+        else:
+            check_schema(connection)
+            flash.success(request, "Salesforce components checked.")
+    except SalesforceError as exc:
+        flash.error(request, explain(exc))
+    return redirect("maintenance")
+
+
+@login_required
+def remove_components_view(request: HttpRequest) -> HttpResponse:
+    """Ask first, saying what data goes; then remove layout items (and the schema)."""
+    from salesforce.connection import explain, removal_counts, remove_components
+    from salesforce.errors import SalesforceError
+    from salesforce.models import SalesforceSettings
+
+    require_perm(request, COMPONENTS)
+    connection = _components_connection(request)
+    if connection is None:
+        return redirect("maintenance")
+    layouts_only = request.GET.get("what", request.POST.get("what")) == "layouts"
+    if request.method == "POST":
+        try:
+            removed = remove_components(connection, layouts_only=layouts_only)
+        except SalesforceError as exc:
+            flash.error(request, explain(exc))
+            return redirect("maintenance")
+        record_action(
+            SalesforceSettings.get_solo(),
+            "maintenance",
+            f"Removed Salesforce components: {', '.join(removed) or 'nothing was installed'}",
+        )
+        flash.success(request, f"Removed {len(removed)} Salesforce components.")
+        return redirect("maintenance")
+    try:
+        counts = {} if layouts_only else removal_counts(connection)
+    except SalesforceError as exc:
+        flash.error(request, explain(exc))
+        return redirect("maintenance")
+    context = {"layouts_only": layouts_only, "counts": counts}
+    return render(request, "maintenance/remove_components.html", context)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from . import auth, errors, schema
+from . import auth, errors, layouts, schema
 from .gateway import SalesforceGateway
 from .models import SalesforceConnection, SalesforceSettings
 
@@ -174,7 +174,50 @@ def check_schema(connection: SalesforceConnection, *, install: bool = False) -> 
     settings = SalesforceSettings.get_solo()
     if install and schema.install(gateway):
         settings.schema_installed_at = timezone.now()
+    _remember(settings, gateway)
+    return settings.schema_missing
+
+
+def _remember(settings: SalesforceSettings, gateway) -> None:
     settings.schema_missing = [c.full_name for c in schema.missing(gateway)]
+    settings.layouts_missing = (
+        [f"{c.layout}: {c.label}" for c in layouts.missing(gateway)]
+        if not settings.schema_missing
+        else [f"{c.layout}: {c.label}" for c in layouts.components()]
+    )
     settings.schema_checked_at = timezone.now()
     settings.save()
-    return settings.schema_missing
+
+
+def install_components(connection: SalesforceConnection, console_url: str) -> list[str]:
+    """cmsync's objects and fields, then its buttons, fields and related lists on layouts."""
+    gateway = connection.gateway(retries=1)
+    added = schema.install(gateway)
+    added += [f"{c.layout}: {c.label}" for c in layouts.install(gateway, console_url)]
+    settings = SalesforceSettings.get_solo()
+    if added:
+        settings.schema_installed_at = timezone.now()
+    _remember(settings, gateway)
+    return added
+
+
+def removal_counts(connection: SalesforceConnection) -> dict[str, int]:
+    """How many records each of cmsync's objects holds: they go with a removal."""
+    gateway = connection.gateway(retries=1)
+    counts = {}
+    for name in schema.OBJECT_ORDER:
+        try:
+            counts[name] = gateway.count(f"SELECT COUNT() FROM {name}")
+        except errors.RequestError:
+            counts[name] = 0  # not installed
+    return counts
+
+
+def remove_components(connection: SalesforceConnection, *, layouts_only: bool) -> list[str]:
+    """Take cmsync's items off the layouts; unless ``layouts_only``, delete its schema too."""
+    gateway = connection.gateway(retries=1)
+    removed = [f"{c.layout}: {c.label}" for c in layouts.remove(gateway)]
+    if not layouts_only:
+        removed += schema.remove(gateway)
+    _remember(SalesforceSettings.get_solo(), gateway)
+    return removed

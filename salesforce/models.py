@@ -33,6 +33,8 @@ class SalesforceSettings(InAuditArea, SingletonModel):
     )
     # What the last check of cmsync's schema in the org found missing (full names).
     schema_missing = models.JSONField(default=list, blank=True)
+    # The page layout items (buttons, fields, related lists) the last check found missing.
+    layouts_missing = models.JSONField(default=list, blank=True)
     schema_checked_at = models.DateTimeField(null=True, blank=True)
     # Audited: when cmsync last created parts of its schema in the org.
     schema_installed_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +127,7 @@ class SalesforceConnection(InAuditArea, models.Model):
 
 
 auditlog.register(
-    SalesforceSettings, exclude_fields=["client_secret", "schema_missing", "schema_checked_at"]
+    SalesforceSettings,
+    exclude_fields=["client_secret", "schema_missing", "layouts_missing", "schema_checked_at"],
 )
 auditlog.register(SalesforceConnection, exclude_fields=SECRETS)

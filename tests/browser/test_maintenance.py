@@ -93,3 +93,32 @@ def test_a_limited_user_sees_read_only_pages(page, live_server, carol):
     expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
     page.goto(f"{live_server.url}/maintenance/")
     expect(page.get_by_role("link", name="Reset stored data…")).to_have_count(0)
+
+
+def test_install_and_remove_salesforce_components(console, live_server, sf_emulator, alice):
+    from salesforce import layouts, schema
+    from salesforce.connection import connect_client_credentials
+
+    info = sf_emulator.info()
+    oauth = info["oauth"]
+    gateway = connect_client_credentials(
+        alice, info["login_url"], oauth["client_id"], oauth["client_secret"]
+    ).gateway()
+    page = console
+    page.goto(f"{live_server.url}/maintenance/")
+    section = page.get_by_role("region", name="Salesforce components")
+    section.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("region", name="Salesforce components")).to_contain_text("missing")
+
+    page.get_by_role("button", name="Install components").click()
+    expect(page.get_by_role("status")).to_contain_text("Installed")
+    expect(page.get_by_role("region", name="Salesforce components")).to_contain_text(
+        "everything is installed."
+    )
+    assert layouts.missing(gateway) == []
+
+    page.get_by_role("link", name="Remove everything…").click()
+    expect(page.get_by_text("Their data goes with them")).to_be_visible()
+    page.get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("status")).to_contain_text("Removed")
+    assert len(schema.missing(gateway)) == len(schema.components())
