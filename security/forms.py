@@ -42,3 +42,20 @@ class OverrideForm(forms.Form):
         self.fields["person"].choices = [("", "The connected user")] + [
             (p.email, f"{p.name} ({p.email})") for p in people
         ]
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(max_length=50, help_text="Which integration uses it, e.g. 'BI export'.")
+    access = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, **kwargs) -> None:
+        from .models import IntegrationKey
+
+        super().__init__(*args, **kwargs)
+        self.fields["access"].choices = IntegrationKey.Access.choices
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if get_user_model().objects.filter(username=f"api-key: {name}").exists():
+            raise forms.ValidationError("There is already a key with this name.")
+        return name

@@ -3,6 +3,7 @@
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
 
 from maintenance.audit import InAuditArea
 
@@ -49,3 +50,27 @@ class UserOverride(InAuditArea, models.Model):
 
 auditlog.register(ClientOwnership)
 auditlog.register(UserOverride)
+
+
+class IntegrationKey(AbstractAPIKey):
+    """An API key for an integration: stored hashed (djangorestframework-api-key), shown once.
+
+    Each key acts as a user of its own ("api-key: <name>") with the role its access gives,
+    so role permissions and the audit log work for keys exactly as for people.
+    """
+
+    class Access(models.TextChoices):
+        READ = "read", "Read-only"
+        STANDARD = "standard", "Read-write: Standard (Sync now, retry)"
+        FULL = "full", "Read-write: Full access"
+
+    access = models.CharField(max_length=10, choices=Access.choices, default=Access.READ)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="integration_key"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"

@@ -12,7 +12,7 @@ from django.utils.http import urlsafe_base64_encode
 from maintenance.audit import record_action
 
 from .models import ClientOwnership, UserOverride
-from .roles import role_of, set_role
+from .roles import FULL, LIMITED, STANDARD, role_of, set_role
 
 
 def change_role(user, role: str) -> None:
@@ -68,3 +68,31 @@ def reset_for_disconnect() -> None:
     """Disconnecting Campaign Monitor forgets overrides and client ownership."""
     UserOverride.objects.all().delete()
     ClientOwnership.objects.all().delete()
+
+
+KEY_ROLES = {"read": LIMITED, "standard": STANDARD, "full": FULL}
+
+
+def create_key(name: str, access: str, created_by) -> tuple[object, str]:
+    """A new key and its user; the key itself is returned once and never stored."""
+    from .models import IntegrationKey
+
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(username=f"api-key: {name}")
+        user.set_unusable_password()
+        user.save()
+        set_role(user, KEY_ROLES[access])
+        key, secret = IntegrationKey.objects.create_key(
+            name=name, access=access, user=user, created_by=created_by
+        )
+        record_action(user, "security", f"API key {name!r} created ({key.get_access_display()})")
+    return key, secret
+
+
+def revoke_key(key) -> None:
+    with transaction.atomic():
+        key.revoked = True
+        key.save(update_fields=["revoked"])
+        key.user.is_active = False
+        key.user.save(update_fields=["is_active"])
+        record_action(key.user, "security", f"API key {key.name!r} revoked")

@@ -11,8 +11,8 @@ from campaign_monitor.views import current_client
 from cmsync.access import require_perm
 
 from . import service
-from .forms import ClientsForm, InviteForm, OverrideForm, RoleForm
-from .models import ClientOwnership, UserOverride
+from .forms import ClientsForm, InviteForm, KeyForm, OverrideForm, RoleForm
+from .models import ClientOwnership, IntegrationKey, UserOverride
 from .roles import role_of
 
 VIEW = "security.view_clientownership"
@@ -48,7 +48,7 @@ def security_page(request: HttpRequest) -> HttpResponse:
             )
         )
     users = []
-    for user in get_user_model().objects.order_by("username"):
+    for user in get_user_model().objects.filter(integration_key=None).order_by("username"):
         user_owned = set(
             ClientOwnership.objects.filter(user=user).values_list("client_id", flat=True)
         )
@@ -77,6 +77,8 @@ def security_page(request: HttpRequest) -> HttpResponse:
         "users": users,
         "can_manage": request.user.has_perm(MANAGE),
         "invite_form": InviteForm(),
+        "keys": IntegrationKey.objects.order_by("revoked", "name"),
+        "key_form": KeyForm(),
         "agency": len(clients) > 1,
         "client": client,
     }
@@ -143,4 +145,30 @@ def invite_view(request: HttpRequest) -> HttpResponse:
     else:
         errors = "; ".join(e for field in form.errors.values() for e in field)
         messages.error(request, f"Not invited: {errors}")
+    return redirect("security")
+
+
+@login_required
+@require_POST
+def key_create(request: HttpRequest) -> HttpResponse:
+    require_perm(request, MANAGE)
+    form = KeyForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"No key created: {errors}")
+        return redirect("security")
+    key, secret = service.create_key(
+        form.cleaned_data["name"], form.cleaned_data["access"], request.user
+    )
+    # Shown once, in this response only: it is stored hashed and cannot be shown again.
+    return render(request, "security/key_created.html", {"key": key, "secret": secret})
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+    require_perm(request, MANAGE)
+    key = get_object_or_404(IntegrationKey, pk=key_id)
+    service.revoke_key(key)
+    messages.success(request, f"API key {key.name!r} revoked.")
     return redirect("security")

@@ -72,30 +72,6 @@ class SyncRun(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
-    def to_dict(self) -> dict:
-        """The one shape the console's live progress and the API show."""
-
-        def stamp(value):
-            return value.isoformat() if value else None
-
-        return {
-            "id": self.pk,
-            "trigger": self.trigger,
-            "status": self.status,
-            "status_display": self.get_status_display(),
-            "full": self.full,
-            "step": self.step,
-            "counts": self.counts,
-            "created_at": stamp(self.created_at),
-            "started_at": stamp(self.started_at),
-            "finished_at": stamp(self.finished_at),
-            "cm_calls": self.cm_calls,
-            "sf_calls": self.sf_calls,
-            "sf_api_remaining": self.sf_api_remaining,
-            "last_error": self.last_error,
-            "messages": self.messages.count(),
-        }
-
 
 class Cursor(models.Model):
     """How far one stream has been read and written, e.g. ``subscribers:<list>:active``."""

@@ -126,7 +126,10 @@ def execute(run_id: int) -> SyncRun:
             tracking.import_tracking(ctx)
             tracking.retention(ctx)
     except Cancelled:
-        status, error = SyncRun.Status.CANCELLED, "Stopped: Campaign Monitor was disconnected."
+        status, error = (
+            SyncRun.Status.CANCELLED,
+            "Stopped at a safe point: cancelled or disconnected.",
+        )
     except SyncUnavailable as exc:
         status, error = SyncRun.Status.FAILED, str(exc)
     except (cm_errors.AuthenticationError, sf_errors.AuthenticationError) as exc:
@@ -159,6 +162,18 @@ def execute(run_id: int) -> SyncRun:
     run.save()
     alerts.notify(run)
     return run
+
+
+def cancel(run: SyncRun) -> None:
+    """Drop a queued run; ask a running one to stop at its next checkpoint."""
+    now = timezone.now()
+    queued = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED)
+    if not queued.update(
+        status=SyncRun.Status.CANCELLED, active=None, finished_at=now, last_error="Cancelled."
+    ):
+        SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+            cancel_requested=True
+        )
 
 
 def cancel_all() -> None:

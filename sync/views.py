@@ -11,6 +11,7 @@ from maintenance.audit import record_action
 from settings_app.models import SyncSettings
 
 from . import runner
+from .api import RunSerializer
 from .context import COUNTERS
 from .models import ScheduleState, SyncRun
 from .schedule import next_run
@@ -91,7 +92,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     require_perm(request, VIEW)
-    return JsonResponse(get_object_or_404(SyncRun, pk=run_id).to_dict())
+    return JsonResponse(RunSerializer(get_object_or_404(SyncRun, pk=run_id)).data)
 
 
 @login_required

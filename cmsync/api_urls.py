@@ -1,0 +1,32 @@
+"""/api/v1/: every app's endpoints, the OpenAPI schema and its docs page."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from campaign_monitor.api import ClientViewSet
+from maintenance.api import AuditViewSet, MessageViewSet
+from security.api import UserViewSet
+from settings_app.api import CampaignSettingsView, GeneralSettingsView, SyncSettingsView
+from sync.api import RunViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("clients", ClientViewSet, basename="client")
+router.register("runs", RunViewSet, basename="run")
+router.register("messages", MessageViewSet, basename="message")
+router.register("audit", AuditViewSet, basename="audit")
+router.register("users", UserViewSet, basename="user")
+
+urlpatterns = [
+    path("settings/sync/", SyncSettingsView.as_view(), name="api-sync-settings"),
+    path("settings/general/", GeneralSettingsView.as_view(), name="api-general-settings"),
+    path("settings/campaigns/", CampaignSettingsView.as_view(), name="api-campaign-settings"),
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        name="api-docs",
+    ),
+]

@@ -1,0 +1,96 @@
+"""Sync runs over the API: list and filter, detail, start (Sync now), cancel."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from maintenance.audit import record_action
+
+from . import runner
+from .models import SyncRun
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """The one shape of a run: the console's live progress uses it too."""
+
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    messages = serializers.IntegerField(source="messages.count", read_only=True)
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "trigger",
+            "status",
+            "status_display",
+            "full",
+            "step",
+            "counts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cm_calls",
+            "sf_calls",
+            "sf_api_remaining",
+            "sf_api_used",
+            "last_error",
+            "messages",
+        ]
+        read_only_fields = fields
+
+
+class StartSerializer(serializers.Serializer):
+    full = serializers.BooleanField(default=False, help_text="Ignore cursors: reconcile all.")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", str, enum=[s for s, _ in SyncRun.Status.choices]),
+        OpenApiParameter("trigger", str, enum=[t for t, _ in SyncRun.Trigger.choices]),
+    ]
+)
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = RunSerializer
+    queryset = SyncRun.objects.none()  # for the schema; get_queryset filters
+    lookup_value_regex = r"[0-9]{1,18}"
+    permissions = {"GET": "sync.view_syncrun", "POST": "sync.add_syncrun"}
+
+    def get_queryset(self):
+        runs = SyncRun.objects.all()
+        for name in ("status", "trigger"):
+            if value := self.request.query_params.get(name):
+                if value not in dict(getattr(SyncRun, name.capitalize()).choices):
+                    raise ValidationError({name: [f"Not a {name}: {value}"]})
+                runs = runs.filter(**{name: value})
+        return runs
+
+    @extend_schema(request=StartSerializer, responses={200: RunSerializer, 201: RunSerializer})
+    def create(self, request):
+        """Sync now: 201 with a new run, or 200 with the one already queued or running."""
+        start = StartSerializer(data=request.data)
+        start.is_valid(raise_exception=True)
+        try:
+            runner.ensure_ready()
+        except runner.SyncUnavailable as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        run, created = runner.request_run(
+            SyncRun.Trigger.API, user=request.user, full=start.validated_data["full"]
+        )
+        if created:
+            record_action(run, "sync", f"Sync started through the API (run {run.pk})")
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(RunSerializer(run).data, status=code)
+
+    @extend_schema(request=None, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued run, or stop a running one at its next safe point."""
+        run = self.get_object()
+        if not run.is_active:
+            raise ValidationError({"non_field_errors": [f"Run {run.pk} is {run.status}."]})
+        runner.cancel(run)
+        record_action(run, "sync", f"Sync run {run.pk} cancelled through the API")
+        run.refresh_from_db()
+        return Response(RunSerializer(run).data)
