@@ -16,7 +16,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_admin
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile.dev start
+	@# Demo mode bills through the local Stripe (localstripe) unless real keys are set.
+	PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  STRIPE_SECRET_KEY="$${STRIPE_SECRET_KEY:-sk_test_demo}" \
+	  STRIPE_PUBLISHABLE_KEY="$${STRIPE_PUBLISHABLE_KEY:-pk_test_demo}" \
+	  STRIPE_API_BASE="$${STRIPE_API_BASE:-http://127.0.0.1:8420}" \
+	  STRIPE_WEBHOOK_SECRET="$${STRIPE_WEBHOOK_SECRET:-whsec_demo}" \
+	  $(BIN)/honcho --procfile Procfile.dev start
 
 lint: venv
 	$(BIN)/ruff format --check .

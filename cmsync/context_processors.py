@@ -10,6 +10,7 @@ TABS = [
     ("campaigns", "Campaigns", "settings_app.view_campaignsettings"),
     ("maintenance", "Maintenance", "auditlog.view_logentry"),
     ("security", "User security", "security.view_clientownership"),
+    ("billing", "Billing", "billing.view_billingaccount"),
 ]
 
 
@@ -26,7 +27,19 @@ def tabs(request: HttpRequest) -> dict:
             if user.has_perm(perm)
         ]
     }
+    context.update(billing_flags())
     if user.has_perm("campaign_monitor.view_connection"):
         context["cm_clients"] = visible_connected_clients(user)
         context["cm_client"] = current_client(request, context["cm_clients"])
     return context
+
+
+def billing_flags() -> dict:
+    """The failed-payment banner on every tab, and the Sync tab's paused-tracking notice."""
+    from billing.accounts import tracking_paused
+    from billing.models import BillingAccount
+
+    return {
+        "payment_failed": BillingAccount.objects.filter(payment_failed=True).exists(),
+        "billing_tracking_paused": tracking_paused(),
+    }

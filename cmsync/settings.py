@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "salesforce",
     "sync",
     "security",
+    "billing",
     "emulators",
     "maintenance",
 ]
@@ -195,6 +196,35 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Billing (billing/): Stripe keys from the environment; without them the Billing tab says
+# billing is not configured and nothing is enforced. STRIPE_API_BASE points the official client
+# (and the page's Stripe.js) at localstripe in tests and `make run`.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="").rstrip("/")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd")
+# Monthly tiers by active subscribers summed across the synced lists: "up_to:cents,...".
+# Above the last tier the Billing tab says "contact us".
+BILLING_TIERS = [
+    (int(up_to), int(cents))
+    for up_to, cents in (
+        tier.split(":")
+        for tier in env.list(
+            "BILLING_TIERS",
+            default=[
+                "2500:800",
+                "5000:1500",
+                "10000:2500",
+                "15000:4000",
+                "25000:6500",
+                "50000:10000",
+            ],
+        )
+    )
+]
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cmsync@localhost")

@@ -23,6 +23,7 @@ urlpatterns = [
     path("sync/", include("sync.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("security/", include("security.urls")),
+    path("billing/", include("billing.urls")),
     path("api/v1/", include("cmsync.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,7 @@ AREAS = {
     "campaigns": "Campaigns",
     "maintenance": "Maintenance",
     "security": "User security",
+    "billing": "Billing",
 }
 
 

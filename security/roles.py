@@ -22,6 +22,7 @@ READ = [
     "maintenance.view_message",
     "auditlog.view_logentry",
     "security.view_clientownership",
+    "billing.view_billingaccount",
 ]
 OPERATE = ["sync.add_syncrun", "maintenance.retry_message"]
 CHANGE = [
@@ -34,6 +35,7 @@ CHANGE = [
     "maintenance.delete_message",
     "maintenance.reset_data",
     "security.manage_users",
+    "billing.change_billingaccount",
 ]
 
 PERMISSIONS = {

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.accounts import update_plan_after_sync
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import Connection
 from maintenance import alerts
@@ -160,6 +161,7 @@ def execute(run_id: int) -> SyncRun:
     run.active = None
     run.step = ""
     run.save()
+    update_plan_after_sync()
     alerts.notify(run)
     return run
 

@@ -3,12 +3,14 @@ Campaign Monitor's sends, opens, clicks, unsubscribes and bounces become CM_Emai
 records upserted by a stable key, and campaign members get the mapped status."""
 
 import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Min
 
+from billing.accounts import tracking_allowed
 from salesforce.gateway import Person, soql
 from settings_app.models import CampaignSettings, MemberStatusMapping
 
@@ -31,6 +33,7 @@ LABELS = {
     "unsubscribed": "Unsubscribed",
     "bounced": "Bounced",
 }
+log = logging.getLogger(__name__)
 WINDOW_STREAM = "tracking-window"
 
 
@@ -83,6 +86,10 @@ def _prune_keys() -> None:
 
 def import_tracking(ctx: Context) -> None:
     """Every campaign in the window × every enabled type."""
+    if not tracking_allowed():
+        # Not a maintenance message: the Sync and Billing tabs say why tracking is paused.
+        log.info("Email tracking import skipped: the trial is over and there is no paid plan")
+        return
     ctx.begin("tracking")
     types = ctx.sync_settings.tracking_types
     if not types:

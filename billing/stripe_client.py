@@ -1,0 +1,249 @@
+"""The only module that speaks to Stripe (or localstripe): plain functions returning small
+records, raising BillingError with a message a person can act on."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import stripe
+from django.conf import settings
+
+from .tiers import Tier
+
+PRODUCT_ID = "cmsync"
+TIMEOUT = 15  # seconds per request
+MESSAGES = {
+    "unreachable": "Stripe could not be reached. Nothing was changed; try again in a minute.",
+    "auth": "Stripe refused cmsync's API key. Check STRIPE_SECRET_KEY.",
+}
+
+
+class BillingError(Exception):
+    """A Stripe call failed; str() is a plain message for the console."""
+
+
+class NotConfigured(BillingError):
+    def __init__(self) -> None:
+        super().__init__("Billing is not configured: set STRIPE_SECRET_KEY and related keys.")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    status: str
+    plan_id: str
+    period_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    id: str
+    customer: str
+    number: str
+    created: datetime
+    amount: int  # cents
+    currency: str
+    status: str
+    hosted_url: str
+    pdf_url: str
+    customer_email: str
+
+    @property
+    def amount_text(self) -> str:
+        return f"{self.amount / 100:,.2f} {self.currency.upper()}"
+
+
+def configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def js_url() -> str:
+    """Stripe.js: localstripe serves a fake one beside its API."""
+    if settings.STRIPE_API_BASE:
+        return f"{settings.STRIPE_API_BASE}/js.stripe.com/v3/"
+    return "https://js.stripe.com/v3/"
+
+
+def _client() -> stripe.StripeClient:
+    if not configured():
+        raise NotConfigured
+    addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses=addresses,
+        max_network_retries=1,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT),
+    )
+
+
+def _call(fn, *args, **kwargs) -> dict:
+    """One Stripe request as a plain dict; Stripe's exceptions become BillingError."""
+    try:
+        return fn(*args, **kwargs).to_dict()
+    except stripe.CardError as exc:
+        raise BillingError(exc.user_message or "Your card was declined.") from exc
+    except stripe.APIConnectionError as exc:
+        raise BillingError(MESSAGES["unreachable"]) from exc
+    except stripe.AuthenticationError as exc:
+        raise BillingError(MESSAGES["auth"]) from exc
+    except stripe.StripeError as exc:
+        detail = exc.user_message or "unexpected answer"
+        if exc.http_status and exc.http_status >= 500:
+            raise BillingError(f"Stripe is having trouble ({detail}); try again later.") from exc
+        raise BillingError(f"Stripe refused the request: {detail}") from exc
+
+
+def _missing(exc: BillingError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404
+
+
+def _when(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+
+def ensure_customer(customer_id: str, email: str) -> str:
+    """The customer's id, creating the customer when there is none (or Stripe forgot it)."""
+    client = _client()
+    if customer_id:
+        try:
+            customer = _call(client.v1.customers.retrieve, customer_id)
+            if not customer.get("deleted"):
+                return customer_id
+        except BillingError as exc:
+            if not _missing(exc):
+                raise
+    params = {"description": "cmsync installation"}
+    if email:
+        params["email"] = email
+    return _call(client.v1.customers.create, params)["id"]
+
+
+def update_customer_email(customer_id: str, email: str) -> None:
+    _call(_client().v1.customers.update, customer_id, {"email": email})
+
+
+def create_setup_intent(customer_id: str) -> str:
+    """A SetupIntent for Stripe.js to confirm in the browser; returns its client secret."""
+    params = {"customer": customer_id, "usage": "off_session"}
+    return _call(_client().v1.setup_intents.create, params)["client_secret"]
+
+
+def attach_card(customer_id: str, payment_method_id: str) -> Card:
+    """Attach the card to the customer and make it the default for invoices."""
+    client = _client()
+    method = _call(client.v1.payment_methods.retrieve, payment_method_id)
+    if method.get("customer") != customer_id:
+        method = _call(
+            client.v1.payment_methods.attach, payment_method_id, {"customer": customer_id}
+        )
+    params = {"invoice_settings": {"default_payment_method": payment_method_id}}
+    _call(client.v1.customers.update, customer_id, params)
+    card = method.get("card") or {}
+    return Card(
+        brand=card.get("brand", ""),
+        last4=card.get("last4", ""),
+        exp_month=card.get("exp_month") or 0,
+        exp_year=card.get("exp_year") or 0,
+    )
+
+
+def card_of(payment_method: dict) -> Card | None:
+    card = payment_method.get("card")
+    if not card:
+        return None
+    return Card(card.get("brand", ""), card.get("last4", ""), card["exp_month"], card["exp_year"])
+
+
+def ensure_plan(tier: Tier) -> str:
+    """The tier's monthly plan (stable id), created with the product the first time."""
+    client = _client()
+    try:
+        return _call(client.v1.plans.retrieve, tier.plan_id)["id"]
+    except BillingError as exc:
+        if not _missing(exc):
+            raise
+    try:
+        _call(client.v1.products.retrieve, PRODUCT_ID)
+    except BillingError as exc:
+        if not _missing(exc):
+            raise
+        _call(client.v1.products.create, {"id": PRODUCT_ID, "name": "cmsync"})
+    params = {
+        "id": tier.plan_id,
+        "product": PRODUCT_ID,
+        "amount": tier.amount,
+        "currency": settings.BILLING_CURRENCY,
+        "interval": "month",
+        "nickname": tier.label,
+    }
+    return _call(client.v1.plans.create, params)["id"]
+
+
+def _subscription(data: dict) -> Subscription:
+    items = (data.get("items") or {}).get("data") or [{}]
+    plan = data.get("plan") or items[0].get("plan") or {}
+    period_end = data.get("current_period_end") or items[0].get("current_period_end")
+    return Subscription(data["id"], data.get("status", ""), plan.get("id", ""), _when(period_end))
+
+
+def subscribe(customer_id: str, tier: Tier) -> Subscription:
+    plan_id = ensure_plan(tier)
+    params = {"customer": customer_id, "items": [{"plan": plan_id}]}
+    return _subscription(_call(_client().v1.subscriptions.create, params))
+
+
+def get_subscription(subscription_id: str) -> Subscription:
+    return _subscription(_call(_client().v1.subscriptions.retrieve, subscription_id))
+
+
+def change_tier(subscription_id: str, tier: Tier) -> Subscription:
+    """Move the subscription's one item to the tier's plan."""
+    plan_id = ensure_plan(tier)
+    current = _call(_client().v1.subscriptions.retrieve, subscription_id)
+    item_id = current["items"]["data"][0]["id"]
+    params = {"items": [{"id": item_id, "plan": plan_id}]}
+    return _subscription(_call(_client().v1.subscriptions.update, subscription_id, params))
+
+
+def _invoice(data: dict) -> Invoice:
+    return Invoice(
+        id=data["id"],
+        customer=data.get("customer") or "",
+        number=data.get("number") or data["id"],
+        created=_when(data.get("created") or data.get("date")),
+        amount=data.get("total") or data.get("amount_due") or 0,
+        currency=data.get("currency") or settings.BILLING_CURRENCY,
+        status=data.get("status") or "",
+        hosted_url=data.get("hosted_invoice_url") or "",
+        pdf_url=data.get("invoice_pdf") or "",
+        customer_email=data.get("customer_email") or "",
+    )
+
+
+def list_invoices(customer_id: str, limit: int = 24) -> list[Invoice]:
+    params = {"customer": customer_id, "limit": limit}
+    page = _call(_client().v1.invoices.list, params)
+    return sorted((_invoice(d) for d in page["data"]), key=lambda i: i.created, reverse=True)
+
+
+def get_invoice(invoice_id: str) -> Invoice:
+    return _invoice(_call(_client().v1.invoices.retrieve, invoice_id))
+
+
+def verify_event(payload: bytes, signature: str) -> dict:
+    """The event, if the signature matches STRIPE_WEBHOOK_SECRET; else ValueError."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise ValueError("STRIPE_WEBHOOK_SECRET is not set")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    except stripe.SignatureVerificationError as exc:
+        raise ValueError("bad signature") from exc
+    return event.to_dict()

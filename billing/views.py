@@ -1,0 +1,143 @@
+import logging
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from cmsync.access import require_perm
+from maintenance.audit import record_action
+
+from . import accounts, stripe_client, webhooks
+from .forms import CardForm, ContactForm, ResendForm
+from .stripe_client import BillingError
+from .tiers import all_tiers
+
+VIEW, CHANGE = "billing.view_billingaccount", "billing.change_billingaccount"
+log = logging.getLogger(__name__)
+
+
+@login_required
+def billing(request: HttpRequest) -> HttpResponse:
+    """The Billing tab: plan, subscriber count, trial, card, invoices and billing contact."""
+    require_perm(request, VIEW)
+    context = {"configured": stripe_client.configured(), "tiers": all_tiers()}
+    if context["configured"]:
+        account = accounts.account()
+        context.update(
+            account=account,
+            tier=accounts.current_tier(account),
+            in_trial=account.in_trial(),
+            tracking_paused=not account.tracking_allowed(),
+            can_change=request.user.has_perm(CHANGE),
+            contact_form=ContactForm(initial={"email": account.contact_email}),
+            publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+            stripe_js=stripe_client.js_url(),
+            invoices=[],
+        )
+        if account.customer_id:
+            try:
+                context["invoices"] = stripe_client.list_invoices(account.customer_id)
+            except BillingError as exc:
+                context["invoices_error"] = str(exc)
+    return render(request, "billing/billing.html", context)
+
+
+@login_required
+@require_POST
+def card_setup(request: HttpRequest) -> JsonResponse:
+    """A SetupIntent's client secret for Stripe.js (JSON)."""
+    require_perm(request, CHANGE)
+    try:
+        return JsonResponse({"client_secret": accounts.setup_intent_secret()})
+    except BillingError as exc:
+        return JsonResponse({"error": str(exc)}, status=502)
+
+
+@login_required
+@require_POST
+def card_save(request: HttpRequest) -> HttpResponse:
+    """Stripe.js confirmed the SetupIntent; attach its payment method and start the plan."""
+    require_perm(request, CHANGE)
+    form = CardForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, "The card was not saved: Stripe.js sent no payment method.")
+        return redirect("billing")
+    try:
+        account = accounts.add_card(form.cleaned_data["payment_method"])
+    except BillingError as exc:
+        flash.error(request, f"The card was not saved. {exc}")
+        return redirect("billing")
+    record_action(account, "billing", f"Card saved: {account.card_brand} {account.card_last4}")
+    if account.payment_failed:
+        flash.error(request, "The card was saved, but the payment failed.")
+    else:
+        flash.success(request, f"Card saved. Your plan: {accounts.current_tier(account).label}.")
+    return redirect("billing")
+
+
+@login_required
+@require_POST
+def contact(request: HttpRequest) -> HttpResponse:
+    require_perm(request, CHANGE)
+    form = ContactForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, "Enter a valid email address for the billing contact.")
+        return redirect("billing")
+    try:
+        accounts.set_contact(form.cleaned_data["email"])
+        flash.success(request, "Billing contact saved.")
+    except BillingError as exc:
+        flash.error(request, f"Saved here, but Stripe was not updated: {exc}")
+    return redirect("billing")
+
+
+@login_required
+@require_POST
+def resend(request: HttpRequest) -> HttpResponse:
+    require_perm(request, CHANGE)
+    form = ResendForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    try:
+        to = accounts.resend_invoice(form.cleaned_data["invoice"])
+        flash.success(request, f"Invoice sent to {to}.")
+    except BillingError as exc:
+        flash.error(request, f"The invoice was not sent. {exc}")
+    return redirect("billing")
+
+
+@login_required
+def invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    """Our own page for an invoice when Stripe has no hosted page for it (localstripe)."""
+    require_perm(request, VIEW)
+    try:
+        found = accounts.our_invoice(invoice_id)
+    except BillingError as exc:
+        if str(exc) == "No such invoice.":
+            raise Http404 from exc
+        flash.error(request, str(exc))
+        return redirect("billing")
+    return render(request, "billing/invoice.html", {"invoice": found})
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's events: verify the signature, store once by id, process idempotently.
+    Any failure answers non-2xx so Stripe delivers the event again."""
+    try:
+        event = stripe_client.verify_event(
+            request.body, request.headers.get("Stripe-Signature", "")
+        )
+    except ValueError as exc:
+        return HttpResponse(f"Rejected: {exc}", status=400, content_type="text/plain")
+    row = webhooks.store(event)
+    try:
+        webhooks.process(row)
+    except Exception:
+        return HttpResponse("Processing failed", status=500, content_type="text/plain")
+    return HttpResponse("OK", content_type="text/plain")

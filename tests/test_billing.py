@@ -1,0 +1,343 @@
+# ruff: noqa: F811 -- pytest fixtures imported from billing_fixtures are parameters here
+"""Billing against localstripe over HTTP: trial, card, tiers, invoices, webhooks, errors."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from billing import accounts, webhooks
+from billing.models import BillingAccount, StripeEvent
+from campaign_monitor.models import ConnectedClient, Connection
+from sync import tracking
+from sync.models import SubscriberState
+
+from .billing_fixtures import card, localstripe, localstripe_server, signed, stripe_api  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+SMALL_TIERS = [(2, 800), (5, 1500)]
+
+
+def synced_list(active: int, list_id: str = "list-1") -> None:
+    """A connected client whose list has ``active`` active subscribers in the local state."""
+    connection = Connection.objects.first() or Connection.objects.create()
+    client, _ = ConnectedClient.objects.get_or_create(
+        connection=connection,
+        client_id="client-1",
+        defaults={"name": "Client", "connected": True, "lists": []},
+    )
+    if not any(m["ListID"] == list_id for m in client.lists):
+        client.lists = [*client.lists, {"ListID": list_id, "Name": list_id}]
+        client.save()
+    have = SubscriberState.objects.filter(list_id=list_id).count()
+    for n in range(have, active):
+        SubscriberState.objects.create(
+            client_id="client-1",
+            list_id=list_id,
+            email=f"p{n}@example.com",
+            email_lc=f"p{n}@example.com",
+            state="active",
+            state_date=timezone.now(),
+        )
+
+
+def add_card(client, server, number: str = "4242424242424242"):
+    return client.post(
+        reverse("billing-card"), {"payment_method": card(server, number)}, follow=True
+    )
+
+
+def post_event(client, event: dict, secret: str | None = None):
+    payload, signature = signed(event, *([secret] if secret else []))
+    return client.post(
+        reverse("billing-webhook"),
+        payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature,
+    )
+
+
+def test_without_stripe_keys_the_billing_tab_says_billing_is_not_configured(alice_client, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    response = alice_client.get(reverse("billing"))
+    assert "Billing is not configured" in response.content.decode()
+    assert alice_client.get(reverse("sync")).status_code == 200
+    assert accounts.tracking_allowed()
+
+
+def test_a_new_installation_is_in_a_fourteen_day_trial(alice_client, localstripe):
+    page = alice_client.get(reverse("billing")).content.decode()
+    account = BillingAccount.get_solo()
+    assert "Free trial" in page
+    assert account.trial_ends_at - timezone.now() > timedelta(days=13, hours=23)
+    assert accounts.tracking_allowed()
+
+
+def test_adding_a_card_turns_the_trial_into_the_paid_tier_of_the_subscriber_count(
+    alice_client, localstripe, settings
+):
+    settings.BILLING_TIERS = SMALL_TIERS
+    synced_list(active=2)
+    accounts.update_plan_after_sync()
+
+    page = add_card(alice_client, localstripe).content.decode()
+
+    account = BillingAccount.get_solo()
+    assert account.has_paid_plan and account.subscription_status == "active"
+    assert account.tier_up_to == 2
+    assert (account.card_brand, account.card_last4) == ("visa", "4242")
+    assert "Visa ending in 4242, expires 12/2030" in page
+    assert "Up to 2 subscribers, $8/month" in page
+    sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
+    assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-2"
+    assert "8.00 USD" in page  # the first invoice is listed
+    assert "paid" in page
+
+
+def test_a_sync_that_crosses_a_threshold_moves_the_subscription_to_the_next_tier(
+    alice_client, localstripe, settings
+):
+    settings.BILLING_TIERS = SMALL_TIERS
+    synced_list(active=1)
+    accounts.update_plan_after_sync()
+    add_card(alice_client, localstripe)
+    assert BillingAccount.get_solo().tier_up_to == 2
+
+    synced_list(active=4)  # the next run read four active subscribers
+    accounts.update_plan_after_sync()
+
+    account = BillingAccount.get_solo()
+    assert (account.subscriber_count, account.tier_up_to) == (4, 5)
+    sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
+    assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-5"
+    assert "Up to 5 subscribers, $15/month" in alice_client.get(reverse("billing")).content.decode()
+
+
+def test_the_subscriber_count_sums_active_subscribers_of_every_synced_list(localstripe):
+    synced_list(active=3, list_id="list-1")
+    synced_list(active=2, list_id="list-2")
+    SubscriberState.objects.filter(email_lc="p0@example.com", list_id="list-2").update(
+        state="unsubscribed"
+    )
+    SubscriberState.objects.create(  # a list no connected client has: not counted
+        client_id="x",
+        list_id="gone",
+        email="z@x.com",
+        email_lc="z@x.com",
+        state="active",
+        state_date=timezone.now(),
+    )
+    accounts.update_plan_after_sync()
+    assert BillingAccount.get_solo().subscriber_count == 4
+
+
+def test_a_primary_sync_updates_the_subscriber_count(world, localstripe):
+    world.subscriber(world.list_a, "ann@example.com", "Active")
+    world.subscriber(world.list_b, "ann@example.com", "Active")
+    world.sync()
+    assert BillingAccount.get_solo().subscriber_count == 2
+
+
+def test_a_declined_card_says_so_and_keeps_the_trial(alice_client, localstripe):
+    page = add_card(alice_client, localstripe, "4000000000000002").content.decode()
+    assert "The card was not saved. Your card was declined." in page
+    assert not BillingAccount.get_solo().has_paid_plan
+
+
+def test_stripe_down_gives_a_clear_message_not_a_500(alice_client, localstripe, settings):
+    pm = card(localstripe)
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    response = alice_client.post(reverse("billing-card"), {"payment_method": pm}, follow=True)
+    assert response.status_code == 200
+    assert "Stripe could not be reached" in response.content.decode()
+    setup = alice_client.post(reverse("billing-card-setup"))
+    assert setup.status_code == 502 and "could not be reached" in setup.json()["error"]
+    BillingAccount.objects.update(customer_id="cus_somebody")
+    page = alice_client.get(reverse("billing")).content.decode()
+    assert "Stripe could not be reached" in page
+
+
+def test_resend_emails_the_invoice_link_to_the_billing_contact(alice_client, localstripe):
+    alice_client.post(reverse("billing-contact"), {"email": "Billing@Example.com"})
+    add_card(alice_client, localstripe)
+    account = BillingAccount.get_solo()
+    (invoice,) = stripe_api(localstripe).v1.invoices.list({"customer": account.customer_id})
+    mail.outbox.clear()
+
+    page = alice_client.post(
+        reverse("billing-resend"), {"invoice": invoice.id}, follow=True
+    ).content.decode()
+
+    assert "Invoice sent to billing@example.com" in page
+    (email,) = mail.outbox
+    assert email.to == ["billing@example.com"]
+    assert f"http://127.0.0.1:8000/billing/invoices/{invoice.id}/" in email.body
+    view = alice_client.get(reverse("billing-invoice", args=[invoice.id]))
+    assert "8.00 USD" in view.content.decode()
+
+
+def test_an_invoice_of_another_customer_is_not_resent(alice_client, localstripe):
+    add_card(alice_client, localstripe)
+    api = stripe_api(localstripe)
+    other = api.v1.customers.create({"email": "x@example.com"})
+    assert alice_client.get(reverse("billing-invoice", args=["in_nothing"])).status_code in (
+        302,
+        404,
+    )
+    mail.outbox.clear()
+    alice_client.post(reverse("billing-resend"), {"invoice": "in_" + other.id[4:]})
+    assert mail.outbox == []
+
+
+def test_only_full_access_changes_billing_and_read_roles_may_view(
+    bob_client, carol, localstripe, client, mallory
+):
+    assert bob_client.get(reverse("billing")).status_code == 200
+    for name in ("billing-card", "billing-card-setup", "billing-contact", "billing-resend"):
+        assert bob_client.post(reverse(name), {"email": "a@b.c"}).status_code == 403
+    client.force_login(carol)
+    page = client.get(reverse("billing")).content.decode()
+    assert "Save card" not in page and "Billing contact" in page
+    client.force_login(mallory)
+    assert client.get(reverse("billing")).status_code == 403
+
+
+def test_the_billing_contact_is_saved_and_sent_to_stripe(alice_client, localstripe):
+    add_card(alice_client, localstripe)
+    alice_client.post(reverse("billing-contact"), {"email": "pay@example.com"})
+    account = BillingAccount.get_solo()
+    assert account.contact_email == "pay@example.com"
+    assert stripe_api(localstripe).v1.customers.retrieve(account.customer_id).email == (
+        "pay@example.com"
+    )
+
+
+def test_a_webhook_with_a_bad_signature_is_rejected(client, localstripe):
+    event = {"id": "evt_1", "type": "invoice.payment_failed", "data": {"object": {}}}
+    response = post_event(client, event, secret="whsec_wrong")
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_repeated_event_is_stored_and_processed_once(client, localstripe, monkeypatch):
+    BillingAccount.objects.update_or_create(defaults={"customer_id": "cus_ours"})
+    calls = []
+    monkeypatch.setitem(webhooks.HANDLERS, "invoice.payment_failed", lambda b, o: calls.append(o))
+    event = {
+        "id": "evt_twice",
+        "type": "invoice.payment_failed",
+        "data": {"object": {"id": "in_1", "customer": "cus_ours"}},
+    }
+    assert post_event(client, event).status_code == 200
+    assert post_event(client, event).status_code == 200
+    assert len(calls) == 1
+    (row,) = StripeEvent.objects.all()
+    assert row.processed_at is not None and row.type == "invoice.payment_failed"
+
+
+def test_a_failing_handler_answers_500_so_stripe_retries(client, localstripe, monkeypatch):
+    BillingAccount.objects.update_or_create(defaults={"customer_id": "cus_ours"})
+
+    def broken(billing, obj):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setitem(webhooks.HANDLERS, "invoice.paid", broken)
+    event = {
+        "id": "evt_retry",
+        "type": "invoice.paid",
+        "data": {"object": {"customer": "cus_ours"}},
+    }
+    assert post_event(client, event).status_code == 500
+    assert StripeEvent.objects.get().processed_at is None
+    monkeypatch.setitem(webhooks.HANDLERS, "invoice.paid", webhooks.invoice_paid)
+    assert post_event(client, event).status_code == 200  # the retry is processed
+    assert StripeEvent.objects.get().processed_at is not None
+
+
+def test_a_failed_payment_shows_a_banner_on_every_tab_until_an_invoice_is_paid(
+    alice_client, carol, localstripe
+):
+    add_card(alice_client, localstripe)
+    customer = BillingAccount.get_solo().customer_id
+    failed = {
+        "id": "evt_f",
+        "type": "invoice.payment_failed",
+        "data": {"object": {"customer": customer}},
+    }
+    assert post_event(alice_client, failed).status_code == 200
+    for name in ("sync", "general", "maintenance", "security", "billing"):
+        assert "The last payment failed" in alice_client.get(reverse(name)).content.decode()
+    alice_client.force_login(carol)  # read-only roles see it too, without the link
+    assert "Ask a Full access admin" in alice_client.get(reverse("sync")).content.decode()
+    paid = {"id": "evt_p", "type": "invoice.paid", "data": {"object": {"customer": customer}}}
+    post_event(alice_client, paid)
+    assert "The last payment failed" not in alice_client.get(reverse("sync")).content.decode()
+
+
+def test_subscription_events_follow_the_plan_and_its_cancellation(client, localstripe):
+    BillingAccount.objects.update_or_create(
+        defaults={
+            "customer_id": "cus_ours",
+            "subscription_id": "sub_1",
+            "subscription_status": "active",
+        }
+    )
+    sub = {
+        "id": "sub_1",
+        "customer": "cus_ours",
+        "status": "past_due",
+        "current_period_end": 1900000000,
+        "items": {"data": [{"plan": {"id": "cmsync-tier-5000"}}]},
+    }
+    post_event(
+        client, {"id": "evt_u", "type": "customer.subscription.updated", "data": {"object": sub}}
+    )
+    account = BillingAccount.get_solo()
+    assert (account.subscription_status, account.tier_up_to) == ("past_due", 5000)
+    post_event(
+        client, {"id": "evt_d", "type": "customer.subscription.deleted", "data": {"object": sub}}
+    )
+    assert not BillingAccount.get_solo().has_paid_plan
+
+
+def test_events_of_another_customer_change_nothing(client, localstripe):
+    BillingAccount.objects.update_or_create(defaults={"customer_id": "cus_ours"})
+    event = {
+        "id": "evt_x",
+        "type": "invoice.payment_failed",
+        "data": {"object": {"customer": "cus_x"}},
+    }
+    assert post_event(client, event).status_code == 200
+    assert not BillingAccount.get_solo().payment_failed
+
+
+class FakeContext:
+    clients = []
+
+    def begin(self, step):
+        raise AssertionError("the tracking step should not start")
+
+
+def test_after_the_trial_without_a_paid_plan_tracking_import_is_paused_and_says_so(
+    alice_client, localstripe
+):
+    BillingAccount.objects.update_or_create(
+        defaults={"trial_ends_at": timezone.now() - timedelta(minutes=1)}
+    )
+    tracking.import_tracking(FakeContext())  # returns before counting anything
+    assert "Email tracking import is paused" in alice_client.get(reverse("sync")).content.decode()
+    assert (
+        "no longer imports email tracking" in alice_client.get(reverse("billing")).content.decode()
+    )
+
+
+def test_a_paid_plan_after_the_trial_keeps_tracking(alice_client, localstripe):
+    add_card(alice_client, localstripe)
+    BillingAccount.objects.update(trial_ends_at=timezone.now() - timedelta(days=1))
+    assert accounts.tracking_allowed()
+    assert (
+        "Email tracking import is paused" not in alice_client.get(reverse("sync")).content.decode()
+    )
