@@ -341,3 +341,21 @@ def test_a_paid_plan_after_the_trial_keeps_tracking(alice_client, localstripe):
     assert (
         "Email tracking import is paused" not in alice_client.get(reverse("sync")).content.decode()
     )
+
+
+def test_a_real_sync_crossing_a_threshold_changes_the_stripe_plan(
+    alice_client, localstripe, settings, world
+):
+    settings.BILLING_TIERS = SMALL_TIERS
+    world.subscriber(world.list_a, "one@example.com", "Active")
+    world.sync()
+    add_card(alice_client, localstripe)
+    assert BillingAccount.get_solo().tier_up_to == 2
+
+    for n in range(4):
+        world.subscriber(world.list_b, f"new{n}@example.com", "Active", minutes_later=1)
+    world.sync()
+    account = BillingAccount.get_solo()
+    assert (account.subscriber_count, account.tier_up_to) == (5, 5)
+    sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
+    assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-5"
