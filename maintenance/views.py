@@ -176,14 +176,12 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
 
 
 def _components_connection(request: HttpRequest):
-    from salesforce.connection import sync_user_status
-    from salesforce.models import SalesforceConnection
+    from salesforce.connection import usable_connection
 
-    status = sync_user_status()
-    connection = status.connection or SalesforceConnection.objects.filter(user=request.user).first()
-    if connection is None or connection.revoked_at:
+    connection = usable_connection(request.user)
+    if connection is None:
         flash.error(request, "Connect Salesforce first (Sync tab).")
-    return connection if connection and not connection.revoked_at else None
+    return connection
 
 
 @login_required

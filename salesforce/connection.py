@@ -141,6 +141,14 @@ def test_connection(connection: SalesforceConnection) -> dict:
     }
 
 
+def usable_connection(user) -> SalesforceConnection | None:
+    """For schema and component work: the sync user's connection, else ``user``'s own;
+    None when neither is there or it was revoked."""
+    connection = SalesforceSettings.get_solo().sync_connection()
+    connection = connection or SalesforceConnection.objects.filter(user=user).first()
+    return connection if connection and not connection.revoked_at else None
+
+
 @dataclass(frozen=True)
 class SyncUserStatus:
     user: object

@@ -18,6 +18,7 @@ from .connection import (
     set_sync_user,
     sync_user_status,
     test_connection,
+    usable_connection,
 )
 from .forms import AppForm
 from .models import SalesforceConnection, SalesforceSettings
@@ -161,7 +162,7 @@ def sync_user_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def schema_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
-    connection = SalesforceSettings.get_solo().sync_connection() or _own_connection(request)
+    connection = usable_connection(request.user)
     if connection is None:
         messages.error(request, "Connect Salesforce first.")
         return redirect("sync")
