@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from billing.api import InvoiceList
 from campaign_monitor.api import ClientViewSet
 from maintenance.api import AuditViewSet, MessageViewSet
 from security.api import UserViewSet
@@ -22,6 +23,7 @@ urlpatterns = [
     path("settings/sync/", SyncSettingsView.as_view(), name="api-sync-settings"),
     path("settings/general/", GeneralSettingsView.as_view(), name="api-general-settings"),
     path("settings/campaigns/", CampaignSettingsView.as_view(), name="api-campaign-settings"),
+    path("billing/invoices/", InvoiceList.as_view(), name="api-invoices"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(

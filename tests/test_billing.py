@@ -359,3 +359,16 @@ def test_a_real_sync_crossing_a_threshold_changes_the_stripe_plan(
     assert (account.subscriber_count, account.tier_up_to) == (5, 5)
     sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
     assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-5"
+
+
+def test_invoices_are_listed_through_the_api(alice, alice_client, localstripe):
+    from rest_framework.test import APIClient
+
+    from security.service import create_key
+
+    add_card(alice_client, localstripe)
+    _, secret = create_key("accounts", "read", alice)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    (invoice,) = api.get("/api/v1/billing/invoices/").json()
+    assert (invoice["amount"], invoice["currency"], invoice["status"]) == (800, "usd", "paid")
