@@ -38,9 +38,9 @@ def security_page(request: HttpRequest) -> HttpResponse:
     names = {c.client_id: c.name for c in clients}
     client = current_client(request)
     people = _people(request, client) if request.user.has_perm(MANAGE) else None
-    owned, overrides = {}, {}
+    owned_ids, overrides = {}, {}
     for row in ClientOwnership.objects.all():
-        owned.setdefault(row.user_id, []).append(names.get(row.client_id, row.client_id))
+        owned_ids.setdefault(row.user_id, []).append(row.client_id)
     if client:
         overrides = dict(
             UserOverride.objects.filter(client_id=client.client_id).values_list(
@@ -49,15 +49,13 @@ def security_page(request: HttpRequest) -> HttpResponse:
         )
     users = []
     for user in get_user_model().objects.filter(integration_key=None).order_by("username"):
-        user_owned = set(
-            ClientOwnership.objects.filter(user=user).values_list("client_id", flat=True)
-        )
+        user_owned = owned_ids.get(user.pk, [])
         users.append(
             {
                 "user": user,
                 "role": role_of(user),
                 "role_form": RoleForm(initial={"role": role_of(user)}, prefix=f"u{user.pk}"),
-                "owned": owned.get(user.pk, []),
+                "owned": [names.get(c, c) for c in user_owned],
                 "clients_form": ClientsForm(
                     initial={"clients": sorted(user_owned)},
                     choices=[(c.client_id, c.name) for c in clients],
