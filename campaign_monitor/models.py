@@ -91,6 +91,25 @@ class ConnectedClient(InAuditArea, models.Model):
         return self.name
 
 
+class ListOptions(InAuditArea, models.Model):
+    """Per-list choices of the admin, kept by Campaign Monitor list id (lists come and go
+    with the connected clients; the options stay if a list is connected again)."""
+
+    audit_area = "sync"
+
+    list_id = models.CharField("list id", max_length=64, unique=True)
+    # Storage-conscious orgs: no CM_List_Membership__c records for this list.
+    prevent_member_sync = models.BooleanField("prevent member sync", default=False)
+
+    class Meta:
+        verbose_name = "list options"
+        verbose_name_plural = "list options"
+
+    def __str__(self) -> str:
+        return f"Options of list {self.list_id}"
+
+
 # Secrets never enter the audit log.
 auditlog.register(Connection, exclude_fields=["api_key", "access_token", "refresh_token"])
 auditlog.register(ConnectedClient, include_fields=["connected"])
+auditlog.register(ListOptions)

@@ -38,6 +38,8 @@ class SalesforceSettings(InAuditArea, SingletonModel):
     schema_checked_at = models.DateTimeField(null=True, blank=True)
     # Audited: when cmsync last created parts of its schema in the org.
     schema_installed_at = models.DateTimeField(null=True, blank=True)
+    # The secret in the Outbound Message endpoint's URL (generated; shown once).
+    outbound_secret = _secret()
 
     class Meta:
         verbose_name = "Salesforce settings"
@@ -128,6 +130,12 @@ class SalesforceConnection(InAuditArea, models.Model):
 
 auditlog.register(
     SalesforceSettings,
-    exclude_fields=["client_secret", "schema_missing", "layouts_missing", "schema_checked_at"],
+    exclude_fields=[
+        "client_secret",
+        "outbound_secret",
+        "schema_missing",
+        "layouts_missing",
+        "schema_checked_at",
+    ],
 )
 auditlog.register(SalesforceConnection, exclude_fields=SECRETS)

@@ -76,6 +76,12 @@ class SyncSettings(InAuditArea, SingletonModel):
         default=365,
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
     )
+    change_poll_minutes = models.PositiveSmallIntegerField(
+        "check Salesforce for changes every (minutes)",
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="How often cmsync looks for Contact, Lead and Account changes to react to.",
+    )
 
     class Meta:
         verbose_name = "sync settings"

@@ -7,12 +7,20 @@ from solo.models import SingletonModel
 
 
 class SyncRun(models.Model):
-    """One primary sync: what started it, how it went, what it read and wrote."""
+    """One run: a primary sync (Campaign Monitor → Salesforce), or a batch of reactions to
+    Salesforce changes (Salesforce → Campaign Monitor). What started it, how it went, what it
+    read and wrote."""
+
+    class Kind(models.TextChoices):
+        PRIMARY = "primary", "Primary sync"
+        CHANGES = "changes", "Salesforce changes"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
         MANUAL = "manual", "Sync now"
         API = "api", "API"
+        POLL = "poll", "Change poll"
+        OUTBOUND = "outbound", "Outbound Message"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -24,10 +32,11 @@ class SyncRun(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRIMARY)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    # True while queued or running, NULL after: the unique index allows one active run.
-    active = models.BooleanField(null=True, default=True, unique=True, editable=False)
+    # True while queued or running, NULL after: a unique index allows one active run per kind.
+    active = models.BooleanField(null=True, default=True, editable=False)
     full = models.BooleanField("full sync", default=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -49,7 +58,10 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [models.Index(fields=["kind", "status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "active"], name="one_active_run_per_kind")
+        ]
 
     def __str__(self) -> str:
         return f"Sync run {self.pk} ({self.get_status_display()})"
@@ -93,14 +105,21 @@ class SubscriberState(models.Model):
     email_lc = models.CharField(max_length=254, db_index=True)
     state = models.CharField(max_length=12)  # active, unconfirmed, unsubscribed, bounced, deleted
     state_date = models.DateTimeField()
+    # When the address first joined the list (Campaign Monitor's ListJoinedDate).
+    joined_date = models.DateTimeField(null=True, blank=True)
     # Set when the state changed; cleared once the opt-out step has dealt with the email.
     opt_out_pending = models.BooleanField(default=True)
+    # Set when the state changed; cleared once the membership step has written it to Salesforce.
+    membership_pending = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["list_id", "email_lc"], name="one_state_per_list")
         ]
-        indexes = [models.Index(fields=["opt_out_pending", "email_lc"])]
+        indexes = [
+            models.Index(fields=["opt_out_pending", "email_lc"]),
+            models.Index(fields=["membership_pending", "list_id", "email_lc"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} is {self.state} on {self.list_id}"
@@ -146,3 +165,76 @@ class TrackedEvent(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SalesforceChange(models.Model):
+    """A change to a Contact, Lead or Account seen in Salesforce (by the poll or an Outbound
+    Message), waiting for, or done by, a run of kind "Salesforce changes"."""
+
+    class Source(models.TextChoices):
+        POLL = "poll", "Change poll"
+        OUTBOUND = "outbound", "Outbound Message"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    sobject = models.CharField(max_length=20)  # Contact, Lead, Account
+    record_id = models.CharField(max_length=18)
+    email = models.CharField(max_length=254, blank=True)
+    # None when the source did not say (an Outbound Message without the field, an Account).
+    opted_out = models.BooleanField(null=True)
+    deleted = models.BooleanField(default=False)
+    modstamp = models.DateTimeField(null=True, blank=True)
+    # Changes sharing a batch were written by one Salesforce transaction (bulk triggers).
+    batch = models.CharField(max_length=80)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["processed_at", "received_at"])]
+
+    def __str__(self) -> str:
+        what = "deleted" if self.deleted else "changed"
+        return f"{self.sobject} {self.record_id} {what}"
+
+
+class WatchedRecord(models.Model):
+    """What cmsync last knew of a Contact or Lead that is opted out or deleted in Salesforce.
+
+    Reactions fire on a *transition* against this row (opt-out ticked, record deleted), so a
+    change seen twice acts once, and a value cmsync wrote itself (recorded here before the
+    write) does not bounce back as a reaction.
+    """
+
+    record_id = models.CharField(max_length=18, unique=True)
+    sobject = models.CharField(max_length=20)
+    email_lc = models.CharField(max_length=254, blank=True)
+    opted_out = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    # The SystemModstamp of the last change applied: an older one arriving late is stale.
+    modstamp = models.DateTimeField(null=True, blank=True)
+    # The primary sync is writing HasOptedOutOfEmail = expect_opted_out: until the change
+    # showing it is seen (or the time passes), the record's other value is cmsync's own past.
+    expect_opted_out = models.BooleanField(null=True)
+    expect_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.sobject} {self.record_id}"
+
+
+class ChangeWatch(SingletonModel):
+    """The state of change detection: its baseline, the last poll and what it found."""
+
+    # When the opted-out baseline was read; None means take it at the next poll.
+    baseline_at = models.DateTimeField(null=True, blank=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_poll_found = models.PositiveIntegerField(default=0)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return "Change detection"
