@@ -1,13 +1,15 @@
-"""The control surface: clock, subscriber states, campaigns, events, faults, request counts.
+"""The control surface: clock, subscriber states, campaigns, events, faults, request counts
+and bodies, client suppression lists.
 
 Tests and demos use it to make things happen that a real account would do on its own
 (people unsubscribing, campaigns going out, the API failing). It is served without auth
 under /_emulator/ and the same operations are methods of CampaignMonitorEmulator.
 """
 
+import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +97,37 @@ class RequestCounts:
             self._counts.clear()
 
 
+class RequestBodies:
+    """The JSON bodies of the last few POST/PUT requests per route ("POST /subscribers/{id}/
+    import.json"), so a test can see which flags were sent."""
+
+    KEEP = 20
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, deque[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, body: bytes) -> None:
+        with self._lock:
+            self._bodies.setdefault(key, deque(maxlen=self.KEEP)).append(body)
+
+    def get(self, key: str) -> list[Any]:
+        with self._lock:
+            raw = list(self._bodies.get(key, ()))
+        return [_decoded(body) for body in raw]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+
+
+def _decoded(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body.strip() else None
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
 def apply_fault(fault: Fault | None) -> Reply | None:
     """Sleep for a slow-response fault; the error reply to send instead, if any."""
     if fault is None:
@@ -111,6 +144,7 @@ class Control:
         self.env = env
         self.faults = Faults()
         self.counts = RequestCounts()
+        self.bodies = RequestBodies()
 
     def now(self) -> str:
         return self.env.clock.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -241,6 +275,26 @@ class Control:
 
     def reset_request_counts(self) -> None:
         self.counts.reset()
+        self.bodies.reset()
+
+    def request_bodies(self, route: str) -> list[Any]:
+        """The last bodies sent to `route` ("POST /subscribers/{id}/import.json"), oldest
+        first."""
+        return self.bodies.get(route)
+
+    def suppress(self, client_id: str, emails: list[str]) -> int:
+        """Put addresses on the client's suppression list, as Campaign Monitor's
+        POST /clients/{id}/suppress.json does: adding or importing them into any of the
+        client's lists then fails with Code 204 "In Suppression List". Returns how many
+        were new on the list."""
+        client_pk = self._client_pk(client_id)
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            raise ControlError("EmailAddresses must be a list of addresses")
+        rows = [(client_pk, e.lower(), e, self.env.clock.stamp()) for e in emails]
+        with self.env.store.write() as conn:
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?)", rows)
+            return conn.total_changes - before
 
     def _client_pk(self, client_id: str) -> int:
         with self.env.store.read() as conn:

@@ -202,7 +202,18 @@ class CampaignMonitorEmulator:
         return self._control().request_counts()
 
     def reset_request_counts(self) -> None:
+        """Also forgets the request bodies."""
         self._control().reset_request_counts()
+
+    def request_bodies(self, route: str) -> list[Any]:
+        """The JSON bodies of the last 20 calls to a route, e.g.
+        "POST /subscribers/{id}/import.json", oldest first."""
+        return self._control().request_bodies(route)
+
+    def suppress(self, client_id: str, emails: list[str]) -> int:
+        """Put addresses on a client's suppression list: adding or importing them then
+        fails with Code 204 "In Suppression List"."""
+        return self._control().suppress(client_id, emails)
 
     def _env(self) -> Env:
         if self.env is None:

@@ -61,6 +61,8 @@ CUSTOM_FIELDS = (
     ("interests", "MultiSelectMany", ("Baking", "Cycling", "Hiking", "Music", "Travel")),
     ("age", "Number", ()),
     ("birthday", "Date", ()),
+    # Values are Campaign Monitor's country names (countries.json), not checked on write.
+    ("Country", "Country", ()),
 )
 
 

@@ -190,6 +190,10 @@ def _client(
     return SeededClient(client_pk, spec.name, lists)
 
 
+# Campaign Monitor's names: "United States of America" is not Salesforce's "United States".
+SEED_COUNTRIES = ("Australia", "New Zealand", "United Kingdom", "United States of America")
+
+
 def _field_pool(rng: random.Random, size: int = 509) -> list[str]:
     """Pre-serialised CustomFields values; subscribers pick one, which keeps seeding fast."""
     options = next(opts for key, _, opts in CUSTOM_FIELDS if key == "interests")
@@ -205,6 +209,8 @@ def _field_pool(rng: random.Random, size: int = 509) -> list[str]:
         if rng.random() < 0.5:
             day = datetime(1950, 1, 1) + timedelta(days=rng.randrange(20000))
             fields.append({"Key": "birthday", "Value": day.strftime("%Y-%m-%d")})
+        if n % 3 == 0:  # by position, not by rng: the rest of the seed stays as it was
+            fields.append({"Key": "Country", "Value": SEED_COUNTRIES[n // 3 % len(SEED_COUNTRIES)]})
         pool.append(json.dumps(fields, ensure_ascii=False))
     return pool
 

@@ -52,6 +52,8 @@ class Dispatcher:
             return not_found()
         route, ids = found
         self.control.counts.add(f"{method} {route.template}")
+        if method in ("POST", "PUT"):
+            self.control.bodies.add(f"{method} {route.template}", body)
         failure = apply_fault(self.control.faults.take(path))
         if failure is not None:
             return failure
@@ -149,6 +151,11 @@ class Dispatcher:
         if action == ("DELETE", "/_emulator/requests"):
             c.reset_request_counts()
             return Reply(body={"ok": True})
+        if action == ("POST", "/_emulator/request_bodies"):  # POST: the route goes in the body
+            return Reply(body=c.request_bodies(str(data.get("route", ""))))
+        if action == ("POST", "/_emulator/suppressions"):
+            args = _args(data, ClientID="client_id", EmailAddresses="emails")
+            return Reply(body={"added": c.suppress(**args)})
         if method == "GET" and path.startswith("/_emulator/session/"):
             return self._session(path.rsplit("/", 1)[-1])
         return Reply(404, {"error": "No such control endpoint"})

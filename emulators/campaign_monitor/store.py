@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 # state code -> (API name, endpoint name)
 STATES = {
@@ -60,6 +60,9 @@ CREATE TABLE oauth_codes(code TEXT PRIMARY KEY, redirect_uri TEXT NOT NULL,
     expires REAL NOT NULL);
 CREATE TABLE oauth_tokens(token TEXT PRIMARY KEY, kind TEXT NOT NULL,
     account_id INTEGER NOT NULL, expires REAL NOT NULL);
+-- a client's suppression list: addresses no list of the client may take (Code 204)
+CREATE TABLE suppressions(client_id INTEGER NOT NULL, email_lc TEXT NOT NULL,
+    email TEXT NOT NULL, date TEXT NOT NULL, PRIMARY KEY(client_id, email_lc)) WITHOUT ROWID;
 """
 
 # Created after bulk seeding (faster than maintaining them row by row). Each paging index

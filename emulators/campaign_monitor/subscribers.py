@@ -94,6 +94,17 @@ def not_in_list() -> ApiError:
     return ApiError(400, 203, "Subscriber Not In List")
 
 
+def refuse_suppressed(conn: sqlite3.Connection, list_pk: int, email: str) -> None:
+    """An address on the list's client's suppression list cannot be added (Code 204)."""
+    row = conn.execute(
+        "SELECT 1 FROM suppressions s JOIN lists l ON l.client_id = s.client_id "
+        "WHERE l.id = ? AND s.email_lc = ?",
+        (list_pk, email.lower()),
+    ).fetchone()
+    if row is not None:
+        raise ApiError(400, 204, "In Suppression List")
+
+
 def consent_value(value: Any, current: str | None) -> str:
     """ConsentToTrack is mandatory since v3.2: Yes, No or Unchanged (any case)."""
     if value is None or value == "":
@@ -140,6 +151,7 @@ def add(conn: sqlite3.Connection, list_pk: int, body: dict, now: str) -> str:
     email = body.get("EmailAddress")
     if not valid_email(email):
         raise ApiError(400, 1, "Invalid Email Address")
+    refuse_suppressed(conn, list_pk, email)
     existing = find(conn, list_pk, email)
     consent = consent_value(body.get("ConsentToTrack"), existing and existing.consent)
     if existing is None:
@@ -264,6 +276,7 @@ class _ImportResult:
     def _store(self, conn, list_pk, email, person, resubscribe, now, first) -> None:
         """Add or update one person; a repeat of an address in the batch is applied again
         (the last one wins) but counted once."""
+        refuse_suppressed(conn, list_pk, email)
         existing = find(conn, list_pk, email)
         consent = consent_value(person.get("ConsentToTrack"), existing and existing.consent)
         if existing is None:

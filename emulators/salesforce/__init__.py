@@ -13,16 +13,49 @@ read-only fields, references, campaign member statuses, unique fields, validatio
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
 soql + query (parser, compiler to SQL, pages), dml + campaigns (the write rules),
 sobject_collections, tooling (custom objects and fields), layouts (page layouts and custom
-buttons), oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields,
-describe).
+buttons), outbound (Outbound Messages), oauth, control (/_emulator/), seed, store (SQLite),
+schema (objects, fields, describe).
+
+Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
+info, seed_people, insert (POST records), issue_token (POST token), faults, validation
+rules, request counts, limits, expire_sessions, advance_clock, and Outbound Messages:
+
+    action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
+                                      ["Email", "HasOptedOutOfEmail"], retry_delays=[0.1])
+    ...create or update Contacts through any API...
+    emu.wait_outbound(10)         # True once nothing is queued, retrying or in flight
+    emu.outbound_deliveries()     # [{time, url, status, ack, attempt, notification_ids, ...}]
+    emu.redeliver_last()          # the last message again, same notification ids
+    emu.remove_outbound_messages(); emu.clear_outbound_deliveries()
+
+  POST|GET|DELETE /_emulator/outbound_messages  {"endpoint_url", "sobject", "fields", "name"?,
+  "retry_delays"?}; POST /_emulator/outbound_messages/redeliver_last; GET|DELETE
+  /_emulator/outbound_deliveries; POST /_emulator/outbound_deliveries/wait {"timeout"?}.
+
+  After every DML call that creates or updates records of the object (REST create, update
+  and upsert, sObject Collections, the control insert; not deletes, not seed_people), one
+  SOAP message per 100 records goes from a background thread to the endpoint, which must be
+  on 127.0.0.1 or localhost, in Salesforce's format (one Notification per record, Id first,
+  nil fields as xsi:nil, datetimes as ...000Z). Anything but HTTP 200 with <Ack>true</Ack>
+  is retried after each of retry_delays (0.5, 1, 2 s by default), with the same notification
+  ids; each attempt is recorded.
 
 Known differences from Salesforce, on purpose or for want of evidence:
 - Single-record ENTITY_IS_DELETED is a 404; inside sObject Collections the body errors that
   stop deserialization (JSON_PARSER_ERROR, an unknown field) fail the whole call with 400.
 - Case-insensitive matching (=, IN, LIKE, unique and external ids) folds ASCII only.
 - Restricted picklists and CampaignMember.Status match values exactly (case-sensitive).
+- Contact.MailingCountry and Lead.Country are restricted picklists of a few country names
+  (schema.COUNTRIES) that refuse other values with INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST.
+  They stand in for State and Country picklists, where the picklists are the *CountryCode
+  fields (not emulated) and an unknown name in the text field is refused with another
+  error. Multi-select picklists (Tooling type MultiselectPicklist) keep their ";"-joined
+  values in the order written.
 - No sharing, field-level security, duplicate rules, triggers or flows; validation rules are
-  "field equals value" rules installed through the control surface.
+  "field equals value" rules installed through the control surface. Outbound Messages have
+  no criteria (every create and update is sent), SessionId is always nil, their Enterprise
+  and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
+  (Salesforce keeps trying for 24 hours) and they are not kept in a data_dir.
 - SOQL: no GROUP BY, aggregates other than COUNT, subqueries, TYPEOF, INCLUDES, FOR UPDATE,
   fiscal or week-count date literals (MALFORMED_QUERY "Not supported by the Salesforce
   emulator: ..."); date literals use UTC, weeks start on Sunday.

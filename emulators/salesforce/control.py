@@ -10,6 +10,11 @@ GET|POST   /_emulator/limits           {"used", "max"}
 POST   /_emulator/token                {"username"?} -> an OAuth token response (for tests)
 POST   /_emulator/sessions/expire      expire every access token
 POST   /_emulator/clock                {"advance_seconds": n}
+GET|POST|DELETE /_emulator/outbound_messages  {"endpoint_url", "sobject", "fields", "name"?,
+                                       "retry_delays"?} (see outbound.py)
+POST   /_emulator/outbound_messages/redeliver_last   send the last message again, unchanged
+GET|DELETE /_emulator/outbound_deliveries     every attempt: time, url, status, ack, attempt...
+POST   /_emulator/outbound_deliveries/wait    {"timeout"?: s} -> {"idle", "deliveries"}
 """
 
 from typing import TYPE_CHECKING, Any
@@ -123,6 +128,44 @@ def clock(org: "Org", body: dict[str, Any]) -> Reply:
     return Reply(200, {"now": org.clock.stamp()})
 
 
+def outbound_messages(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, org.outbound.configured())
+
+
+def add_outbound_message(org: "Org", body: dict[str, Any]) -> Reply:
+    action = org.outbound.add(
+        body["endpoint_url"],
+        body["sobject"],
+        body["fields"],
+        body.get("name", "cmsync"),
+        body.get("retry_delays"),
+    )
+    return Reply(201, action)
+
+
+def remove_outbound_messages(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, {"removed": org.outbound.remove_all()})
+
+
+def redeliver_last(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(202, org.outbound.redeliver_last())
+
+
+def outbound_deliveries(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, org.outbound.deliveries())
+
+
+def clear_outbound_deliveries(org: "Org", body: dict[str, Any]) -> Reply:
+    org.outbound.clear_deliveries()
+    return Reply(200, [])
+
+
+def wait_outbound(org: "Org", body: dict[str, Any]) -> Reply:
+    timeout = min(max(float(body.get("timeout", 10)), 0.0), 120.0)
+    idle = org.outbound.wait(timeout)
+    return Reply(200, {"idle": idle, "deliveries": org.outbound.deliveries()})
+
+
 HANDLERS = {
     ("GET", "info"): info,
     ("POST", "people"): people,
@@ -140,4 +183,11 @@ HANDLERS = {
     ("POST", "token"): token,
     ("POST", "sessions/expire"): expire_sessions,
     ("POST", "clock"): clock,
+    ("GET", "outbound_messages"): outbound_messages,
+    ("POST", "outbound_messages"): add_outbound_message,
+    ("DELETE", "outbound_messages"): remove_outbound_messages,
+    ("POST", "outbound_messages/redeliver_last"): redeliver_last,
+    ("GET", "outbound_deliveries"): outbound_deliveries,
+    ("DELETE", "outbound_deliveries"): clear_outbound_deliveries,
+    ("POST", "outbound_deliveries/wait"): wait_outbound,
 }

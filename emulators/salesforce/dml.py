@@ -65,6 +65,15 @@ class ValidationRule:
         }
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A record created or updated, deferred (Store.defer) until its transaction commits."""
+
+    object: str
+    id: str
+    created: bool
+
+
 class MultipleMatches(SfError):
     """An external id value found on more than one record."""
 
@@ -127,6 +136,7 @@ class Engine:
             record["Id"] = self.ids.new(obj.key_prefix)
             self.stamp(obj, record, actor, creating=True)
             self.store.insert(obj, record)
+            self.store.defer(Saved(obj.name, record["Id"], True))
             self.hook(obj, "after_save", record, None, actor)
         return record["Id"]
 
@@ -141,6 +151,7 @@ class Engine:
             self.stamp(obj, record, actor, creating=False)
             changes = {k: v for k, v in record.items() if current.get(k) != v}
             self.store.update(obj, current["Id"], changes)
+            self.store.defer(Saved(obj.name, current["Id"], False))
             self.hook(obj, "after_save", record, current, actor)
 
     def upsert(
@@ -305,12 +316,17 @@ class Engine:
             raise SfError(
                 "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {value}", [f.name]
             )
-        if f.restricted and value not in {p.value for p in f.picklist if p.active}:
-            raise SfError(
-                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"bad value for restricted picklist field: {value}",
-                [f.name],
-            )
+        if f.restricted:
+            allowed = {p.value for p in f.picklist if p.active}
+            # A multi-select picklist holds its values joined by ";", each checked alone.
+            chosen = value.split(";") if f.type == "multipicklist" else [value]
+            bad = next((v for v in chosen if v not in allowed), None)
+            if bad is not None:
+                raise SfError(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"bad value for restricted picklist field: {bad}",
+                    [f.name],
+                )
         return value
 
     def check_reference(self, f: Field, value: str) -> str:

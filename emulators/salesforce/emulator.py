@@ -134,3 +134,39 @@ class SalesforceEmulator:
 
     def advance_clock(self, seconds: float) -> None:
         self.org.clock.advance(seconds)
+
+    # -- Outbound Messages (see outbound.py) -------------------------------------------------
+
+    def add_outbound_message(
+        self,
+        endpoint_url: str,
+        sobject: str,
+        fields: list[str],
+        name: str = "cmsync",
+        retry_delays: list[float] | None = None,
+    ) -> dict[str, Any]:
+        """POST a SOAP message to endpoint_url (127.0.0.1/localhost only) after every DML
+        call that creates or updates `sobject` records; Id is always among the fields.
+        retry_delays: the waits before each retry of a failed attempt (0.5, 1 and 2 s)."""
+        return self.org.outbound.add(endpoint_url, sobject, fields, name, retry_delays)
+
+    def remove_outbound_messages(self) -> int:
+        return self.org.outbound.remove_all()
+
+    def outbound_messages(self) -> list[dict[str, Any]]:
+        return self.org.outbound.configured()
+
+    def outbound_deliveries(self) -> list[dict[str, Any]]:
+        """Every attempt so far: time, url, status, ack, attempt, notification_ids..."""
+        return self.org.outbound.deliveries()
+
+    def clear_outbound_deliveries(self) -> None:
+        self.org.outbound.clear_deliveries()
+
+    def wait_outbound(self, timeout: float = 10.0) -> bool:
+        """Wait until no message is queued, waiting for a retry or in flight."""
+        return self.org.outbound.wait(timeout)
+
+    def redeliver_last(self) -> dict[str, Any]:
+        """Send the last Outbound Message again, unchanged (same notification ids)."""
+        return self.org.outbound.redeliver_last()

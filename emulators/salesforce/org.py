@@ -1,5 +1,6 @@
 """One emulated org: storage, schema, the write and query engines, OAuth, API limits,
-injected faults and request counts, plus the dispatch of every HTTP request to them."""
+injected faults, Outbound Messages and request counts, plus the dispatch of every HTTP
+request to them."""
 
 import re
 import sys
@@ -20,6 +21,7 @@ from emulators.salesforce.errors import SfError, not_found
 from emulators.salesforce.identity import Identity
 from emulators.salesforce.ids import IdFactory
 from emulators.salesforce.oauth import OAuth
+from emulators.salesforce.outbound import Outbound
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.schema import Registry, standard_objects, tooling_objects
 from emulators.salesforce.store import Store
@@ -154,6 +156,7 @@ class Org:
         self.oauth = OAuth(self.identity, "")
         self.limits = Limits(daily_limit)
         self.faults = Faults()
+        self.outbound = Outbound(self)
         self.counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self.open_or_seed()
@@ -169,6 +172,7 @@ class Org:
         self.root_url = self.oauth.root_url = root_url
 
     def close(self) -> None:
+        self.outbound.close()
         self.store.close()
 
     # -- control helpers -------------------------------------------------------------------

@@ -21,6 +21,7 @@ from emulators.salesforce.clock import day_start, format_datetime, parse_datetim
 from emulators.salesforce.errors import SfError, malformed_query
 from emulators.salesforce.schema import ID_TYPES, NUMBER_TYPES, Field, Registry, SObject
 from emulators.salesforce.soql import (
+    ESCAPED,
     BoolOp,
     Compare,
     Count,
@@ -236,7 +237,10 @@ class Compiler:
                 f"invalid operator on {'id' if f.type in ID_TYPES else f.type} field: "
                 f"{node.field.dotted}",
             )
-        self.params.append(node.value.value)
+        # A literal backslash is escaped for SQLite; an escaped wildcard (\\% or \\_ in
+        # SOQL) stays escaped.
+        pattern = node.value.value.replace("\\", "\\\\").replace(ESCAPED, "\\")
+        self.params.append(pattern)
         return f"{column} LIKE ? ESCAPE '\\'"
 
     def in_list(self, node: InList) -> str:

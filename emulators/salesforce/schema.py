@@ -12,7 +12,9 @@ from typing import Any
 
 # A developer name: letters, digits and single underscores, starting with a letter.
 NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
-STRING_TYPES = frozenset({"string", "email", "url", "phone", "textarea", "picklist"})
+STRING_TYPES = frozenset(
+    {"string", "email", "url", "phone", "textarea", "picklist", "multipicklist"}
+)
 ID_TYPES = frozenset({"id", "reference"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
 _SOAP_TYPES = {
@@ -372,6 +374,22 @@ CAMPAIGN_TYPES = (
     "Other",
 )
 INDUSTRIES = ("Agriculture", "Banking", "Education", "Retail", "Technology", "Other")
+# Mailing/lead country as a restricted picklist, as orgs with State and Country picklists
+# have it: a value outside the list (say Campaign Monitor's "United States of America") is
+# refused with INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST.
+COUNTRIES = (
+    "Australia",
+    "Canada",
+    "France",
+    "Germany",
+    "India",
+    "Ireland",
+    "Japan",
+    "New Zealand",
+    "Singapore",
+    "United Kingdom",
+    "United States",
+)
 
 _NAME_SQL = "TRIM(COALESCE({t}.\"FirstName\", '') || ' ' || COALESCE({t}.\"LastName\", ''))"
 _BOUNCED_SQL = '({t}."EmailBouncedDate" IS NOT NULL)'
@@ -466,7 +484,7 @@ def _contact() -> SObject:
         ref("AccountId", "Account", "Account", "Account ID", cascade_delete=True, indexed=True),
         *_person_fields(),
         text("MailingCity", 40, "Mailing City"),
-        text("MailingCountry", 80, "Mailing Country"),
+        picklist("MailingCountry", COUNTRIES, "Mailing Country", restricted=True),
     ]
     obj = make_object("Contact", "Contact", "Contacts", "003", fields)
     obj.fields["name"].name_field = True
@@ -481,7 +499,7 @@ def _lead() -> SObject:
         text("Company", 255, "Company", nillable=False),
         picklist("Status", LEAD_STATUSES, "Status", LEAD_STATUSES[0], restricted=True),
         text("City", 40, "City"),
-        text("Country", 80, "Country"),
+        picklist("Country", COUNTRIES, "Country", restricted=True),
         readonly(boolean("IsConverted", "Converted")),
     ]
     obj = make_object("Lead", "Lead", "Leads", "00Q", fields)

@@ -142,6 +142,10 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+# Marks a \\% or \\_ of a string literal, so LIKE can tell it from a literal backslash.
+ESCAPED = "\x00"
+
+
 def _string(text: str, start: int) -> tuple[str, int]:
     out: list[str] = []
     pos = start + 1
@@ -154,7 +158,7 @@ def _string(text: str, start: int) -> tuple[str, int]:
             if nxt in _ESCAPES:
                 out.append(_ESCAPES[nxt])
             elif nxt in ("%", "_"):
-                out.append("\\" + nxt)  # kept escaped: only LIKE gives them meaning
+                out.append(ESCAPED + nxt)  # kept escaped: only LIKE gives them meaning
             elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[pos + 2 : pos + 6]):
                 out.append(chr(int(text[pos + 2 : pos + 6], 16)))
                 pos += 4
@@ -337,7 +341,7 @@ class Parser:
             return Compare(target, op, self.literal())
         if token.is_kw("LIKE"):
             self.advance()
-            return Compare(target, "LIKE", self.literal())
+            return Compare(target, "LIKE", self.literal(like=True))
         if token.is_kw("IN"):
             self.advance()
             return InList(target, False, self.literal_list())
@@ -360,8 +364,10 @@ class Parser:
         self.expect_punct(")")
         return values
 
-    def literal(self) -> Literal:
+    def literal(self, like: bool = False) -> Literal:
         token = self.advance()
+        if token.kind == "string" and not like:  # \% and \_ mean themselves outside LIKE
+            return Literal("string", token.value.replace(ESCAPED, "\\"), token.pos, token.text)
         if token.kind in ("string", "date", "datetime", "number"):
             return Literal(token.kind, token.value, token.pos, token.text)
         if token.kind == "punct" and token.text in "-+" and self.peek().kind == "number":

@@ -5,6 +5,10 @@ Email serve `Email IN (...)` directly. One connection guarded by a re-entrant lo
 request runs its statements serially, which also gives Salesforce-like row locking for free.
 Without a data_dir the database lives in a temporary file (not in memory) so 200,000 people
 cost page cache rather than resident memory.
+
+Writers may defer() an item until the outermost transaction commits: items deferred inside
+a savepoint that rolls back are dropped, and on_commit listeners get the rest in one list
+per outermost transaction (Outbound Messages use this: one message per DML call).
 """
 
 import json
@@ -13,7 +17,7 @@ import sqlite3
 import tempfile
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,8 @@ class Store:
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE IF NOT EXISTS _meta(key TEXT PRIMARY KEY, value TEXT)")
         self._depth = 0
+        self._deferred: list[list[Any]] = []  # one list per open transaction or savepoint
+        self.on_commit: list[Callable[[list[Any]], None]] = []
 
     def close(self) -> None:
         with self.lock:
@@ -88,16 +94,36 @@ class Store:
             self._depth += 1
             name = f"sp{self._depth}"
             self.db.execute(f"SAVEPOINT {name}")
+            self._deferred.append([])
             try:
                 yield
             except BaseException:
                 self.db.execute(f"ROLLBACK TO {name}")
                 self.db.execute(f"RELEASE {name}")
+                self._deferred.pop()
                 raise
             else:
                 self.db.execute(f"RELEASE {name}")
+                items = self._deferred.pop()
+                if self._deferred:
+                    self._deferred[-1].extend(items)
+                elif items:
+                    self._committed(items)
             finally:
                 self._depth -= 1
+
+    def defer(self, item: Any) -> None:
+        """Hand item to the on_commit listeners once the current transaction commits (at
+        once outside a transaction); dropped if its savepoint rolls back."""
+        with self.lock:
+            if self._deferred:
+                self._deferred[-1].append(item)
+            else:
+                self._committed([item])
+
+    def _committed(self, items: list[Any]) -> None:
+        for listener in self.on_commit:
+            listener(items)  # under the lock: listeners see the data as committed
 
     # -- metadata --------------------------------------------------------------------------
 

@@ -125,8 +125,10 @@ def define_field(name: str, meta: dict[str, Any], registry: Registry, tid: str) 
         f.type = _NUMERIC_TYPES[kind]
         f.precision = _int(meta, "precision", 1, 18)
         f.scale = _int(meta, "scale", 0, f.precision)
-    elif kind == "Picklist":
+    elif kind in ("Picklist", "MultiselectPicklist"):
         _picklist(f, meta)
+        if kind == "MultiselectPicklist":
+            f.type, f.length, f.default = "multipicklist", 4099, None
     elif kind == "Lookup":
         _lookup(f, meta, registry)
     else:
