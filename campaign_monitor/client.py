@@ -25,8 +25,10 @@ from .records import (
     CampaignSummary,
     Client,
     ClientDetails,
+    CustomField,
     ImportResult,
     ListDetails,
+    ListMembership,
     ListsAndSegments,
     MailingList,
     NewSubscriber,
@@ -321,8 +323,18 @@ class CampaignMonitorClient:
     def lists(self, client_id: str) -> list[MailingList]:
         return [MailingList.from_api(row) for row in self.get(f"clients/{client_id}/lists.json")]
 
+    def lists_for_email(self, client_id: str, email: str) -> list[ListMembership]:
+        """Every list of the client the address is on, in any state."""
+        params = {"email": email}
+        return self._read(
+            f"clients/{client_id}/listsforemail.json", ListMembership.from_api, params
+        )
+
     def list_details(self, list_id: str) -> ListDetails:
         return ListDetails.from_api(self.get(f"lists/{list_id}.json"))
+
+    def custom_fields(self, list_id: str) -> list[CustomField]:
+        return [CustomField.from_api(row) for row in self.get(f"lists/{list_id}/customfields.json")]
 
     def external_session(
         self, email: str, client_id: str, integrator_id: str, url: str = "/"

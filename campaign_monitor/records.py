@@ -89,6 +89,50 @@ class MailingList:
 
 
 @dataclass(frozen=True, slots=True)
+class ListMembership:
+    """One list of a client an address is on, with its state there (``listsforemail``)."""
+
+    list_id: str
+    list_name: str
+    state: str  # lower case, as SUBSCRIBER_STATES
+    joined: datetime | None
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone) -> "ListMembership":
+        return cls(
+            list_id=row["ListID"],
+            list_name=row.get("ListName", ""),
+            state=str(row.get("SubscriberState", "")).lower(),
+            joined=parse_date(row.get("DateSubscriberAdded"), tz),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomField:
+    """One of a list's custom fields (``lists/{id}/customfields.json``)."""
+
+    name: str
+    key: str  # with brackets, "[website]"; subscriber records show it without them
+    data_type: str  # Text, Number, Date, MultiSelectOne, MultiSelectMany, Country, USState
+    options: tuple[str, ...] = ()
+    visible_in_preference_center: bool = False
+
+    @property
+    def bare_key(self) -> str:
+        return self.key.strip("[]")
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "CustomField":
+        return cls(
+            name=row.get("FieldName", ""),
+            key=row["Key"],
+            data_type=row.get("DataType", ""),
+            options=tuple(row.get("FieldOptions") or ()),
+            visible_in_preference_center=bool(row.get("VisibleInPreferenceCenter")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ListDetails:
     list_id: str
     title: str
@@ -301,15 +345,20 @@ class NewSubscriber:
     """A subscriber to add or import."""
 
     email: str
-    name: str = ""
+    name: str | None = ""  # None: not sent, so an update leaves the name as it is
     custom_fields: tuple[tuple[str, str], ...] = ()
     consent_to_track: str = "Unchanged"  # Yes, No or Unchanged; required by the API
 
     def to_api(self) -> dict:
         return {
             "EmailAddress": self.email,
-            "Name": self.name,
-            "CustomFields": [{"Key": k, "Value": v} for k, v in self.custom_fields],
+            **({"Name": self.name} if self.name is not None else {}),
+            # An empty value is sent with "Clear": Campaign Monitor otherwise leaves the
+            # field as it is (for a multi-select, an empty value clears every option).
+            "CustomFields": [
+                {"Key": k, "Value": v, **({"Clear": True} if v == "" else {})}
+                for k, v in self.custom_fields
+            ],
             "ConsentToTrack": self.consent_to_track,
         }
 

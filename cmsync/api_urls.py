@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from billing.api import InvoiceList
-from campaign_monitor.api import ClientViewSet
+from campaign_monitor.api import ClientViewSet, ListViewSet
 from maintenance.api import AuditViewSet, MessageViewSet
 from security.api import UserViewSet
 from settings_app.api import CampaignSettingsView, GeneralSettingsView, SyncSettingsView
@@ -14,6 +14,7 @@ from sync.api import RunViewSet
 router = DefaultRouter()
 router.include_root_view = False
 router.register("clients", ClientViewSet, basename="client")
+router.register("lists", ListViewSet, basename="list")
 router.register("runs", RunViewSet, basename="run")
 router.register("messages", MessageViewSet, basename="message")
 router.register("audit", AuditViewSet, basename="audit")

@@ -20,12 +20,14 @@ def notify(run) -> bool:
     bad = run.status == "failed" or errors.exists()
     if alerts.mode == AlertSettings.Mode.ON_ERROR and not bad:
         return False
+    if run.kind == "changes" and not bad:
+        return False  # reactions run every few minutes: "Always" means every primary sync
     recipients = [u.email for u in alerts.recipients.all() if u.email]
     if not recipients:
         return False
     by_code = errors.values("code").annotate(n=Count("id")).order_by("-n")
     lines = [
-        f"Sync run {run.pk}: {run.get_status_display()}",
+        f"{run.get_kind_display()} run {run.pk}: {run.get_status_display()}",
         f"Started {run.started_at:%Y-%m-%d %H:%M} UTC, trigger: {run.get_trigger_display()}",
     ]
     if run.last_error:

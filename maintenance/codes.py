@@ -59,8 +59,9 @@ CODES = {
     ),
     "SF_SCHEMA_MISSING": Code(
         "cmsync's Salesforce schema is not installed",
-        "The email tracking object or cmsync's Campaign fields are missing in the org, so "
-        "campaigns, statistics and tracking were skipped (opt-outs still synced).",
+        "Some of cmsync's objects or fields are missing in the org. Missing tracking or "
+        "Campaign parts: campaigns, statistics and tracking were skipped. Missing list or "
+        "list membership parts: subscriber lists and memberships wait (opt-outs still synced).",
         "Press 'Install cmsync's schema' on the Sync tab, then Sync now.",
         retryable=False,
     ),
@@ -79,6 +80,81 @@ CODES = {
         "Unreadable record from Campaign Monitor",
         "A record from Campaign Monitor could not be read (for example a malformed date).",
         "Check the subscriber in Campaign Monitor; the rest of the run went on.",
+        retryable=False,
+    ),
+    "CM_REACTION_FAILED": Code(
+        "Campaign Monitor refused a reaction to a Salesforce change",
+        "Unsubscribing or deleting a subscriber after a Salesforce change was refused by "
+        "Campaign Monitor (for example an invalid email address); its message is shown.",
+        "Correct the address in Salesforce, or unsubscribe or delete the subscriber in "
+        "Campaign Monitor by hand. The change is not tried again.",
+        retryable=False,
+    ),
+    "CM_FIELD_UPDATE_FAILED": Code(
+        "Campaign Monitor refused custom field values",
+        "A Salesforce → Campaign Monitor field mapping sent a subscriber's custom field values "
+        "after a Salesforce change, and Campaign Monitor refused them; its message is shown.",
+        "Check the subscriber and the list's custom fields in Campaign Monitor. The values are "
+        "sent again at the record's next change in Salesforce.",
+        retryable=False,
+    ),
+    "CM_FIELD_VALUE_INVALID": Code(
+        "Custom field value does not fit the Salesforce field",
+        "A Campaign Monitor → Salesforce field mapping read a value that cannot be written to "
+        "the mapped Salesforce field (for example text in a number field, or an impossible "
+        "date). The record's other fields were written.",
+        "Correct the value in Campaign Monitor, or map the custom field to a Salesforce field "
+        "of a fitting type on the list's Custom fields page.",
+        retryable=False,
+    ),
+    "FIELD_MAPPING_BROKEN": Code(
+        "Custom field mapping points at a missing field",
+        "A custom field mapping names a Salesforce field that no longer exists or that the "
+        "sync user cannot write, so the mapping was skipped for that object.",
+        "Open the list's Custom fields page and choose another field, or restore the field "
+        "(and the sync user's access to it) in Salesforce.",
+        retryable=False,
+    ),
+    "SF_DELETE_KEPT": Code(
+        "Deleted in Salesforce, but the email lives on",
+        "A Contact or Lead was deleted, but another live Contact or Lead has the same email, "
+        "so its subscriber was not set to Deleted.",
+        "Nothing to do if the other record is the same person. Otherwise delete the "
+        "subscriber in Campaign Monitor by hand.",
+        retryable=False,
+    ),
+    "SF_CHANGE_POLL_FAILED": Code(
+        "Salesforce changes could not be read",
+        "The poll for Contact, Lead and Account changes failed; nothing was missed, the next "
+        "poll reads from the same point.",
+        "Check the Salesforce connection on the Sync tab. If the org has Outbound Messages "
+        "set up, changes keep arriving that way.",
+        retryable=False,
+    ),
+    "RULE_NOT_ADDED": Code(
+        "A subscription rule did not add someone",
+        "A Contact or Lead matched an 'add' subscription rule but was not added to the list: "
+        "Email Opt Out is ticked and 'Prevent contacts or leads being added to lists when "
+        "opted out' is on, or the record has no valid email address.",
+        "Nothing to do if that is intended. Otherwise untick Email Opt Out or correct the "
+        "email address in Salesforce; the rule adds the record at its next change.",
+        retryable=False,
+    ),
+    "CM_RULE_FAILED": Code(
+        "Campaign Monitor refused a subscription rule's change",
+        "Adding a subscriber to a list, or setting one to Deleted, for a subscription rule "
+        "was refused by Campaign Monitor; its message is shown.",
+        "Correct the record in Salesforce (for example its email address) or the list in "
+        "Campaign Monitor. The rule acts again at the record's next change, or run it "
+        "retrospectively from the list's rules page.",
+        retryable=False,
+    ),
+    "RULE_INVALID": Code(
+        "A subscription rule cannot be evaluated",
+        "A condition of the rule names a Salesforce field that no longer exists or no longer "
+        "takes its value (for example a removed field or picklist value), so the rule was "
+        "skipped.",
+        "Open the list's subscription rules and correct or delete the condition.",
         retryable=False,
     ),
 }

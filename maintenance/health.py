@@ -9,7 +9,7 @@ from sync.models import SyncRun
 
 def summary() -> dict:
     runs = SyncRun.objects.all()
-    last_good = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
+    last_good = runs.filter(kind=SyncRun.Kind.PRIMARY, status=SyncRun.Status.SUCCEEDED).first()
     latest = runs.exclude(sf_api_remaining=None).first()
     day_ago = timezone.now() - timedelta(hours=24)
     return {

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
+from subscriptions.models import PushedFields
 from sync.models import CampaignLink, Cursor, SubscriberState, SyncRun, TrackedEvent
 
 from .audit import record_action
@@ -16,6 +17,7 @@ from .models import AlertSettings, Message
 CLEARED = {
     "cursors": (Cursor, "read positions (cursors)"),
     "subscribers": (SubscriberState, "stored subscriber states"),
+    "pushed_fields": (PushedFields, "custom field values last sent to Campaign Monitor"),
     "campaigns": (CampaignLink, "campaign links"),
     "tracking": (TrackedEvent, "tracking import bookkeeping"),
     "messages": (Message, "maintenance messages"),

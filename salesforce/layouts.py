@@ -51,7 +51,9 @@ class LayoutComponent:
         if self.kind == "field":
             return (self.full_name,)
         if self.kind == "related_list":
-            return (self.name.split(".")[0], self.name)
+            child = self.name.split(".")[0]
+            columns = [c for c in self.spec.get("fields", ()) if c.endswith("__c")]
+            return (child, self.name, *(f"{child}.{c}" for c in columns))
         return ()
 
     def web_link_metadata(self, console_url: str) -> dict:

@@ -47,7 +47,7 @@ class SyncSettingsForm(SettingsForm):
     class Meta:
         model = SyncSettings
         fields = ["frequency", "hour", "weekday", "custom_days", "import_tracking"]
-        fields += TRACKING_FIELDS + ["days_to_keep"]
+        fields += TRACKING_FIELDS + ["days_to_keep", "change_poll_minutes"]
         widgets = {"frequency": forms.RadioSelect}
         help_texts = {
             "frequency": "How often the primary sync pulls changes from Campaign Monitor. "
@@ -57,6 +57,8 @@ class SyncSettingsForm(SettingsForm):
             "Salesforce's email tracking statistics.",
             "days_to_keep": "Tracking data older than this is removed from Salesforce at the "
             "next sync. It stays in Campaign Monitor and can be imported again later.",
+            "change_poll_minutes": "How often cmsync checks Salesforce for Contact, Lead and "
+            "Account changes to react to (1–60). Outbound Messages, if set up, arrive at once.",
         }
 
     # Changes that need a second, explicit yes: field -> (risky value, why).
@@ -73,6 +75,7 @@ class SyncSettingsForm(SettingsForm):
         super().__init__(*args, **kwargs)
         self.initial["custom_days"] = self.instance.custom_day_list
         self.fields["days_to_keep"].widget.attrs.update(min=1, max=3650)
+        self.fields["change_poll_minutes"].widget.attrs.update(min=1, max=60)
 
     def clean_custom_days(self) -> str:
         days = set(self.cleaned_data["custom_days"])
@@ -91,19 +94,8 @@ class SyncSettingsForm(SettingsForm):
 
 
 class GeneralSettingsForm(SettingsForm):
-    # Options about reacting to Salesforce changes: stored now; nothing acts on them until
-    # cmsync follows Salesforce changes (Salesforce → Campaign Monitor).
-    not_active_yet = {
-        "prevent_opted_out_in_lists",
-        "unsubscribe_on_opt_out",
-        "show_tabs",
-        "resubscribe_deleted_via_import",
-        "delete_subscriber_on_record_delete",
-        "trigger_list_journeys",
-        "enable_account_trigger",
-        "disable_triggers",
-        "disable_bulk_triggers",
-    }
+    # Options whose feature is not built yet: stored, shown with a "not active yet" badge.
+    not_active_yet = {"show_tabs"}
 
     class Meta:
         model = GeneralSettings

@@ -22,6 +22,7 @@ class RunSerializer(serializers.ModelSerializer):
         model = SyncRun
         fields = [
             "id",
+            "kind",
             "trigger",
             "status",
             "status_display",
@@ -47,6 +48,7 @@ class StartSerializer(serializers.Serializer):
 
 @extend_schema(
     parameters=[
+        OpenApiParameter("kind", str, enum=[k for k, _ in SyncRun.Kind.choices]),
         OpenApiParameter("status", str, enum=[s for s, _ in SyncRun.Status.choices]),
         OpenApiParameter("trigger", str, enum=[t for t, _ in SyncRun.Trigger.choices]),
     ]
@@ -59,7 +61,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def get_queryset(self):
         runs = SyncRun.objects.all()
-        for name in ("status", "trigger"):
+        for name in ("kind", "status", "trigger"):
             if value := self.request.query_params.get(name):
                 if value not in dict(getattr(SyncRun, name.capitalize()).choices):
                     raise ValidationError({name: [f"Not a {name}: {value}"]})

@@ -63,7 +63,7 @@ class Context:
     def count(self, step: str, **amounts: int) -> None:
         counts = self.run.counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
         for name, amount in amounts.items():
-            counts[name] += amount
+            counts[name] = counts.get(name, 0) + amount
 
     def checkpoint(self) -> None:
         """Save progress (the console shows it live) and stop here if cancelled."""

@@ -14,6 +14,8 @@ def stop_syncs(sender, **kwargs) -> None:
 
 
 @receiver(post_save, sender=SyncSettings)
-def reschedule(sender, **kwargs) -> None:
-    """A changed frequency takes effect at once: store the new next-run time."""
-    runner.reschedule()
+def reschedule(sender, created: bool = False, **kwargs) -> None:
+    """A changed frequency takes effect at once: store the new next-run time. (A row created
+    with the defaults changes nothing; the dispatcher computes a missing time itself.)"""
+    if not created:
+        runner.reschedule()

@@ -21,7 +21,7 @@ from salesforce import schema
 from salesforce.connection import sync_user_status
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import campaigns, steps, tracking
+from . import campaigns, changes, memberships, steps, tracking
 from .context import Cancelled, Context
 from .models import ScheduleState, SyncRun
 from .schedule import installation_tz, next_run
@@ -36,23 +36,25 @@ class SyncUnavailable(Exception):
 
 
 def _enqueue(run: SyncRun) -> None:
-    from .tasks import run_primary_sync  # the task module imports this one
+    from .tasks import run_changes, run_primary_sync  # the task module imports this one
 
-    transaction.on_commit(lambda: run_primary_sync.delay(run.pk))
+    task = run_changes if run.kind == SyncRun.Kind.CHANGES else run_primary_sync
+    transaction.on_commit(lambda: task.delay(run.pk))
 
 
-def request_run(trigger: str, *, user=None, full: bool = False) -> tuple[SyncRun, bool]:
-    """Queue a run, or return the one already queued or running (False: not new).
-
-    A running run whose worker died is queued again and resumes.
+def request_run(
+    trigger: str, *, user=None, full: bool = False, kind: str = SyncRun.Kind.PRIMARY
+) -> tuple[SyncRun, bool]:
+    """Queue a run of a kind, or return the one of that kind already queued or running
+    (False: not new). A running run whose worker died is queued again and resumes.
     """
     try:
         with transaction.atomic():
-            run = SyncRun.objects.create(trigger=trigger, full=full, requested_by=user)
+            run = SyncRun.objects.create(kind=kind, trigger=trigger, full=full, requested_by=user)
             _enqueue(run)
         return run, True
     except IntegrityError:
-        run = SyncRun.objects.get(active=True)
+        run = SyncRun.objects.get(kind=kind, active=True)
     stale = timezone.now() - STALE_AFTER
     if run.status == SyncRun.Status.RUNNING and (run.heartbeat_at or run.created_at) < stale:
         log.warning("Sync run %s lost its worker; resuming it", run.pk)
@@ -91,9 +93,13 @@ def _context(run: SyncRun) -> Context:
     return Context(run=run, cm=connection.api(), sf=salesforce.gateway(), clients=clients)
 
 
-def _schema_ready(ctx: Context) -> bool:
-    """Campaign and tracking steps need cmsync's objects and fields in the org."""
-    missing = schema.missing(ctx.sf)
+# What the campaign and tracking steps write to; the list objects have their own check.
+CAMPAIGN_OBJECTS = ("Campaign", "CampaignMember", "CM_Email_Tracking__c")
+
+
+def _schema_ready(ctx: Context, missing: list[schema.Component]) -> bool:
+    """Campaign and tracking steps need their objects and fields in the org."""
+    missing = [c for c in missing if c.object_name in CAMPAIGN_OBJECTS]
     if missing:
         ctx.message(
             "SF_SCHEMA_MISSING",
@@ -101,31 +107,44 @@ def _schema_ready(ctx: Context) -> bool:
             "tracking were skipped",
             record={"missing": [c.full_name for c in missing]},
             severity="warning",
+            step="campaigns",
         )
     return not missing
 
 
-def execute(run_id: int) -> SyncRun:
+def _primary_steps(ctx: Context) -> None:
+    steps.retry_requested(ctx)
+    for client in ctx.clients:
+        steps.discover(ctx, client)
+        steps.subscribers(ctx, client)
+    steps.opt_out(ctx)
+    missing = schema.missing(ctx.sf)
+    memberships.sync_lists_and_memberships(ctx, missing)
+    if _schema_ready(ctx, missing):
+        for client in ctx.clients:
+            campaigns.discover_campaigns(ctx, client)
+        campaigns.link_campaigns(ctx)
+        campaigns.statistics(ctx)
+        tracking.import_tracking(ctx)
+        tracking.retention(ctx)
+
+
+def execute(run_id: int) -> SyncRun | None:
     """Run (or resume) one primary sync. Safe to call twice: the second call does nothing."""
     if not _claim(run_id):
-        return SyncRun.objects.get(pk=run_id)
+        run = SyncRun.objects.filter(pk=run_id).first()
+        if run is None:  # a task outlived its run (a database reset, say)
+            log.warning("Sync run %s does not exist; nothing to do", run_id)
+        return run
     run = SyncRun.objects.get(pk=run_id)
     status, error = SyncRun.Status.SUCCEEDED, ""
     ctx = None
     try:
         ctx = _context(run)
-        steps.retry_requested(ctx)
-        for client in ctx.clients:
-            steps.discover(ctx, client)
-            steps.subscribers(ctx, client)
-        steps.opt_out(ctx)
-        if _schema_ready(ctx):
-            for client in ctx.clients:
-                campaigns.discover_campaigns(ctx, client)
-            campaigns.link_campaigns(ctx)
-            campaigns.statistics(ctx)
-            tracking.import_tracking(ctx)
-            tracking.retention(ctx)
+        if run.kind == SyncRun.Kind.CHANGES:
+            changes.process(ctx)
+        else:
+            _primary_steps(ctx)
     except Cancelled:
         status, error = (
             SyncRun.Status.CANCELLED,
@@ -161,8 +180,11 @@ def execute(run_id: int) -> SyncRun:
     run.active = None
     run.step = ""
     run.save()
-    update_plan_after_sync()
+    if run.kind == SyncRun.Kind.PRIMARY:
+        update_plan_after_sync()
     alerts.notify(run)
+    if run.kind == SyncRun.Kind.CHANGES and status != SyncRun.Status.FAILED:
+        changes.request_if_pending()  # arrived while this run was finishing
     return run
 
 

@@ -16,6 +16,7 @@ from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 
+from . import changes, custom_fields
 from .context import Context
 from .models import Cursor, SubscriberState
 
@@ -71,16 +72,32 @@ def _store_states(
                     email_lc=email_lc,
                     state=state,
                     state_date=record.date,
+                    joined_date=record.list_joined,
                 )
             )
         elif row.state_date < record.date or (row.state_date == record.date and row.state != state):
             row.state, row.state_date, row.email = state, record.date, record.email
-            row.opt_out_pending = True
+            row.joined_date = record.list_joined or row.joined_date
+            row.opt_out_pending = row.membership_pending = True
+            changed.append(row)
+        elif record.list_joined and row.joined_date != record.list_joined:
+            # Stored before joined dates were kept (a full sync fills them in): only the
+            # membership record shows it.
+            row.joined_date, row.membership_pending = record.list_joined, True
             changed.append(row)
     with transaction.atomic():
         SubscriberState.objects.bulk_create(created, batch_size=500)
         SubscriberState.objects.bulk_update(
-            changed, ["state", "state_date", "email", "opt_out_pending"], batch_size=500
+            changed,
+            [
+                "state",
+                "state_date",
+                "email",
+                "joined_date",
+                "opt_out_pending",
+                "membership_pending",
+            ],
+            batch_size=500,
         )
     written = len(created) + len(changed)
     return written, len(by_email) - written
@@ -111,6 +128,7 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
                     unchanged=unchanged,
                     failed=len(page.rejected),
                 )
+                custom_fields.apply_page(ctx, client, list_id, page.records)
                 if page.records:
                     _advance(stream, max(r.date for r in page.records))
                 ctx.checkpoint()
@@ -164,12 +182,15 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
             if person.has_opted_out == wanted[email]:
                 unchanged += 1
             else:
-                updates[person.sobject].append(
-                    {"Id": person.id, "HasOptedOutOfEmail": wanted[email]}
-                )
+                updates[(person.sobject, wanted[email])].append(person)
     ctx.count("opt_out", read=len(emails), unchanged=unchanged)
-    for sobject, records in updates.items():
-        ctx.record_failures("opt_out", sobject, ctx.sf.update(sobject, records))
+    for (sobject, value), persons in updates.items():
+        # Told first, so change detection knows this write is cmsync's own (no reaction).
+        changes.expect_opt_out([(p.sobject, p.id, p.email) for p in persons], value)
+        records = [{"Id": p.id, "HasOptedOutOfEmail": value} for p in persons]
+        results = ctx.sf.update(sobject, records)
+        ctx.record_failures("opt_out", sobject, results)
+        changes.write_failed([r.record["Id"] for r in results if not r.success], value)
 
     # Written or reported: either way this batch is done (a message can be retried).
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
@@ -189,7 +210,17 @@ def retry_requested(ctx: Context) -> None:
             message.retry_requested = False
             message.save(update_fields=["retry_requested"])
     for (sobject, operation), messages in groups.items():
-        results = ctx.sf.write(sobject, operation, [m.record["fields"] for m in messages])
+        records = [m.record["fields"] for m in messages]
+        for value in (True, False):  # an opt-out written again is still cmsync's own
+            changes.expect_opt_out(
+                [
+                    (sobject, r["Id"], "")
+                    for r in records
+                    if r.get("Id") and r.get("HasOptedOutOfEmail") is value
+                ],
+                value,
+            )
+        results = ctx.sf.write(sobject, operation, records)
         for message, result in zip(messages, results, strict=True):
             if result.success:
                 message.delete()

@@ -2,15 +2,30 @@
 
 from celery import shared_task
 
-from . import runner
+from . import changes, runner
 
 
 @shared_task(name="sync.run_primary_sync", acks_late=True)
 def run_primary_sync(run_id: int) -> str:
-    return runner.execute(run_id).status
+    run = runner.execute(run_id)
+    return run.status if run else "missing"
 
 
 @shared_task(name="sync.dispatch_due")
 def dispatch_due() -> int | None:
     run = runner.dispatch_due()
     return run.pk if run else None
+
+
+@shared_task(name="sync.run_changes", acks_late=True)
+def run_changes(run_id: int) -> str:
+    run = runner.execute(run_id)
+    return run.status if run else "missing"
+
+
+@shared_task(name="sync.poll_changes")
+def poll_changes() -> int | None:
+    """Beat calls this every minute; it polls when the Sync settings' interval has passed."""
+    if not changes.poll_due():
+        return None
+    return changes.poll()

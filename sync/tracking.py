@@ -133,7 +133,7 @@ def _import_events(ctx, link, activity: str, start, members) -> None:
             _advance(stream, max(e.date for e in page.records))
 
 
-def _linked_person(people: dict[str, list[Person]], email: str, sobject: str) -> Person | None:
+def linked_person(people: dict[str, list[Person]], email: str, sobject: str) -> Person | None:
     """The most recently modified Contact (or Lead) with this email."""
     return next((p for p in people.get(email.lower(), ()) if p.sobject == sobject), None)
 
@@ -164,8 +164,8 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
     records, matched = [], []
     handled = []  # events with nobody in Salesforce to attach them to: done, all the same
     for event in events:
-        contact = _linked_person(people, event.email, "Contact")
-        lead = _linked_person(people, event.email, "Lead")
+        contact = linked_person(people, event.email, "Contact")
+        lead = linked_person(people, event.email, "Lead")
         if contact is None and lead is None:
             ctx.count("tracking", read=1, unchanged=1)
             handled.append(

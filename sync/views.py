@@ -3,26 +3,40 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
 from maintenance.audit import record_action
-from settings_app.models import SyncSettings
+from salesforce.models import SalesforceSettings
+from settings_app.models import GeneralSettings, SyncSettings
 
-from . import runner
+from . import changes, outbound, runner
 from .api import RunSerializer
 from .context import COUNTERS
-from .models import ScheduleState, SyncRun
+from .models import ChangeWatch, ScheduleState, SyncRun
 from .schedule import next_run
 
 VIEW = "sync.view_syncrun"
 RUN = "sync.add_syncrun"
+ENDPOINT = "salesforce.change_salesforcesettings"
+CHANGE_STEPS = [
+    ("changes", "Salesforce changes"),
+    ("unsubscribe", "Unsubscribed in Campaign Monitor"),
+    ("delete", "Set to Deleted in Campaign Monitor"),
+    ("rules", "Subscription rules"),
+    ("field_mappings", "Custom fields to Campaign Monitor"),
+]
 STEPS = [
     ("retry", "Retried records"),
     ("discover", "Lists"),
     ("subscribers", "Subscribers"),
+    ("field_mappings", "Custom fields to Salesforce"),
     ("opt_out", "Email opt-out"),
+    ("lists", "Subscriber lists"),
+    ("memberships", "List memberships"),
     ("campaigns", "Campaigns"),
     ("tracking", "Email tracking"),
     ("retention", "Retention"),
@@ -33,14 +47,15 @@ def count_rows(run: SyncRun | None) -> list[dict]:
     """One row per step, in order, with the run's counts (zeros for steps not reached)."""
     if run is None:
         return []
+    steps = CHANGE_STEPS if run.kind == SyncRun.Kind.CHANGES else STEPS
     return [
         {
             "key": key,
             "title": title,
             "current": run.step == key,
-            **{name: run.counts.get(key, {}).get(name, 0) for name in COUNTERS},
+            **{name: run.counts.get(key, {}).get(name, 0) for name in (*COUNTERS, "skipped")},
         }
-        for key, title in STEPS
+        for key, title in steps
     ]
 
 
@@ -48,10 +63,11 @@ def sync_context(request: HttpRequest) -> dict:
     """The Sync tab's run section: last run, the active one, the next scheduled one."""
     if not request.user.has_perm(VIEW):
         return {}
-    runs = SyncRun.objects.all()
+    runs = SyncRun.objects.filter(kind=SyncRun.Kind.PRIMARY)
     active = runs.filter(active=True).first()
     last = runs.exclude(status__in=SyncRun.ACTIVE).first()
     return {
+        **change_detection(request),
         "can_view_runs": True,
         "can_sync_now": request.user.has_perm(RUN),
         "active_run": active,
@@ -61,6 +77,52 @@ def sync_context(request: HttpRequest) -> dict:
         "next_run_at": ScheduleState.get_solo().next_run_at
         or next_run(SyncSettings.get_solo(), timezone.now()),
     }
+
+
+def change_detection(request: HttpRequest) -> dict:
+    """The Sync tab's "Reacting to Salesforce changes" panel."""
+    secret = SalesforceSettings.get_solo().outbound_secret or ""
+    last = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES).first()
+    return {
+        "watch": ChangeWatch.get_solo(),
+        "general": GeneralSettings.get_solo(),
+        "poll_minutes": SyncSettings.get_solo().change_poll_minutes,
+        "changes_pending": changes.pending(),
+        "last_changes_run": last,
+        "outbound_hint": f"…{secret[-4:]}" if secret else "",
+        "can_manage_endpoint": request.user.has_perm(ENDPOINT),
+    }
+
+
+@login_required
+@require_POST
+def outbound_endpoint(request: HttpRequest) -> HttpResponse:
+    """Generate the Outbound Message endpoint's secret; its URL is shown this once."""
+    require_perm(request, ENDPOINT)
+    secret = outbound.new_secret()
+    url = request.build_absolute_uri(reverse("sync-outbound", args=[secret]))
+    record_action(
+        SalesforceSettings.get_solo(), "sync", "New Outbound Message endpoint URL generated"
+    )
+    messages.success(
+        request,
+        f"Outbound Message endpoint: {url} — copy it into the Outbound Message in Salesforce "
+        "now; it is not shown again (generate a new one if it is lost).",
+    )
+    return redirect(reverse("sync") + "#changes")
+
+
+@csrf_exempt
+@require_POST
+def outbound_message(request: HttpRequest, secret: str) -> HttpResponse:
+    """Salesforce posts Outbound Messages here; no session, the URL's secret is the key."""
+    if not outbound.secret_matches(secret):
+        return HttpResponse("Unknown endpoint.", status=403, content_type="text/plain")
+    try:
+        outbound.handle(request.body)
+    except outbound.Refused as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+    return HttpResponse(outbound.ACK, content_type="text/xml; charset=utf-8")
 
 
 @login_required
@@ -98,7 +160,12 @@ def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
 @login_required
 def run_history(request: HttpRequest) -> HttpResponse:
     require_perm(request, VIEW)
-    page = Paginator(SyncRun.objects.select_related("requested_by"), 25).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "sync/history.html", {"page": page})
+    runs = SyncRun.objects.select_related("requested_by")
+    kind = request.GET.get("kind", "")
+    if kind in SyncRun.Kind.values:
+        runs = runs.filter(kind=kind)
+    else:
+        kind = ""
+    page = Paginator(runs, 25).get_page(request.GET.get("page"))
+    context = {"page": page, "kind": kind, "kinds": SyncRun.Kind.choices}
+    return render(request, "sync/history.html", context)

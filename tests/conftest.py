@@ -8,6 +8,20 @@ from security.roles import FULL, LIMITED, STANDARD
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_task_queue():
+    """Tasks a test queues without a worker of its own go to a queue nobody reads, never to
+    the default queue a `make run` worker on the same machine (and broker) takes from."""
+    import uuid
+
+    from cmsync.celery import app
+
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = f"test-orphans-{uuid.uuid4().hex[:8]}"
+    yield
+    app.conf.task_default_queue = previous
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs a quarter second a user; tests make many users."""

@@ -56,7 +56,7 @@ def test_unknown_or_missing_keys_are_refused(db):
 
 READS = ["/api/v1/settings/sync/", "/api/v1/settings/general/", "/api/v1/settings/campaigns/"]
 READS += ["/api/v1/clients/", "/api/v1/runs/", "/api/v1/messages/", "/api/v1/audit/"]
-READS += ["/api/v1/users/", "/api/v1/billing/invoices/"]
+READS += ["/api/v1/users/", "/api/v1/billing/invoices/", "/api/v1/lists/"]
 
 
 @pytest.mark.parametrize("url", READS)

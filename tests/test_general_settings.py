@@ -80,6 +80,17 @@ def test_turning_a_risky_option_off_needs_no_confirmation(alice_client):
 
 def test_options_nothing_acts_on_yet_say_so(alice_client):
     page = alice_client.get("/general/").text
-    assert page.count('<span class="badge">not active yet</span>') == 10  # 9 options + legend
-    option = page.split('for="id_sync_email_opt_out"')[1].split("</div>")[0]
-    assert "not active yet" not in option  # the opt-out sync works now
+    assert page.count('<span class="badge">not active yet</span>') == 2  # show_tabs + legend
+    for working in (
+        "sync_email_opt_out",
+        "unsubscribe_on_opt_out",
+        "delete_subscriber_on_record_delete",
+        "disable_triggers",
+        "disable_bulk_triggers",
+        "enable_account_trigger",
+        "prevent_opted_out_in_lists",
+        "resubscribe_deleted_via_import",
+        "trigger_list_journeys",
+    ):
+        option = page.split(f'for="id_{working}"')[1].split("</div>")[0]
+        assert "not active yet" not in option, working

@@ -16,7 +16,7 @@ def test_connect_salesforce_test_set_sync_user_and_install_schema(
     settings.save()
     page.reload()
 
-    section = page.get_by_role("region", name="Salesforce")
+    section = page.get_by_role("region", name="Salesforce", exact=True)
     expect(section).to_contain_text("dave has no Salesforce connection")
     section.get_by_role("link", name="Connected app settings").click()
     page.get_by_label("Login URL").fill(info["login_url"])
@@ -31,19 +31,21 @@ def test_connect_salesforce_test_set_sync_user_and_install_schema(
     admin = info["users"][0]["Username"]
     expect(page.get_by_role("status")).to_have_text(f"Connected to Salesforce as {admin}.")
 
-    section = page.get_by_role("region", name="Salesforce")
+    section = page.get_by_role("region", name="Salesforce", exact=True)
     section.get_by_role("button", name="Test connection").click()
     expect(page.get_by_role("status")).to_contain_text("Connection works")
 
-    section = page.get_by_role("region", name="Salesforce")
+    section = page.get_by_role("region", name="Salesforce", exact=True)
     section.get_by_role("button", name="Set to current user").click()
     expect(page.get_by_role("status")).to_contain_text(f"The sync now runs as you ({admin})")
-    expect(page.get_by_role("region", name="Salesforce")).not_to_contain_text("has no Salesforce")
+    expect(page.get_by_role("region", name="Salesforce", exact=True)).not_to_contain_text(
+        "has no Salesforce"
+    )
     assert SalesforceSettings.get_solo().sync_user.username == "alice"
 
-    section = page.get_by_role("region", name="Salesforce")
+    section = page.get_by_role("region", name="Salesforce", exact=True)
     section.get_by_role("button", name="Install cmsync's schema").click()
     expect(page.get_by_role("status")).to_have_text("cmsync's schema is installed in Salesforce.")
-    expect(page.get_by_role("region", name="Salesforce")).to_contain_text(
+    expect(page.get_by_role("region", name="Salesforce", exact=True)).to_contain_text(
         "Installed: the email tracking object"
     )

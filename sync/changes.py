@@ -1,0 +1,484 @@
+"""Salesforce → Campaign Monitor: reacting to Contact, Lead and Account changes (DESIGN.md §5).
+
+Two sources feed one inbox (``SalesforceChange``): a poll of ``SystemModstamp`` every few
+minutes (through ``queryAll``, so deletions come with it) and Salesforce Outbound Messages
+posted to cmsync (``sync/outbound.py``). A run of kind "Salesforce changes" works through the
+inbox and acts as the general options say.
+
+Reactions fire on a *transition* against ``WatchedRecord`` (opt-out ticked, record deleted):
+a change seen twice, by the poll and by an Outbound Message or by a redelivery, acts once.
+When the primary sync writes ``HasOptedOutOfEmail`` it first records the value it expects
+here, so its own write does not bounce back as a reaction, and the record's value from
+before that write, read late, is not mistaken for a new one.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from campaign_monitor import errors as cm_errors
+from campaign_monitor.models import Connection
+from maintenance.models import Message
+from salesforce import errors as sf_errors
+from salesforce.connection import sync_user_status
+from salesforce.gateway import SalesforceGateway, parse_datetime
+from settings_app.models import GeneralSettings, SyncSettings
+from subscriptions import reactions
+
+from .context import Context
+from .models import ChangeWatch, Cursor, SalesforceChange, SyncRun, WatchedRecord
+
+log = logging.getLogger(__name__)
+
+PEOPLE = ("Contact", "Lead")
+PERSON_FIELDS = "Id, Email, HasOptedOutOfEmail, IsDeleted, SystemModstamp, LastModifiedById"
+ACCOUNT_FIELDS = "Id, IsDeleted, SystemModstamp, LastModifiedById"
+# Transactions commit after their SystemModstamp is set: read a little before the cursor.
+POLL_OVERLAP = timedelta(minutes=2)
+EXPECT_FOR = timedelta(minutes=30)  # how long the primary sync's own write is waited for
+KEEP_PROCESSED = timedelta(days=7)
+BATCH = 200
+# States in which a subscriber still receives email: the ones a reaction changes.
+LIVE_STATES = ("active", "unconfirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A change as a source reports it, before it enters the inbox."""
+
+    sobject: str
+    record_id: str
+    email: str = ""
+    opted_out: bool | None = None
+    deleted: bool = False
+    modstamp: datetime | None = None
+    batch: str = ""
+
+
+def _stream(sobject: str) -> str:
+    return f"sf_changes:{sobject}"
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _soql_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the inbox ------------------------------------------------------------------------------
+
+
+def receive(seen: Iterable[Seen], source: str) -> int:
+    """Store changes in the inbox, skipping ones already there; returns how many are new."""
+    new = 0
+    for chunk in _chunks(seen, 500):
+        known = set(
+            SalesforceChange.objects.filter(record_id__in={s.record_id for s in chunk}).values_list(
+                "record_id", "modstamp", "deleted"
+            )
+        )
+        rows = []
+        for item in chunk:
+            key = (item.record_id, item.modstamp, item.deleted)
+            if item.modstamp is not None and key in known:
+                continue
+            known.add(key)
+            rows.append(
+                SalesforceChange(
+                    source=source,
+                    sobject=item.sobject,
+                    record_id=item.record_id,
+                    email=(item.email or "")[:254],
+                    opted_out=item.opted_out,
+                    deleted=item.deleted,
+                    modstamp=item.modstamp,
+                    batch=item.batch[:80],
+                )
+            )
+        SalesforceChange.objects.bulk_create(rows)
+        new += len(rows)
+    return new
+
+
+def pending() -> int:
+    return SalesforceChange.objects.filter(processed_at=None).count()
+
+
+def request_if_pending(trigger: str = SyncRun.Trigger.POLL) -> SyncRun | None:
+    """Queue a "Salesforce changes" run when the inbox holds work (one at a time)."""
+    from .runner import request_run  # the runner imports this module
+
+    if not SalesforceChange.objects.filter(processed_at=None).exists():
+        return None
+    if Connection.current() is None:
+        return None
+    run, _ = request_run(trigger, kind=SyncRun.Kind.CHANGES)
+    return run
+
+
+# -- the poll -------------------------------------------------------------------------------
+
+
+def poll_due(now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    last = ChangeWatch.get_solo().last_poll_at
+    minutes = SyncSettings.get_solo().change_poll_minutes
+    # A few seconds' grace so a beat tick that lands just early still counts.
+    return last is None or now - last >= timedelta(minutes=minutes) - timedelta(seconds=5)
+
+
+def _forget_position(watch: ChangeWatch) -> None:
+    """Start over from "now" next time: what happens meanwhile is never reacted to."""
+    Cursor.objects.filter(stream__startswith="sf_changes:").delete()
+    watch.baseline_at = None
+
+
+def poll(now: datetime | None = None) -> int:
+    """Read Contact, Lead (and Account) changes since the cursors into the inbox, then queue
+    a run to act on them. Returns how many changes were new."""
+    now = now or timezone.now()
+    watch = ChangeWatch.get_solo()
+    general = GeneralSettings.get_solo()
+    watch.last_poll_at = now
+    if general.disable_triggers:
+        _forget_position(watch)
+        watch.last_poll_found, watch.last_error = 0, ""
+        watch.save()
+        return 0
+    status = sync_user_status()
+    if Connection.current() is None or status.problem:
+        watch.last_error = status.problem or "Campaign Monitor is not connected."
+        watch.save()
+        return 0
+    sf = status.connection.gateway()
+    try:
+        if watch.baseline_at is None or not _cursors_complete():
+            _baseline(sf, now)
+            watch.baseline_at = now
+            found = 0
+        else:
+            found = _read_changes(sf, general.enable_account_trigger, now)
+    except sf_errors.SalesforceError as exc:
+        _poll_failed(watch, str(exc))
+        return 0
+    watch.last_poll_found, watch.last_error = found, ""
+    watch.save()
+    request_if_pending(SyncRun.Trigger.POLL)
+    return found
+
+
+def _poll_failed(watch: ChangeWatch, error: str) -> None:
+    log.warning("Polling Salesforce for changes failed: %s", error)
+    if error != watch.last_error:  # one message per new problem, not one every few minutes
+        Message.objects.create(
+            code="SF_CHANGE_POLL_FAILED",
+            severity=Message.Severity.WARNING,
+            step="poll",
+            summary="cmsync could not read Salesforce changes",
+            upstream_message=error,
+        )
+    watch.last_error = error
+    watch.save()
+
+
+def _cursors_complete() -> bool:
+    streams = set(Cursor.objects.filter(stream__startswith="sf_changes:").values_list("stream"))
+    return all((_stream(sobject),) in streams for sobject in PEOPLE)
+
+
+def _latest_modstamp(sf: SalesforceGateway, sobject: str) -> datetime | None:
+    soql = f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1"
+    for row in sf.query(soql, include_deleted=True):
+        return parse_datetime(row["SystemModstamp"])
+    return None
+
+
+def _start(sf: SalesforceGateway, sobject: str, now: datetime) -> datetime:
+    """A new cursor: reads start at the object's latest change (by Salesforce's clock), the
+    overlap added so the first read does not go back before it."""
+    return (_latest_modstamp(sf, sobject) or now) + POLL_OVERLAP
+
+
+def _baseline(sf: SalesforceGateway, now: datetime) -> None:
+    """Start watching: cursors at Salesforce's latest change, and the records already opted
+    out known, so only a later tick reacts. Cursors first: a change made while the baseline
+    is read is read again by the next poll, which is harmless."""
+    for sobject in (*PEOPLE, "Account"):
+        Cursor.objects.update_or_create(
+            stream=_stream(sobject), defaults={"position": _start(sf, sobject, now)}
+        )
+    with transaction.atomic():
+        WatchedRecord.objects.all().delete()
+        for sobject in PEOPLE:
+            soql = f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true"
+            for chunk in _chunks(sf.query(soql), 1000):
+                WatchedRecord.objects.bulk_create(
+                    [
+                        WatchedRecord(
+                            record_id=row["Id"],
+                            sobject=sobject,
+                            email_lc=(row.get("Email") or "").lower(),
+                            opted_out=True,
+                        )
+                        for row in chunk
+                    ],
+                    ignore_conflicts=True,
+                )
+
+
+def _read_changes(sf: SalesforceGateway, accounts: bool, now: datetime) -> int:
+    found = 0
+    objects = (*PEOPLE, "Account") if accounts else PEOPLE
+    if not accounts:  # switched on later: start from then, not from long ago
+        Cursor.objects.filter(stream=_stream("Account")).delete()
+    for sobject in objects:
+        stream = _stream(sobject)
+        cursor = Cursor.objects.filter(stream=stream).first()
+        if cursor is None:
+            Cursor.objects.create(stream=stream, position=_start(sf, sobject, now))
+            continue
+        fields = ACCOUNT_FIELDS if sobject == "Account" else PERSON_FIELDS
+        since = _soql_datetime(cursor.position - POLL_OVERLAP)
+        soql = (
+            f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {since} "
+            "ORDER BY SystemModstamp, Id"
+        )
+        for chunk in _chunks(sf.query(soql, include_deleted=True), 500):
+            found += receive((_seen(sobject, row) for row in chunk), SalesforceChange.Source.POLL)
+            latest = max(parse_datetime(row["SystemModstamp"]) for row in chunk)
+            if latest > cursor.position:
+                cursor.position = latest
+                cursor.save(update_fields=["position", "updated_at"])
+    return found
+
+
+def _seen(sobject: str, row: dict) -> Seen:
+    modstamp = row["SystemModstamp"]
+    opted_out = row.get("HasOptedOutOfEmail")
+    return Seen(
+        sobject=sobject,
+        record_id=row["Id"],
+        email=row.get("Email") or "",
+        opted_out=None if opted_out is None else bool(opted_out),
+        deleted=bool(row.get("IsDeleted")),
+        modstamp=parse_datetime(modstamp),
+        # One Salesforce transaction stamps its records with one second: the bulk-trigger
+        # batch (two transactions of one user within a second read as one batch).
+        batch=f"{sobject}:{modstamp[:19]}:{row.get('LastModifiedById') or ''}",
+    )
+
+
+# -- the primary sync's own writes ----------------------------------------------------------
+
+
+def expect_opt_out(people: Iterable[tuple[str, str, str]], value: bool) -> None:
+    """The primary sync is about to write ``HasOptedOutOfEmail = value`` on these
+    (sobject, id, email) records: remember it, so the write is not reacted to."""
+    until = timezone.now() + EXPECT_FOR
+    for chunk in _chunks(people, 500):
+        ids = [record_id for _, record_id, _ in chunk]
+        existing = set(
+            WatchedRecord.objects.filter(record_id__in=ids).values_list("record_id", flat=True)
+        )
+        WatchedRecord.objects.filter(record_id__in=existing).update(
+            opted_out=value, expect_opted_out=value, expect_until=until
+        )
+        WatchedRecord.objects.bulk_create(
+            [
+                WatchedRecord(
+                    record_id=record_id,
+                    sobject=sobject,
+                    email_lc=email.lower(),
+                    opted_out=value,
+                    expect_opted_out=value,
+                    expect_until=until,
+                )
+                for sobject, record_id, email in chunk
+                if record_id not in existing
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def write_failed(record_ids: Iterable[str], value: bool) -> None:
+    """The expected write did not happen: the records keep their previous value."""
+    for chunk in _chunks(record_ids, 500):
+        WatchedRecord.objects.filter(record_id__in=chunk, expect_opted_out=value).update(
+            opted_out=not value, expect_opted_out=None, expect_until=None
+        )
+
+
+# -- acting on the inbox --------------------------------------------------------------------
+
+
+def process(ctx: Context) -> None:
+    """Work through the inbox in arrival order, as the general options say."""
+    ctx.begin("changes")
+    for step in ("unsubscribe", "delete"):
+        ctx.count(step)
+    while batch := list(SalesforceChange.objects.filter(processed_at=None).order_by("id")[:BATCH]):
+        general = GeneralSettings.get_solo()  # an admin may switch triggers off mid-run
+        firsts = _first_of_batches(batch) if general.disable_bulk_triggers else None
+        handled = []
+        for change in batch:
+            if general.disable_triggers:
+                outcome = "not acted on: triggers are disabled"
+                ctx.count("changes", read=1, skipped=1)
+            elif firsts is not None and change.pk not in firsts:
+                outcome = "not acted on: bulk triggers are disabled (not first of its batch)"
+                ctx.count("changes", read=1, skipped=1)
+            else:
+                outcome = _handle(ctx, general, change)
+                ctx.count("changes", read=1)
+                handled.append(change)
+            change.processed_at, change.run, change.outcome = timezone.now(), ctx.run, outcome
+        if handled:
+            reactions.after_batch(ctx, general, handled)  # subscription rules, field mappings
+        # Done only now: a run that stops above acts on the batch again (idempotently).
+        SalesforceChange.objects.bulk_update(batch, ["processed_at", "run", "outcome"])
+        ctx.checkpoint()
+    SalesforceChange.objects.filter(processed_at__lt=timezone.now() - KEEP_PROCESSED).delete()
+
+
+def _first_of_batches(changes: list[SalesforceChange]) -> set[int]:
+    """Ids of the first change of each batch, looking across earlier runs too."""
+    batches = {c.batch for c in changes}
+    firsts = SalesforceChange.objects.filter(batch__in=batches).values("batch")
+    return {row["first"] for row in firsts.annotate(first=Min("id"))}
+
+
+def _handle(ctx: Context, general: GeneralSettings, change: SalesforceChange) -> str:
+    if change.sobject not in PEOPLE:
+        return _account_changed(ctx, general, change)
+    watched = WatchedRecord.objects.filter(record_id=change.record_id).first()
+    if watched is None:
+        watched = WatchedRecord(
+            record_id=change.record_id, sobject=change.sobject, email_lc=change.email.lower()
+        )
+    if watched.modstamp and change.modstamp and change.modstamp < watched.modstamp:
+        return "not acted on: older than a change already handled"
+    if change.email:
+        watched.email_lc = change.email.lower()
+    if change.modstamp:
+        watched.modstamp = change.modstamp
+    if change.deleted:
+        outcome = "deletion already handled"
+        if not watched.deleted:
+            watched.deleted = True
+            outcome = _deleted(ctx, general, change)
+        watched.save()
+        return outcome
+    watched.deleted = False
+    outcome = "no action needed"
+    if change.opted_out is not None:
+        outcome = _opt_out_changed(ctx, general, change, watched)
+    watched.save()
+    return outcome
+
+
+def _opt_out_changed(
+    ctx: Context, general: GeneralSettings, change: SalesforceChange, watched: WatchedRecord
+) -> str:
+    expecting = watched.expect_until is not None and watched.expect_until > timezone.now()
+    if expecting:
+        if change.opted_out != watched.expect_opted_out:
+            return "not acted on: the value from before cmsync's own write"
+        watched.expect_opted_out = watched.expect_until = None
+        return "cmsync's own write, no reaction"
+    watched.expect_opted_out = watched.expect_until = None
+    was, watched.opted_out = watched.opted_out, bool(change.opted_out)
+    if not change.opted_out or was:
+        return "no action needed"
+    if not general.unsubscribe_on_opt_out:
+        return "opted out; 'Unsubscribe when Email Opt Out is ticked' is off"
+    return _set_everywhere(ctx, change, "unsubscribe")
+
+
+def _deleted(ctx: Context, general: GeneralSettings, change: SalesforceChange) -> str:
+    if not general.delete_subscriber_on_record_delete:
+        return "deleted; 'Set subscriber to Deleted' is off"
+    if not change.email:
+        return "deleted; the record had no email"
+    others = [
+        person
+        for person in ctx.sf.find_people([change.email]).get(change.email.lower(), [])
+        if person.id != change.record_id
+    ]
+    if others:
+        other = others[0]
+        ctx.message(
+            "SF_DELETE_KEPT",
+            f"{change.sobject} {change.record_id} was deleted, but {other.sobject} {other.id} "
+            f"still has {change.email}: its subscriber was not set to Deleted",
+            record={"deleted": change.record_id, "email": change.email, "kept_by": other.id},
+            severity=Message.Severity.INFO,
+            step="delete",
+        )
+        ctx.count("delete", skipped=1)
+        return f"not acted on: {other.sobject} {other.id} still has this email"
+    return _set_everywhere(ctx, change, "delete")
+
+
+def _set_everywhere(ctx: Context, change: SalesforceChange, action: str) -> str:
+    """Unsubscribe or delete the address on every connected list where it still gets email.
+
+    Unsubscribed and bounced stay as they are: Deleted is weaker (an import may bring a
+    deleted subscriber back), so it never replaces them.
+    """
+    email, done, failed = change.email, 0, 0
+    if not email:
+        return "opted out; the record has no email"
+    for client in ctx.clients:
+        connected = {m["ListID"] for m in client.lists}
+        try:
+            memberships = ctx.cm.lists_for_email(client.client_id, email)
+        except (cm_errors.ValidationError, cm_errors.NotFoundError) as exc:
+            _refused(ctx, change, action, client.client_id, "", exc)
+            ctx.count(action, read=1, failed=1)
+            return f"failed: {exc}"
+        for membership in memberships:
+            if membership.list_id not in connected or membership.state not in LIVE_STATES:
+                continue
+            try:
+                if action == "unsubscribe":
+                    ctx.cm.unsubscribe(membership.list_id, email)
+                else:
+                    ctx.cm.delete_subscriber(membership.list_id, email)
+            except (cm_errors.ValidationError, cm_errors.NotFoundError) as exc:
+                _refused(ctx, change, action, client.client_id, membership.list_id, exc)
+                failed += 1
+                continue
+            done += 1
+    ctx.count(action, read=1, written=done, failed=failed, unchanged=int(not done and not failed))
+    verb = "unsubscribed from" if action == "unsubscribe" else "set to Deleted on"
+    outcome = f"{verb} {done} list(s)" if done else "already off every list"
+    return outcome + (f", {failed} refused" if failed else "")
+
+
+def _refused(ctx, change, action: str, client_id: str, list_id: str, exc: Exception) -> None:
+    what = "unsubscribe" if action == "unsubscribe" else "set to Deleted"
+    ctx.message(
+        "CM_REACTION_FAILED",
+        f"Could not {what} {change.email} ({change.sobject} {change.record_id})",
+        upstream=str(exc),
+        record={"email": change.email, "record_id": change.record_id, "list_id": list_id},
+        client_id=client_id,
+        step=action,
+    )
+
+
+def _account_changed(ctx: Context, general: GeneralSettings, change: SalesforceChange) -> str:
+    if not general.enable_account_trigger:
+        return "not acted on: the account trigger is off"
+    # Subscription rules then re-check its contacts and say what they did (rules.py).
+    return "account changed"

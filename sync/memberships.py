@@ -1,0 +1,160 @@
+"""Subscriber lists and list memberships in Salesforce (DESIGN.md §6, §5 "Record linking").
+
+Steps, after the opt-out step:
+1. lists: each list of the connected clients becomes a CM_Subscriber_List__c, upserted by
+   CM_List_Id__c where what Salesforce holds differs (one query tells).
+2. memberships: each stored subscriber state whose email matches a Contact or Lead becomes a
+   CM_List_Membership__c, upserted by a stable key, linked to the most recently modified
+   Contact and the most recently modified Lead. Only rows marked pending (their state changed
+   since last written) are walked, by email in batches; a full run walks every row.
+
+Rows of a list with "Prevent member sync" on are not walked and stay pending, so switching it
+off writes them at the next run. Rows whose email matches nobody are done with: a full run
+writes them once a Contact or Lead appears.
+"""
+
+import hashlib
+
+from campaign_monitor.models import ListOptions
+from salesforce.gateway import soql
+from salesforce.schema import Component
+
+from .context import Context
+from .models import SubscriberState
+from .tracking import linked_person
+
+OBJECTS = ("CM_Subscriber_List__c", "CM_List_Membership__c")
+LIST_FIELDS = ("Name", "CM_List_Id__c", "CM_Client_Id__c", "CM_Client_Name__c")
+BATCH = 1000  # emails per batch: flat memory at any volume
+KEY_LENGTH = 120  # CM_Membership_Key__c
+NAME_LENGTH = 80  # a custom object's Name
+
+
+def sync_lists_and_memberships(ctx: Context, missing: list[Component]) -> None:
+    """Both steps, if the org has both objects with all their fields (``missing``:
+    schema.missing()); otherwise one warning, and the pending rows wait for the schema."""
+    ctx.begin("lists")
+    absent = [c.full_name for c in missing if c.object_name in OBJECTS]
+    if absent:
+        ctx.message(
+            "SF_SCHEMA_MISSING",
+            f"cmsync's Salesforce schema is missing {len(absent)} parts of the list objects; "
+            "subscriber lists and list memberships were skipped",
+            record={"missing": absent},
+            severity="warning",
+        )
+        return
+    sf_lists = sync_lists(ctx)
+    sync_memberships(ctx, sf_lists)
+
+
+def membership_key(list_id: str, email_lc: str) -> str:
+    """``<ListID>:<email>``, or ``<ListID>:#<sha1 of the email>`` where that is too long."""
+    key = f"{list_id}:{email_lc}"
+    if len(key) <= KEY_LENGTH:
+        return key
+    return f"{list_id}:#{hashlib.sha1(email_lc.encode()).hexdigest()}"
+
+
+def _list_records(ctx: Context) -> dict[str, dict]:
+    """The CM_Subscriber_List__c each connected list should be, by list id."""
+    return {
+        m["ListID"]: {
+            "Name": (m.get("Name") or "").strip()[:NAME_LENGTH] or m["ListID"],
+            "CM_List_Id__c": m["ListID"],
+            "CM_Client_Id__c": client.client_id,
+            "CM_Client_Name__c": client.name.strip()[:200],
+        }
+        for client in ctx.clients
+        for m in client.lists
+    }
+
+
+def _sf_lists(ctx: Context, list_ids: list[str]) -> dict[str, dict]:
+    """What Salesforce holds for these lists, by list id (200 ids a query)."""
+    found = {}
+    for start in range(0, len(list_ids), 200):
+        query = soql(
+            f"SELECT Id, {', '.join(LIST_FIELDS)} FROM CM_Subscriber_List__c "
+            "WHERE CM_List_Id__c IN {ids}",
+            ids=list_ids[start : start + 200],
+        )
+        for row in ctx.sf.query(query):
+            found[row["CM_List_Id__c"]] = row
+    return found
+
+
+def sync_lists(ctx: Context) -> dict[str, str]:
+    """Upsert the lists Salesforce lacks or holds differently; returns list id → record Id
+    for every list Salesforce has (a refused list is a message, and its members wait)."""
+    wanted = _list_records(ctx)
+    if not wanted:
+        return {}
+    existing = _sf_lists(ctx, sorted(wanted))
+    sf_ids = {list_id: row["Id"] for list_id, row in existing.items()}
+    changed = [
+        record
+        for list_id, record in wanted.items()
+        if list_id not in existing
+        or any((existing[list_id].get(name) or "") != record[name] for name in LIST_FIELDS)
+    ]
+    ctx.count("lists", read=len(wanted), unchanged=len(wanted) - len(changed))
+    if changed:
+        results = ctx.sf.upsert("CM_Subscriber_List__c", "CM_List_Id__c", changed)
+        ctx.record_failures("lists", "CM_Subscriber_List__c", results)
+        sf_ids.update({r.record["CM_List_Id__c"]: r.id for r in results if r.success and r.id})
+    ctx.checkpoint()
+    return sf_ids
+
+
+def sync_memberships(ctx: Context, sf_lists: dict[str, str]) -> None:
+    """Pending rows (every row on a full run) of the lists Salesforce has, by email."""
+    ctx.begin("memberships")
+    prevented = set(
+        ListOptions.objects.filter(prevent_member_sync=True).values_list("list_id", flat=True)
+    )
+    rows = SubscriberState.objects.filter(list_id__in=set(sf_lists) - prevented)
+    if not ctx.run.full:
+        rows = rows.filter(membership_pending=True)
+    after = ""
+    while True:
+        emails = list(
+            rows.filter(email_lc__gt=after)
+            .order_by("email_lc")
+            .values_list("email_lc", flat=True)
+            .distinct()[:BATCH]
+        )
+        if not emails:
+            return
+        _write_batch(ctx, rows.filter(email_lc__in=emails), sf_lists)
+        after = emails[-1]
+        ctx.checkpoint()
+
+
+def _write_batch(ctx: Context, rows, sf_lists: dict[str, str]) -> None:
+    batch = list(rows)
+    people = ctx.people({row.email_lc for row in batch})
+    records = []
+    for row in batch:
+        contact = linked_person(people, row.email_lc, "Contact")
+        lead = linked_person(people, row.email_lc, "Lead")
+        if contact is None and lead is None:
+            continue  # nobody in Salesforce to link it to: no record
+        records.append(
+            {
+                "CM_Membership_Key__c": membership_key(row.list_id, row.email_lc),
+                "CM_Subscriber_List__c": sf_lists[row.list_id],
+                "CM_Contact__c": contact.id if contact else None,
+                "CM_Lead__c": lead.id if lead else None,
+                "CM_Email__c": row.email,
+                "CM_State__c": row.state.capitalize(),
+                "CM_State_Date__c": row.state_date.isoformat(),
+                "CM_Joined_Date__c": row.joined_date.isoformat() if row.joined_date else None,
+            }
+        )
+    ctx.count("memberships", read=len(batch), unchanged=len(batch) - len(records))
+    if records:
+        results = ctx.sf.upsert("CM_List_Membership__c", "CM_Membership_Key__c", records)
+        ctx.record_failures("memberships", "CM_List_Membership__c", results)
+    # Written or reported: either way these rows are done (a message can be retried).
+    rows.filter(membership_pending=True).update(membership_pending=False)
