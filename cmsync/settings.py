@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "campaign_monitor",
     "salesforce",
     "sync",
+    "subscriptions",
     "security",
     "billing",
     "emulators",
@@ -276,6 +277,16 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-syncs": {
         "task": "sync.dispatch_due",
+        "schedule": env.float("SYNC_DISPATCH_SECONDS", default=60.0),
+    },
+    # Polls Salesforce for changes when the Sync settings' interval (default 5 min) passed.
+    "poll-salesforce-changes": {
+        "task": "sync.poll_changes",
+        "schedule": env.float("SYNC_DISPATCH_SECONDS", default=60.0),
+    },
+    # Queues the import wizard's scheduled imports whose time has come.
+    "dispatch-scheduled-imports": {
+        "task": "subscriptions.dispatch_imports",
         "schedule": env.float("SYNC_DISPATCH_SECONDS", default=60.0),
     },
 }

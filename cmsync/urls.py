@@ -21,6 +21,7 @@ urlpatterns = [
     path("campaign-monitor/", include("campaign_monitor.urls")),
     path("salesforce/", include("salesforce.urls")),
     path("sync/", include("sync.urls")),
+    path("lists/", include("subscriptions.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("security/", include("security.urls")),
     path("billing/", include("billing.urls")),

@@ -1,7 +1,7 @@
 """The three roles (Django groups) and what each may do. Kept in sync after every migrate.
 
-Full access: everything. Standard: Sync now, retry messages, read everything; no settings,
-security or billing changes. Limited: read-only.
+Full access: everything. Standard: Sync now, retry messages, the import wizard, read
+everything; no settings, rules, mappings, security or billing changes. Limited: read-only.
 """
 
 from django.apps import apps
@@ -17,25 +17,42 @@ READ = [
     "settings_app.view_campaignsettings",
     "settings_app.view_memberstatusmapping",
     "campaign_monitor.view_connection",
+    "campaign_monitor.view_listoptions",
     "salesforce.view_salesforcesettings",
     "sync.view_syncrun",
     "maintenance.view_message",
     "auditlog.view_logentry",
     "security.view_clientownership",
     "billing.view_billingaccount",
+    "subscriptions.view_importjob",
+    "subscriptions.view_subscriptionrule",
+    "subscriptions.view_fieldmapping",
 ]
-OPERATE = ["sync.add_syncrun", "maintenance.retry_message"]
+# Standard users run the import wizard (the original console's rule), not rules or mappings.
+OPERATE = [
+    "sync.add_syncrun",
+    "maintenance.retry_message",
+    "subscriptions.add_importjob",
+    "subscriptions.change_importjob",
+]
 CHANGE = [
     "settings_app.change_syncsettings",
     "settings_app.change_generalsettings",
     "settings_app.change_campaignsettings",
     "settings_app.change_memberstatusmapping",
     "campaign_monitor.change_connection",
+    "campaign_monitor.change_listoptions",
     "salesforce.change_salesforcesettings",
     "maintenance.delete_message",
     "maintenance.reset_data",
     "security.manage_users",
     "billing.change_billingaccount",
+    "subscriptions.add_subscriptionrule",
+    "subscriptions.change_subscriptionrule",
+    "subscriptions.delete_subscriptionrule",
+    "subscriptions.add_fieldmapping",
+    "subscriptions.change_fieldmapping",
+    "subscriptions.delete_fieldmapping",
 ]
 
 PERMISSIONS = {

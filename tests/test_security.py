@@ -24,6 +24,7 @@ READ_PAGES = [
     "/maintenance/messages/",
     "/maintenance/codes/SF_DUPLICATE/",
     "/sync/runs/",
+    "/sync/lists/",
     "/security/",
 ]
 
@@ -33,6 +34,7 @@ ACTIONS = [
     ("change general options", "post", "/general/", {}, {FULL}),
     ("change campaign settings", "post", "/campaigns/", {}, {FULL}),
     ("Sync now", "post", "/sync/now/", {}, {FULL, STANDARD}),
+    ("change list options", "post", "/sync/lists/", {}, {FULL}),
     ("connect Campaign Monitor", "get", "/campaign-monitor/connect/", {}, {FULL}),
     ("disconnect Campaign Monitor", "post", "/campaign-monitor/disconnect/", {}, {FULL}),
     ("Salesforce app settings", "get", "/salesforce/app/", {}, {FULL}),

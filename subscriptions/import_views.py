@@ -1,0 +1,381 @@
+"""The import wizard: a page per subscriber list (Standard role and up), one step a page.
+
+source → people (campaign or conditions) → mapping → options → preview (start or schedule)
+→ result. The steps edit one draft ImportJob; once started it is read-only.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from campaign_monitor import errors as cm_errors
+from campaign_monitor.views import visible_connected_clients
+from cmsync.access import require_perm
+from salesforce import errors as sf_errors
+from settings_app.models import GeneralSettings
+
+from . import criteria, imports
+from .import_forms import (
+    JOURNEYS_WARNING,
+    CampaignForm,
+    ConditionsForm,
+    MappingForm,
+    OptionsForm,
+    SourceForm,
+)
+from .models import ImportFailure, ImportJob
+
+VIEW = "subscriptions.view_importjob"
+ADD = "subscriptions.add_importjob"
+CHANGE = "subscriptions.change_importjob"
+STEPS = [
+    ("source", "Source"),
+    ("people", "People"),
+    ("mapping", "Mapping"),
+    ("options", "Options"),
+    ("preview", "Preview"),
+]
+FAILURES_PER_PAGE = 100
+SF_PROBLEMS = (imports.ImportUnavailable, sf_errors.SalesforceError, cm_errors.CampaignMonitorError)
+
+
+def _list_or_404(request: HttpRequest, list_id: str) -> tuple:
+    """The visible connected client holding the list, and the list; 404 for anyone else's."""
+    try:
+        return imports.list_of(list_id, visible_connected_clients(request.user))
+    except imports.ImportUnavailable:
+        raise Http404("No such list") from None
+
+
+def _job_or_404(request: HttpRequest, list_id: str, job_id: int) -> tuple:
+    client, found = _list_or_404(request, list_id)
+    job = get_object_or_404(ImportJob, pk=job_id, list_id=list_id, client_id=client.client_id)
+    return client, found, job
+
+
+def _draft_or_result(request, list_id, job_id):
+    """A draft to edit (add permission), or a redirect to the result of a started one."""
+    require_perm(request, ADD)
+    client, found, job = _job_or_404(request, list_id, job_id)
+    if not job.is_draft:
+        return client, found, job, redirect("subscriptions-import-result", list_id, job.pk)
+    return client, found, job, None
+
+
+def _context(found: dict, job: ImportJob | None, step: str, **extra) -> dict:
+    """The page's context with the step bar: steps already reached are links."""
+    done = {"source", "people"} if job else set()
+    if job and (job.campaign_id or job.source != ImportJob.Source.CAMPAIGN):
+        done.add("mapping")
+    if job and job.mapping:
+        done |= {"options", "preview"}
+    return {
+        "list": found,
+        "list_id": found["ListID"],
+        "job": job,
+        "steps": [
+            {
+                "url_name": f"subscriptions-import-{key}",
+                "title": title,
+                "current": key == step,
+                "open": key in done,
+            }
+            for key, title in STEPS
+        ],
+        **extra,
+    }
+
+
+def _fields_url(list_id: str) -> str:
+    try:
+        return reverse("subscriptions-fields", kwargs={"list_id": list_id})
+    except NoReverseMatch:
+        return ""
+
+
+# -- start and step 1: the source -------------------------------------------------------------
+
+
+@login_required
+def import_start(request: HttpRequest, list_id: str) -> HttpResponse:
+    """The wizard's first page: choose the source. Without the Standard role, the list's past
+    imports only."""
+    require_perm(request, VIEW)
+    client, found = _list_or_404(request, list_id)
+    can_import = request.user.has_perm(ADD)
+    form = SourceForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        require_perm(request, ADD)
+        if form.is_valid():
+            job = ImportJob.objects.create(
+                list_id=list_id,
+                client_id=client.client_id,
+                created_by=request.user,
+                source=form.cleaned_data["source"],
+            )
+            return redirect("subscriptions-import-people", list_id, job.pk)
+    recent = ImportJob.objects.filter(list_id=list_id).exclude(status=ImportJob.Status.DRAFT)
+    context = _context(found, None, "source", form=form, can_import=can_import)
+    context["recent"] = recent[:5]
+    return render(request, "subscriptions/import_source.html", context)
+
+
+@login_required
+def import_source(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    form = SourceForm(request.POST or None, initial={"source": job.source})
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["source"] != job.source:
+            job.source = form.cleaned_data["source"]
+            job.conditions, job.logic, job.campaign_id, job.member_statuses = [], "", "", []
+            job.save()
+        return redirect("subscriptions-import-people", list_id, job.pk)
+    context = _context(found, job, "source", form=form, can_import=True)
+    return render(request, "subscriptions/import_source.html", context)
+
+
+# -- step 2: which people ---------------------------------------------------------------------
+
+
+@login_required
+def import_people(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    context = _context(found, job, "people")
+    try:
+        gateway = imports.salesforce_for(request.user)
+        if job.source == ImportJob.Source.CAMPAIGN:
+            return _campaign_step(request, job, gateway, context)
+        return _conditions_step(request, job, gateway, context)
+    except SF_PROBLEMS as exc:
+        context["problem"] = str(exc)
+        return render(request, "subscriptions/import_people.html", context)
+
+
+def _campaign_step(request, job, gateway, context) -> HttpResponse:
+    campaigns = list(gateway.query("SELECT Id, Name FROM Campaign ORDER BY Name LIMIT 2000"))
+    by_campaign = gateway.member_statuses([c["Id"] for c in campaigns])
+    statuses = {cid: [row["Label"] for row in rows] for cid, rows in by_campaign.items()}
+    initial = {"campaign": job.campaign_id, "member_statuses": job.member_statuses}
+    form = CampaignForm(
+        request.POST or None, initial=initial, campaigns=campaigns, statuses=statuses
+    )
+    if request.method == "POST" and form.is_valid():
+        job.campaign_id = form.cleaned_data["campaign"]
+        job.campaign_name = form.names[job.campaign_id][:255]
+        job.member_statuses = form.cleaned_data["member_statuses"]
+        job.save()
+        return redirect("subscriptions-import-mapping", job.list_id, job.pk)
+    context |= {"form": form, "kind": "campaign"}
+    return render(request, "subscriptions/import_people.html", context)
+
+
+def _conditions_step(request, job, gateway, context) -> HttpResponse:
+    describe = imports.memo_describe(gateway)
+    rows = max(len(job.conditions) + 2, 5)
+    form = ConditionsForm(
+        request.POST or None,
+        initial=ConditionsForm.initial_for(job),
+        describe=describe,
+        sobject=job.sobject,
+        rows=rows,
+    )
+    if request.method == "POST" and form.is_valid():
+        job.conditions = form.cleaned_data["conditions"]
+        job.logic = form.cleaned_data["logic"]
+        job.save()
+        return redirect("subscriptions-import-mapping", job.list_id, job.pk)
+    context |= {"form": form, "kind": "conditions", "sobject": job.sobject}
+    return render(request, "subscriptions/import_people.html", context)
+
+
+# -- step 3: mapping --------------------------------------------------------------------------
+
+
+@login_required
+def import_mapping(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    initial = {
+        "name": job.mapping.get("name", "Name"),
+        "consent_to_track": job.mapping.get("consent_to_track", "Unchanged"),
+    }
+    form = MappingForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        job.mapping = {**job.mapping, **form.cleaned_data}
+        job.save()
+        return redirect("subscriptions-import-options", list_id, job.pk)
+    context = _context(
+        found,
+        job,
+        "mapping",
+        form=form,
+        mappings=imports.to_cm_mappings(list_id),
+        fields_url=_fields_url(list_id),
+    )
+    return render(request, "subscriptions/import_mapping.html", context)
+
+
+# -- step 4: options --------------------------------------------------------------------------
+
+
+@login_required
+def import_options(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    general = GeneralSettings.get_solo()
+    form = OptionsForm(request.POST or None, initial=OptionsForm.initial_for(job), general=general)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job.refresh = data["refresh"]
+        job.restart_journeys = bool(data.get("restart_journeys"))
+        job.clear_blanks = data["clear_blanks"]
+        job.scheduled_for = data["scheduled_for"]
+        job.mapping.setdefault("name", "Name")
+        job.mapping.setdefault("consent_to_track", "Unchanged")
+        job.save()
+        return redirect("subscriptions-import-preview", list_id, job.pk)
+    context = _context(found, job, "options", form=form, general=general)
+    return render(request, "subscriptions/import_options.html", context)
+
+
+# -- step 5: preview, then start --------------------------------------------------------------
+
+
+@login_required
+def import_preview(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    if request.method == "POST":
+        return _start(request, job)
+    context = _context(
+        found,
+        job,
+        "preview",
+        source=imports.describe_source(job),
+        journeys_warning=JOURNEYS_WARNING,
+    )
+    try:
+        context["preview"] = imports.preview(
+            job, imports.salesforce_for(request.user), imports.campaign_monitor_for(job)
+        )
+    except criteria.InvalidCriteria as exc:
+        context["problem"] = f"The conditions no longer fit Salesforce: {exc}"
+    except SF_PROBLEMS as exc:
+        context["problem"] = str(exc)
+    return render(request, "subscriptions/import_preview.html", context)
+
+
+def _start(request: HttpRequest, job: ImportJob) -> HttpResponse:
+    """Start or schedule the draft, refusing options the general options no longer allow."""
+    general = GeneralSettings.get_solo()
+    refused = []
+    if job.refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED:
+        if not general.resubscribe_deleted_via_import:
+            refused.append("re-subscribing deleted subscribers")
+    if job.restart_journeys and not general.trigger_list_journeys:
+        refused.append("triggering journeys")
+    if job.scheduled_for and job.scheduled_for <= timezone.now():
+        messages.error(request, "The scheduled time has passed: choose another one.")
+        return redirect("subscriptions-import-options", job.list_id, job.pk)
+    if refused:
+        messages.error(
+            request,
+            f"The General options no longer allow {' or '.join(refused)}: change the options.",
+        )
+        return redirect("subscriptions-import-options", job.list_id, job.pk)
+    if imports.start(job, when=job.scheduled_for):
+        if job.status == ImportJob.Status.SCHEDULED:
+            local = timezone.localtime(job.scheduled_for).strftime("%Y-%m-%d %H:%M")
+            messages.success(request, f"Import scheduled for {local}.")
+        else:
+            messages.success(request, "Import started.")
+    return redirect("subscriptions-import-result", job.list_id, job.pk)
+
+
+@login_required
+@require_POST
+def import_discard(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    client, found, job, done = _draft_or_result(request, list_id, job_id)
+    if done:
+        return done
+    job.delete()
+    messages.info(request, "Draft import discarded.")
+    return redirect("subscriptions-import", list_id)
+
+
+# -- result, history, cancel ------------------------------------------------------------------
+
+
+@login_required
+def import_result(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    require_perm(request, VIEW)
+    client, found, job = _job_or_404(request, list_id, job_id)
+    if job.is_draft and request.user.has_perm(ADD):
+        return redirect("subscriptions-import-preview", list_id, job.pk)
+    kind = request.GET.get("kind", "")
+    failures = job.failures.all()
+    if kind in ImportFailure.Kind.values:
+        failures = failures.filter(kind=kind)
+    page = Paginator(failures, FAILURES_PER_PAGE).get_page(request.GET.get("page"))
+    totals = job.totals or {}
+    context = {
+        "list": found,
+        "list_id": list_id,
+        "job": job,
+        "source": imports.describe_source(job),
+        "totals": totals,
+        "options": totals.get("options") or imports.options_in_force(job),
+        "skips": [
+            {
+                "reason": reason,
+                "words": words,
+                "count": (totals.get("skipped") or {}).get(reason, 0),
+            }
+            for reason, words in imports.SKIP_REASONS.items()
+        ],
+        "page": page,
+        "kind": kind,
+        "kinds": ImportFailure.Kind.choices,
+        "can_cancel": job.is_active and request.user.has_perm(CHANGE),
+        "journeys_warning": JOURNEYS_WARNING,
+    }
+    return render(request, "subscriptions/import_result.html", context)
+
+
+@login_required
+def import_history(request: HttpRequest, list_id: str) -> HttpResponse:
+    require_perm(request, VIEW)
+    client, found = _list_or_404(request, list_id)
+    jobs = ImportJob.objects.filter(list_id=list_id, client_id=client.client_id)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    context = {
+        "list": found,
+        "list_id": list_id,
+        "page": page,
+        "can_import": request.user.has_perm(ADD),
+    }
+    return render(request, "subscriptions/import_history.html", context)
+
+
+@login_required
+@require_POST
+def import_cancel(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    require_perm(request, CHANGE)
+    client, found, job = _job_or_404(request, list_id, job_id)
+    if imports.cancel(job):
+        messages.success(request, "Import cancelled.")
+    else:
+        messages.info(request, "This import had already finished.")
+    return redirect("subscriptions-import-result", list_id, job.pk)

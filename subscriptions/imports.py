@@ -1,0 +1,614 @@
+"""The import wizard's work: read Salesforce people for an ``ImportJob``, screen them, show a
+preview, and push them into a Campaign Monitor list in batches of 1000.
+
+SOQL comes only from ``criteria`` (conditions) and ``salesforce.gateway.soql`` (values); the
+field names put in a SELECT are checked against Salesforce's describe first.
+
+Re-subscribing: Campaign Monitor's ``Resubscribe: true`` brings back every inactive
+subscriber in the call (unsubscribed and bounced too), so only addresses that are *Deleted*
+in the list (read from the list's deleted subscribers before the first batch) are sent with
+it, in a call of their own; everyone else goes in a call with ``Resubscribe: false``.
+
+A run (``run``):
+  1. claim the job (queued → running, or a running one whose worker was lost)
+  2. connect to both sides; count the source in Salesforce
+  3. read what Campaign Monitor needs to know first: the list's deleted addresses (when
+     re-subscribing) and its members (when a mapping is "create only")
+  4. stream the source, screen it chunk by chunk (skips are recorded with their reason)
+  5. send batches of 1000 through the import endpoint; save counts, failures per email and
+     progress after each batch, stop at a batch boundary when cancelled
+  6. finish: succeeded, partly succeeded (Campaign Monitor refused some) or failed
+"""
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaign_monitor import errors as cm_errors
+from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
+from campaign_monitor.models import ConnectedClient, Connection
+from campaign_monitor.records import NewSubscriber
+from maintenance.audit import record_action
+from salesforce import errors as sf_errors
+from salesforce.connection import usable_connection
+from salesforce.gateway import ObjectInfo, SalesforceGateway, soql
+from settings_app.models import GeneralSettings
+
+from . import criteria
+from .adding import SKIP_REASONS, Candidate, screen
+from .mappings import sf_fields, to_cm_fields
+from .models import FieldMapping, ImportFailure, ImportJob
+
+log = logging.getLogger(__name__)
+
+BATCH = IMPORT_BATCH  # people per import call: Campaign Monitor's limit
+SAMPLE = 10  # rows and skipped examples shown in the preview
+STALE_AFTER = timedelta(minutes=15)  # a running job without a heartbeat for this long was lost
+NAME_CHOICES = {
+    "Name": "Full name (Name)",
+    "FirstName LastName": "First name and last name (FirstName LastName)",
+}
+CONSENT_CHOICES = ("Unchanged", "Yes", "No")
+PERSON_FIELDS = ("Id", "Email", "FirstName", "LastName", "Name", "HasOptedOutOfEmail")
+RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+class ImportUnavailable(Exception):
+    """Why the import cannot run or be previewed, in words for the admin."""
+
+
+# -- what the job says ---------------------------------------------------------------------
+
+
+def options_in_force(job: ImportJob, general: GeneralSettings | None = None) -> dict:
+    """The job's choices as the general options allow them now: re-subscribing and journeys
+    happen only while their general option is on, whatever the job asked for."""
+    general = general or GeneralSettings.get_solo()
+    return {
+        "resubscribe": job.refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED
+        and general.resubscribe_deleted_via_import,
+        "journeys": job.restart_journeys and general.trigger_list_journeys,
+        "clear_blanks": job.clear_blanks,
+        "name": job.mapping.get("name", "Name"),
+        "consent_to_track": job.mapping.get("consent_to_track", "Unchanged"),
+    }
+
+
+def list_of(list_id: str, clients: Iterable[ConnectedClient]) -> tuple[ConnectedClient, dict]:
+    """The connected client holding the list and the list ({"ListID", "Name"}), or
+    ImportUnavailable."""
+    for client in clients:
+        for found in client.lists:
+            if found.get("ListID") == list_id:
+                return client, found
+    raise ImportUnavailable("This list is not a list of a connected Campaign Monitor client.")
+
+
+def describe_source(job: ImportJob) -> str:
+    """The source in words, e.g. "Contacts where LeadSource equals 'Web'"."""
+    if job.source == ImportJob.Source.CAMPAIGN:
+        statuses = ", ".join(job.member_statuses) or "any status"
+        name = job.campaign_name or job.campaign_id
+        return f"Members of the Salesforce campaign {name} (member status: {statuses})"
+    people = "Contacts" if job.source == ImportJob.Source.CONTACTS else "Leads"
+    if not job.conditions:
+        return f"All {people.lower()} with their email address"
+    parts = []
+    for number, c in enumerate(job.conditions, start=1):
+        label = criteria.OPERATORS.get(c.get("operator"), (c.get("operator"),))[0]
+        value = "" if c.get("operator") in criteria.NO_VALUE else f" '{c.get('value', '')}'"
+        parts.append(f"({number}) {c.get('field')} {label}{value}")
+    joined = " AND ".join(parts) if not job.logic else f"{'; '.join(parts)}; logic {job.logic}"
+    return f"{people} where {joined}"
+
+
+# -- reading Salesforce --------------------------------------------------------------------
+
+
+def memo_describe(gateway: SalesforceGateway) -> Callable[[str], ObjectInfo]:
+    """gateway.describe, asked once per object."""
+    seen: dict[str, ObjectInfo] = {}
+
+    def describe(sobject: str) -> ObjectInfo:
+        if sobject not in seen:
+            seen[sobject] = gateway.describe(sobject)
+        return seen[sobject]
+
+    return describe
+
+
+def to_cm_mappings(list_id: str) -> list[FieldMapping]:
+    return list(
+        FieldMapping.objects.filter(list_id=list_id, direction=FieldMapping.Direction.TO_CM)
+    )
+
+
+def mapped_fields(
+    list_id: str,
+    sobject: str,
+    describe: Callable[[str], ObjectInfo],
+    mappings: list[FieldMapping],
+) -> tuple[list[str], list[str]]:
+    """The mapped fields Salesforce has (safe to SELECT) and a sentence for each it has not."""
+    found, problems = [], []
+    for name in sf_fields(list_id, sobject, mappings):
+        if not criteria.FIELD_PATH.match(name) or _field(describe, sobject, name) is None:
+            problems.append(
+                f"A field mapping reads {sobject} field {name!r}, which Salesforce does not "
+                "have: that custom field is left out."
+            )
+        else:
+            found.append(name)
+    return found, problems
+
+
+def _field(describe, sobject: str, path: str):
+    if path.startswith("Account."):
+        return describe("Account").field(path.split(".", 1)[1]) if sobject == "Contact" else None
+    return describe(sobject).field(path)
+
+
+@dataclass
+class Source:
+    """The SOQL that reads a job's people and counts them, and what was left out of it."""
+
+    query: str
+    count_query: str
+    problems: list[str] = field(default_factory=list)
+
+
+def build_source(
+    job: ImportJob, describe: Callable[[str], ObjectInfo], mappings: list[FieldMapping]
+) -> Source:
+    """The job's SOQL. Raises criteria.InvalidCriteria for conditions Salesforce cannot take."""
+    if job.source == ImportJob.Source.CAMPAIGN:
+        return _campaign_source(job, describe, mappings)
+    sobject = "Contact" if job.source == ImportJob.Source.CONTACTS else "Lead"
+    where = criteria.parse(job.conditions, job.logic, describe, sobject).where()
+    clauses = ["IsConverted = false"] if sobject == "Lead" else []
+    if where:
+        clauses.append(f"({where})")
+    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    extra, problems = mapped_fields(job.list_id, sobject, describe, mappings)
+    columns = ", ".join(dict.fromkeys([*PERSON_FIELDS, *extra]))
+    return Source(
+        # Most recently modified first: of two records with one email, that one wins.
+        query=f"SELECT {columns} FROM {sobject}{condition} ORDER BY LastModifiedDate DESC, Id",
+        count_query=f"SELECT COUNT() FROM {sobject}{condition}",
+        problems=problems,
+    )
+
+
+def _campaign_source(
+    job: ImportJob, describe: Callable[[str], ObjectInfo], mappings: list[FieldMapping]
+) -> Source:
+    if not RECORD_ID.match(job.campaign_id or ""):
+        raise criteria.InvalidCriteria("Choose a Salesforce campaign.")
+    columns, problems = ["Id", "ContactId", "LeadId", "Status"], []
+    for sobject in ("Contact", "Lead"):
+        extra, missing = mapped_fields(job.list_id, sobject, describe, mappings)
+        problems += missing
+        columns += [f"{sobject}.{name}" for name in dict.fromkeys([*PERSON_FIELDS, *extra])]
+    condition = "CampaignId = {campaign}"
+    if job.member_statuses:
+        condition += " AND Status IN {statuses}"
+    values = {"campaign": job.campaign_id, "statuses": list(job.member_statuses)}
+    return Source(
+        query=soql(
+            f"SELECT {', '.join(columns)} FROM CampaignMember WHERE {condition} ORDER BY Id",
+            **values,
+        ),
+        count_query=soql(f"SELECT COUNT() FROM CampaignMember WHERE {condition}", **values),
+        problems=problems,
+    )
+
+
+def _flatten(record: dict | None, prefix: str = "") -> dict:
+    """Nested relationship records as dotted keys: {"Account": {"Industry": x}} →
+    {"Account.Industry": x}."""
+    flat = {}
+    for key, value in (record or {}).items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _name(values: dict, mode: str) -> str:
+    if mode == "FirstName LastName":
+        return " ".join(p for p in (values.get("FirstName"), values.get("LastName")) if p)
+    return values.get("Name") or ""
+
+
+def candidate(sobject: str, values: dict, name_mode: str) -> Candidate:
+    return Candidate(
+        sobject=sobject,
+        id=values.get("Id") or "",
+        email=(values.get("Email") or "").strip(),
+        name=_name(values, name_mode),
+        opted_out=bool(values.get("HasOptedOutOfEmail")),
+        values=values,
+    )
+
+
+def read_people(job: ImportJob, gateway: SalesforceGateway, source: Source) -> Iterator[Candidate]:
+    """Every person of the source, one Salesforce page at a time."""
+    name_mode = job.mapping.get("name", "Name")
+    for row in gateway.query(source.query):
+        flat = _flatten(row)
+        if job.source != ImportJob.Source.CAMPAIGN:
+            yield candidate(job.sobject, flat, name_mode)
+            continue
+        # A converted lead's member has both ids: the contact is the person now.
+        sobject = "Contact" if flat.get("ContactId") else "Lead"
+        person = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith(f"{sobject}.")}
+        person.setdefault("Id", flat.get(f"{sobject}Id"))
+        yield candidate(sobject, person, name_mode)
+
+
+def screened(
+    people: Iterable[Candidate], general: GeneralSettings
+) -> Iterator[tuple[Candidate, str | None]]:
+    """Each person with None (to import) or its skip reason, screened chunk by chunk so that
+    memory holds one chunk and the set of emails seen."""
+    seen: set[str] = set()
+    people = iter(people)
+    while chunk := list(islice(people, BATCH)):
+        allowed, skipped = screen(chunk, general, seen=seen)
+        reasons = {id(c): reason for c, reason in skipped}
+        allowed_ids = {id(c) for c in allowed}
+        for person in chunk:
+            if id(person) in allowed_ids:
+                yield person, None
+            else:
+                yield person, reasons[id(person)]
+
+
+# -- Campaign Monitor ------------------------------------------------------------------------
+
+
+def emails_in_states(api: CampaignMonitorClient, list_id: str, states: Iterable[str]) -> set[str]:
+    """Lower-case addresses of the list's subscribers in these states (emails only: a flat
+    set, however large the list)."""
+    found = set()
+    for state in states:
+        for page in api.subscriber_pages(list_id, state):
+            found.update(s.email.lower() for s in page.records)
+    return found
+
+
+@dataclass
+class Known:
+    """What Campaign Monitor says before the import: who is Deleted in the list, and (for
+    "create only" mappings) who is already in it."""
+
+    deleted: set[str]
+    members: set[str] | None  # None: not read, no mapping needs it
+
+    def is_new(self, email: str) -> bool:
+        return self.members is not None and email.lower() not in self.members
+
+
+def read_known(
+    api: CampaignMonitorClient, list_id: str, resubscribe: bool, mappings: list[FieldMapping]
+) -> Known:
+    deleted = emails_in_states(api, list_id, ["deleted"]) if resubscribe else set()
+    members = None
+    if any(m.create_only for m in mappings):
+        others = ["active", "unconfirmed", "unsubscribed", "bounced"]
+        members = emails_in_states(api, list_id, others if resubscribe else [*others, "deleted"])
+        members |= deleted
+    return Known(deleted=deleted, members=members)
+
+
+def new_subscriber(
+    job: ImportJob, person: Candidate, options: dict, known: Known, mappings: list[FieldMapping]
+) -> NewSubscriber:
+    return NewSubscriber(
+        email=person.email,
+        name=person.name,
+        custom_fields=to_cm_fields(
+            job.list_id,
+            person.sobject,
+            person.values,
+            new=known.is_new(person.email),
+            clear_blanks=options["clear_blanks"],
+            mappings=mappings,
+        ),
+        consent_to_track=options["consent_to_track"],
+    )
+
+
+# -- connections -----------------------------------------------------------------------------
+
+
+def salesforce_for(user) -> SalesforceGateway:
+    connection = usable_connection(user)
+    if connection is None:
+        raise ImportUnavailable(
+            "Salesforce is not connected: set the Salesforce sync user on the Sync tab."
+        )
+    return connection.gateway()
+
+
+def campaign_monitor_for(job: ImportJob) -> CampaignMonitorClient:
+    connection = Connection.current()
+    if connection is None:
+        raise ImportUnavailable("Campaign Monitor is not connected.")
+    list_of(job.list_id, connection.connected_clients().filter(client_id=job.client_id))
+    return connection.api()
+
+
+# -- preview ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Preview:
+    found: int = 0
+    allowed: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[Candidate]] = field(default_factory=dict)
+    sample: list[NewSubscriber] = field(default_factory=list)
+    resubscribed: int = 0  # allowed people Deleted in the list (when re-subscribing)
+    options: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def skip_rows(self) -> list[dict]:
+        return [
+            {
+                "reason": reason,
+                "words": SKIP_REASONS[reason],
+                "count": self.skipped[reason],
+                "examples": self.examples.get(reason, []),
+            }
+            for reason in SKIP_REASONS
+            if self.skipped[reason]
+        ]
+
+
+def preview(job: ImportJob, gateway: SalesforceGateway, api: CampaignMonitorClient) -> Preview:
+    """What running the job now would do, without writing anything."""
+    general = GeneralSettings.get_solo()
+    mappings = to_cm_mappings(job.list_id)
+    source = build_source(job, memo_describe(gateway), mappings)
+    options = options_in_force(job, general)
+    known = read_known(api, job.list_id, options["resubscribe"], mappings)
+    result = Preview(options=options, problems=source.problems)
+    for person, reason in screened(read_people(job, gateway, source), general):
+        result.found += 1
+        if reason:
+            result.skipped[reason] += 1
+            examples = result.examples.setdefault(reason, [])
+            if len(examples) < SAMPLE:
+                examples.append(person)
+            continue
+        result.allowed += 1
+        result.resubscribed += person.email.lower() in known.deleted
+        if len(result.sample) < SAMPLE:
+            result.sample.append(new_subscriber(job, person, options, known, mappings))
+    return result
+
+
+# -- starting, scheduling, cancelling ----------------------------------------------------------
+
+
+def start(job: ImportJob, when=None) -> bool:
+    """Queue the draft now, or schedule it for ``when``; audited. False when it was no
+    longer a draft (started twice)."""
+    scheduled = when is not None and when > timezone.now()
+    status = ImportJob.Status.SCHEDULED if scheduled else ImportJob.Status.QUEUED
+    changed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
+        status=status, scheduled_for=when if scheduled else None
+    )
+    if not changed:
+        return False
+    job.refresh_from_db()
+    if scheduled:
+        local = timezone.localtime(when).strftime("%Y-%m-%d %H:%M")
+        record_action(job, "sync", f"Import {job.pk} into list {job.list_id} scheduled for {local}")
+    else:
+        record_action(job, "sync", f"Import {job.pk} into list {job.list_id} started")
+        _enqueue(job.pk)
+    return True
+
+
+def _enqueue(job_id: int) -> None:
+    from .tasks import run_import  # the task module imports this one
+
+    transaction.on_commit(lambda: run_import.delay(job_id))
+
+
+def cancel(job: ImportJob) -> bool:
+    """Cancel a scheduled, queued or running import (a running one stops after its current
+    batch); False when it had already finished."""
+    changed = ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.ACTIVE).update(
+        status=ImportJob.Status.CANCELLED, finished_at=timezone.now()
+    )
+    if changed:
+        record_action(job, "sync", f"Import {job.pk} into list {job.list_id} cancelled")
+    return bool(changed)
+
+
+def dispatch_due(now=None) -> list[int]:
+    """Queue every scheduled import whose time has come (beat calls this every minute)."""
+    now = now or timezone.now()
+    queued = []
+    due = ImportJob.objects.filter(status=ImportJob.Status.SCHEDULED, scheduled_for__lte=now)
+    for job_id in due.values_list("pk", flat=True):
+        claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.SCHEDULED).update(
+            status=ImportJob.Status.QUEUED
+        )
+        if claimed:
+            _enqueue(job_id)
+            queued.append(job_id)
+    return queued
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _claim(job_id: int) -> bool:
+    now = timezone.now()
+    fresh = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED)
+    if fresh.update(status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now):
+        return True
+    # Resume a job whose worker died: only if nobody has touched it for a while.
+    lost = ImportJob.objects.filter(
+        pk=job_id, status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    return bool(lost.update(heartbeat_at=now))
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Runner:
+    """One run of one job; progress is saved after every batch, so a resumed run skips the
+    batches already sent (the source is read in a fixed order)."""
+
+    def __init__(self, job: ImportJob, gateway: SalesforceGateway, api: CampaignMonitorClient):
+        self.job, self.gateway, self.api = job, gateway, api
+        self.general = GeneralSettings.get_solo()
+        self.mappings = to_cm_mappings(job.list_id)
+        self.options = options_in_force(job, self.general)
+        totals = job.totals or {}
+        self.done = int(totals.get("batches", 0))  # batches already sent by an earlier try
+        self.totals = {
+            "found": 0,
+            "allowed": 0,
+            "skipped": dict.fromkeys(SKIP_REASONS, 0),
+            "submitted": int(totals.get("submitted", 0)),
+            "new": int(totals.get("new", 0)),
+            "existing": int(totals.get("existing", 0)),
+            "failed": int(totals.get("failed", 0)),
+            "resubscribed": int(totals.get("resubscribed", 0)),
+            "batches": self.done,
+            "options": self.options,
+        }
+
+    def run(self) -> None:
+        source = build_source(self.job, memo_describe(self.gateway), self.mappings)
+        self.totals["found"] = self.gateway.count(source.count_query)
+        self.totals["problems"] = source.problems
+        known = read_known(self.api, self.job.list_id, self.options["resubscribe"], self.mappings)
+        # Skips are counted again on every try; what Campaign Monitor said is kept.
+        self.job.failures.filter(kind=ImportFailure.Kind.SKIPPED).delete()
+        self._save()
+        batch, skips, number = [], [], 0
+        for person, reason in screened(read_people(self.job, self.gateway, source), self.general):
+            if reason:
+                self.totals["skipped"][reason] += 1
+                skips.append(_skip(self.job, person, reason))
+                continue
+            self.totals["allowed"] += 1
+            batch.append(person)
+            if len(batch) == BATCH:
+                number += 1
+                self._batch(number, batch, known, skips)
+                batch, skips = [], []
+        if batch:
+            number += 1
+        self._batch(number, batch, known, skips)
+
+    def _batch(self, number: int, people: list, known: Known, skips: list) -> None:
+        ImportFailure.objects.bulk_create(skips)
+        if people and number > self.done:
+            self._send(people, known)
+            self.totals["batches"] = number
+        self._save()
+
+    def _send(self, people: list[Candidate], known: Known) -> None:
+        """One batch: the Deleted ones with Resubscribe (when allowed), the rest without."""
+        deleted, others = [], []
+        for person in people:
+            subscriber = new_subscriber(self.job, person, self.options, known, self.mappings)
+            (deleted if person.email.lower() in known.deleted else others).append(subscriber)
+        for group, resubscribe in ((deleted, True), (others, False)):
+            if not group:
+                continue
+            result = self.api.import_subscribers(
+                self.job.list_id,
+                group,
+                resubscribe=resubscribe,
+                queue_autoresponders=self.options["journeys"],
+                restart_autoresponders=self.options["journeys"],
+            )
+            failed = {f.email.lower() for f in result.failures}
+            self.totals["submitted"] += result.submitted
+            self.totals["new"] += result.new
+            self.totals["existing"] += result.existing
+            self.totals["failed"] += len(result.failures)
+            if resubscribe:
+                self.totals["resubscribed"] += sum(s.email.lower() not in failed for s in group)
+            ImportFailure.objects.bulk_create(
+                ImportFailure(
+                    job=self.job,
+                    kind=ImportFailure.Kind.REFUSED,
+                    email=f.email[:254],
+                    code=str(f.code),
+                    message=f.message[:500],
+                )
+                for f in result.failures
+            )
+
+    def _save(self) -> None:
+        """Progress and heartbeat; Cancelled when the job was cancelled meanwhile."""
+        saved = ImportJob.objects.filter(pk=self.job.pk, status=ImportJob.Status.RUNNING).update(
+            totals=self.totals, heartbeat_at=timezone.now()
+        )
+        if not saved:
+            raise Cancelled
+
+
+def _skip(job: ImportJob, person: Candidate, reason: str) -> ImportFailure:
+    return ImportFailure(
+        job=job,
+        kind=ImportFailure.Kind.SKIPPED,
+        record_id=person.id[:18],
+        email=person.email[:254],
+        code=reason,
+        message=SKIP_REASONS[reason],
+    )
+
+
+def run(job_id: int) -> ImportJob:
+    """Run (or resume) one import. Safe to call twice: the second call does nothing."""
+    if not _claim(job_id):
+        return ImportJob.objects.get(pk=job_id)
+    job = ImportJob.objects.get(pk=job_id)
+    error = ""
+    try:
+        runner = Runner(job, salesforce_for(job.created_by), campaign_monitor_for(job))
+        runner.run()
+        failed = runner.totals["failed"]
+        status = ImportJob.Status.PARTIAL if failed else ImportJob.Status.SUCCEEDED
+    except Cancelled:
+        return ImportJob.objects.get(pk=job_id)
+    except (ImportUnavailable, criteria.InvalidCriteria) as exc:
+        status, error = ImportJob.Status.FAILED, str(exc)
+    except cm_errors.CampaignMonitorError as exc:
+        status, error = ImportJob.Status.FAILED, f"Campaign Monitor: {exc}"
+    except sf_errors.SalesforceError as exc:
+        status, error = ImportJob.Status.FAILED, f"Salesforce: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the job must not stay "running" forever
+        log.exception("Import %s failed", job_id)
+        status, error = ImportJob.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
+    ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
+        status=status, last_error=error, finished_at=timezone.now()
+    )
+    return ImportJob.objects.get(pk=job_id)
