@@ -137,6 +137,10 @@ def poll_due(now: datetime | None = None) -> bool:
     return last is None or now - last >= timedelta(minutes=minutes) - timedelta(seconds=5)
 
 
+# What the poll writes on ChangeWatch (an Outbound Message writes last_outbound_at meanwhile).
+POLL_FIELDS = ["baseline_at", "last_poll_at", "last_poll_found", "last_error"]
+
+
 def _forget_position(watch: ChangeWatch) -> None:
     """Start over from "now" next time: what happens meanwhile is never reacted to."""
     Cursor.objects.filter(stream__startswith="sf_changes:").delete()
@@ -153,12 +157,12 @@ def poll(now: datetime | None = None) -> int:
     if general.disable_triggers:
         _forget_position(watch)
         watch.last_poll_found, watch.last_error = 0, ""
-        watch.save()
+        watch.save(update_fields=POLL_FIELDS)
         return 0
     status = sync_user_status()
     if Connection.current() is None or status.problem:
         watch.last_error = status.problem or "Campaign Monitor is not connected."
-        watch.save()
+        watch.save(update_fields=POLL_FIELDS)
         return 0
     sf = status.connection.gateway()
     try:
@@ -172,7 +176,7 @@ def poll(now: datetime | None = None) -> int:
         _poll_failed(watch, str(exc))
         return 0
     watch.last_poll_found, watch.last_error = found, ""
-    watch.save()
+    watch.save(update_fields=POLL_FIELDS)
     request_if_pending(SyncRun.Trigger.POLL)
     return found
 
@@ -188,7 +192,7 @@ def _poll_failed(watch: ChangeWatch, error: str) -> None:
             upstream_message=error,
         )
     watch.last_error = error
-    watch.save()
+    watch.save(update_fields=POLL_FIELDS)
 
 
 def _cursors_complete() -> bool:
