@@ -22,6 +22,7 @@ from .schedule import next_run
 VIEW = "sync.view_syncrun"
 RUN = "sync.add_syncrun"
 ENDPOINT = "salesforce.change_salesforcesettings"
+CHANGES_SHOWN = 200  # of a "Salesforce changes" run, on its page
 CHANGE_STEPS = [
     ("changes", "Salesforce changes"),
     ("unsubscribe", "Unsubscribed in Campaign Monitor"),
@@ -148,6 +149,13 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     require_perm(request, VIEW)
     run = get_object_or_404(SyncRun, pk=run_id)
     context = {"run": run, "rows": count_rows(run), "run_messages": run.messages.all()[:50]}
+    if run.kind == SyncRun.Kind.CHANGES:
+        total = run.changes.count()
+        context.update(
+            run_changes=run.changes.all()[:CHANGES_SHOWN],
+            changes_total=total,
+            changes_more=total > CHANGES_SHOWN,
+        )
     return render(request, "sync/run.html", context)
 
 

@@ -352,5 +352,8 @@ def test_the_history_lists_reaction_runs_apart(watching, client, admin_user):
     assert f'href="/sync/runs/{run.pk}/"' in page and "<td>Primary sync</td>" not in page
     detail = client.get(f"/sync/runs/{run.pk}/").text
     assert "Unsubscribed in Campaign Monitor" in detail and "Skipped" in detail
+    assert "Salesforce changes run" in detail
+    row = detail.split("his@example.com")[1].split("</tr>")[0]
+    assert "Email Opt Out ticked" in row and "unsubscribed from 1 list(s)" in row
     api = client.get("/api/v1/runs/?kind=changes").json()
     assert [r["id"] for r in api["results"]] == [run.pk]
