@@ -9,12 +9,17 @@ from campaign_monitor.api import ClientViewSet, ListViewSet
 from maintenance.api import AuditViewSet, MessageViewSet
 from security.api import UserViewSet
 from settings_app.api import CampaignSettingsView, GeneralSettingsView, SyncSettingsView
+from subscriptions.api import FieldMappingViewSet, ImportJobViewSet, RuleViewSet
 from sync.api import RunViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("clients", ClientViewSet, basename="client")
 router.register("lists", ListViewSet, basename="list")
+LIST = r"lists/(?P<list_id>[^/]+)"  # a list's own resources
+router.register(f"{LIST}/rules", RuleViewSet, basename="list-rule")
+router.register(f"{LIST}/field-mappings", FieldMappingViewSet, basename="list-field-mapping")
+router.register(f"{LIST}/imports", ImportJobViewSet, basename="list-import")
 router.register("runs", RunViewSet, basename="run")
 router.register("messages", MessageViewSet, basename="message")
 router.register("audit", AuditViewSet, basename="audit")

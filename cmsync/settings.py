@@ -189,13 +189,21 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "cmsync API",
-    "DESCRIPTION": "Settings, connected clients, sync runs, maintenance messages, audit log and "
+    "DESCRIPTION": "Settings, connected clients and their lists (with each list's subscription "
+    "rules, custom field mappings and imports), sync runs, maintenance messages, audit log and "
     "users of a cmsync installation. Authenticate with `Authorization: Api-Key <key>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name: the runs' keep the names they had first.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "sync.models.SyncRun.Status",
+        "KindEnum": "sync.models.SyncRun.Kind",
+        "ImportStatusEnum": "subscriptions.models.ImportJob.Status",
+        "ImportFailureKindEnum": "subscriptions.models.ImportFailure.Kind",
+    },
 }
 
 # Billing (billing/): Stripe keys from the environment; without them the Billing tab says

@@ -28,6 +28,20 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A cache of the test's own: the API's rate-limit counters (by user id, and test
+    databases reuse ids) must not leak from one test, or one run, into the next."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
 def make_user(django_user_model, username: str, role: str = ""):
     """A console user with one of the three roles (Django groups), or none."""
     from security.roles import set_role
