@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 SUBSCRIBER_STATES = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+# The states in which a subscriber still receives email.
+LIVE_STATES = ("active", "unconfirmed")
 EVENT_KINDS = ("opens", "clicks", "unsubscribes", "bounces", "spam")
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")

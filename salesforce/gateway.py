@@ -22,6 +22,8 @@ from simple_salesforce import exceptions as sf_exceptions
 from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
+from cmsync.iterables import chunks
+
 from . import errors
 
 log = logging.getLogger(__name__)
@@ -160,11 +162,6 @@ def _translate(exc: Exception) -> errors.SalesforceError:
     if status is not None and status >= 500:
         return errors.ServerError(message or "Salesforce server error", code=code, status=status)
     return errors.RequestError(message, code=code, status=status)
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _in_chunks(values: list[str]) -> Iterator[list[str]]:
@@ -351,7 +348,7 @@ class SalesforceGateway:
         self, method: str, path: str, records: list[dict], operation: str
     ) -> list[RecordResult]:
         results: list[RecordResult] = []
-        for chunk in _chunks(records, COLLECTION_LIMIT):
+        for chunk in chunks(records, COLLECTION_LIMIT):
             results += self._write_chunk(method, path, chunk, operation)
         return results
 
@@ -402,7 +399,7 @@ class SalesforceGateway:
 
     def delete(self, ids: Iterable[str]) -> list[RecordResult]:
         results: list[RecordResult] = []
-        for chunk in _chunks(list(ids), COLLECTION_LIMIT):
+        for chunk in chunks(ids, COLLECTION_LIMIT):
             params = {"ids": ",".join(chunk), "allOrNone": "false"}
             rows = self.rest("composite/sobjects", method="DELETE", params=params)
             results += [

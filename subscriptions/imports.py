@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +34,7 @@ from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
 from campaign_monitor.records import NewSubscriber
+from cmsync.iterables import chunks
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import usable_connection
@@ -262,8 +262,7 @@ def screened(
     """Each person with None (to import) or its skip reason, screened chunk by chunk so that
     memory holds one chunk and the set of emails seen."""
     seen: set[str] = set()
-    people = iter(people)
-    while chunk := list(islice(people, BATCH)):
+    for chunk in chunks(people, BATCH):
         allowed, skipped = screen(chunk, general, seen=seen)
         reasons = {id(c): reason for c, reason in skipped}
         allowed_ids = {id(c) for c in allowed}

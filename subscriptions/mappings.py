@@ -16,10 +16,10 @@ edit of an unmapped field, or cmsync's own write coming back, sends nothing.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import NewSubscriber
+from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce.gateway import FieldInfo, soql
 
@@ -135,16 +135,11 @@ def usable_fields(
     return usable
 
 
-def chunks(items: list, size: int = ID_CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def read_records(ctx, sobject: str, ids: list[str], fields: list[str], where: str = "") -> dict:
     """Id → row of ``fields`` (names from describe, never user text), one query per chunk."""
     select = ", ".join(["Id", *sorted({f for f in fields if f.lower() != "id"})])
     rows = {}
-    for chunk in chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids)), ID_CHUNK):
         query = soql(f"SELECT {select} FROM {sobject} WHERE Id IN {{ids}}{where}", ids=chunk)
         for row in ctx.sf.query(query):
             rows[row["Id"]] = row

@@ -22,19 +22,19 @@ before they reach this module, and retrospective runs are refused (or stop).
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from campaign_monitor import errors as cm_errors
-from campaign_monitor.client import CampaignMonitorClient
+from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.records import NewSubscriber
+from campaign_monitor.records import LIVE_STATES, NewSubscriber
+from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 STEP = "rules"
 IN_CHUNK = 200  # record ids or emails per SOQL IN list
-IMPORT_BATCH = 1000  # Campaign Monitor's import limit per call
-LIVE_STATES = ("active", "unconfirmed")  # what a remove rule sets to Deleted
 INACTIVE_STATES = ("unsubscribed", "bounced", "deleted")  # what an add rule leaves alone
 BASE_FIELDS = ("Id", "Email", "Name", "HasOptedOutOfEmail")
 RETRO_STALE = timedelta(minutes=10)  # a queued or running retrospective run this quiet is lost
@@ -62,12 +60,6 @@ REASONS = {**SKIP_REASONS, "remove_rule": "The list's remove rule matches too (r
 TOLD = ("opted_out", "invalid_email")
 
 Report = Callable[..., None]  # Context.message's signature
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 # -- what a rule is evaluated with ------------------------------------------------------------
@@ -168,7 +160,7 @@ def matching(
     head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
     tail = f" AND ({criteria.where()})"
     rows = []
-    for chunk in _chunks(ids, IN_CHUNK):
+    for chunk in chunks(ids, IN_CHUNK):
         rows += sf.query(head + soql("Id IN {ids}", ids=chunk) + tail)
     return [_flat(row) for row in rows]
 
@@ -379,7 +371,7 @@ def _invalid(ctx, rule: SubscriptionRule, target: Target, why: str) -> None:
 def _contacts_of(sf: SalesforceGateway, account_ids: list[str]) -> dict[str, str]:
     """Contact id → account id for the contacts of these accounts."""
     found = {}
-    for chunk in _chunks(account_ids, IN_CHUNK):
+    for chunk in chunks(account_ids, IN_CHUNK):
         for row in sf.query(
             soql("SELECT Id, AccountId FROM Contact WHERE AccountId IN {a}", a=chunk)
         ):
@@ -438,7 +430,7 @@ def _apply_group(ctx, general, items: list[Compiled], ids, describe, lookups) ->
     removes = matched.get(False, [])
     adds, done = _conflicts(matched.get(True, []), removes, target)
     done += remove(ctx.cm, target, removes, _states_by_lookup(ctx.cm, target, lookups), ctx.message)
-    for rows in _chunks(adds, IMPORT_BATCH):
+    for rows in chunks(adds, IMPORT_BATCH):
         done += add(ctx.cm, general, target, sobject, rows, ctx.message)
     for item in done:
         if item.reason in TOLD:
@@ -690,7 +682,7 @@ def _retro_add(rule, criteria, target, api, sf, describe, general, tally: Tally)
         "ORDER BY LastModifiedDate DESC, Id"
     )
     seen: set[str] = set()  # screen() drops duplicates within a batch; this across batches
-    for rows in _chunks(map(_flat, sf.query(query)), IMPORT_BATCH):
+    for rows in chunks(map(_flat, sf.query(query)), IMPORT_BATCH):
         _beat(rule, tally)
         tally.matched += len(rows)
         removes = matching(sf, sobject, remover, [r["Id"] for r in rows], ["Id"]) if remover else []
@@ -718,7 +710,7 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
         for page in api.subscriber_pages(target.list_id, state):
             _beat(rule, tally)
             emails = [s.email for s in page.records]
-            for chunk in _chunks(emails, IN_CHUNK):
+            for chunk in chunks(emails, IN_CHUNK):
                 query = (
                     f"SELECT Id, Email FROM {sobject} WHERE "
                     + soql("Email IN {emails}", emails=chunk)
@@ -727,7 +719,7 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
                 for row in sf.query(query):
                     found.setdefault((row.get("Email") or "").lower(), (row, state))
     tally.matched = len(found)
-    for batch in _chunks(found.values(), IMPORT_BATCH):
+    for batch in chunks(found.values(), IMPORT_BATCH):
         _beat(rule, tally)
         states = {row["Email"].lower(): state for row, state in batch}
         rows = [row for row, _ in batch]

@@ -13,10 +13,9 @@ before that write, read late, is not mistaken for a new one.
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 
 from django.db import transaction
 from django.db.models import Min
@@ -24,6 +23,8 @@ from django.utils import timezone
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import Connection
+from campaign_monitor.records import LIVE_STATES
+from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
@@ -44,8 +45,6 @@ POLL_OVERLAP = timedelta(minutes=2)
 EXPECT_FOR = timedelta(minutes=30)  # how long the primary sync's own write is waited for
 KEEP_PROCESSED = timedelta(days=7)
 BATCH = 200
-# States in which a subscriber still receives email: the ones a reaction changes.
-LIVE_STATES = ("active", "unconfirmed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +64,6 @@ def _stream(sobject: str) -> str:
     return f"sf_changes:{sobject}"
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _soql_datetime(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -81,7 +74,7 @@ def _soql_datetime(value: datetime) -> str:
 def receive(seen: Iterable[Seen], source: str) -> int:
     """Store changes in the inbox, skipping ones already there; returns how many are new."""
     new = 0
-    for chunk in _chunks(seen, 500):
+    for chunk in chunks(seen, 500):
         known = set(
             SalesforceChange.objects.filter(record_id__in={s.record_id for s in chunk}).values_list(
                 "record_id", "modstamp", "deleted"
@@ -225,7 +218,7 @@ def _baseline(sf: SalesforceGateway, now: datetime) -> None:
         WatchedRecord.objects.all().delete()
         for sobject in PEOPLE:
             soql = f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true"
-            for chunk in _chunks(sf.query(soql), 1000):
+            for chunk in chunks(sf.query(soql), 1000):
                 WatchedRecord.objects.bulk_create(
                     [
                         WatchedRecord(
@@ -257,7 +250,7 @@ def _read_changes(sf: SalesforceGateway, accounts: bool, now: datetime) -> int:
             f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {since} "
             "ORDER BY SystemModstamp, Id"
         )
-        for chunk in _chunks(sf.query(soql, include_deleted=True), 500):
+        for chunk in chunks(sf.query(soql, include_deleted=True), 500):
             found += receive((_seen(sobject, row) for row in chunk), SalesforceChange.Source.POLL)
             latest = max(parse_datetime(row["SystemModstamp"]) for row in chunk)
             if latest > cursor.position:
@@ -289,14 +282,8 @@ def expect_opt_out(people: Iterable[tuple[str, str, str]], value: bool) -> None:
     """The primary sync is about to write ``HasOptedOutOfEmail = value`` on these
     (sobject, id, email) records: remember it, so the write is not reacted to."""
     until = timezone.now() + EXPECT_FOR
-    for chunk in _chunks(people, 500):
-        ids = [record_id for _, record_id, _ in chunk]
-        existing = set(
-            WatchedRecord.objects.filter(record_id__in=ids).values_list("record_id", flat=True)
-        )
-        WatchedRecord.objects.filter(record_id__in=existing).update(
-            opted_out=value, expect_opted_out=value, expect_until=until
-        )
+    unique = {record_id: (sobject, email) for sobject, record_id, email in people}
+    for chunk in chunks(unique.items(), 500):
         WatchedRecord.objects.bulk_create(
             [
                 WatchedRecord(
@@ -307,16 +294,17 @@ def expect_opt_out(people: Iterable[tuple[str, str, str]], value: bool) -> None:
                     expect_opted_out=value,
                     expect_until=until,
                 )
-                for sobject, record_id, email in chunk
-                if record_id not in existing
+                for record_id, (sobject, email) in chunk
             ],
-            ignore_conflicts=True,
+            update_conflicts=True,  # a known record keeps its email, takes the expectation
+            unique_fields=["record_id"],
+            update_fields=["opted_out", "expect_opted_out", "expect_until", "updated_at"],
         )
 
 
 def write_failed(record_ids: Iterable[str], value: bool) -> None:
     """The expected write did not happen: the records keep their previous value."""
-    for chunk in _chunks(record_ids, 500):
+    for chunk in chunks(record_ids, 500):
         WatchedRecord.objects.filter(record_id__in=chunk, expect_opted_out=value).update(
             opted_out=not value, expect_opted_out=None, expect_until=None
         )

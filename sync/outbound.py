@@ -21,7 +21,7 @@ from . import changes
 from .models import ChangeWatch, SalesforceChange, SyncRun
 
 OUTBOUND_NS = "{http://soap.sforce.com/2005/09/outbound}"
-XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 MAX_BYTES = 5 * 1024 * 1024  # 100 notifications of a wide record stay far below this
 FIELDS = ("Id", "Email", "HasOptedOutOfEmail", "SystemModstamp")
 
@@ -63,7 +63,7 @@ def _local(tag: str) -> str:
 
 
 def _value(element) -> str | None:
-    nil = element.get("{http://www.w3.org/2001/XMLSchema-instance}nil")
+    nil = element.get(f"{XSI}nil")
     return None if nil == "true" else (element.text or "")
 
 
@@ -85,7 +85,7 @@ def parse(body: bytes) -> tuple[str, list[changes.Seen]]:
         record = notification.find(f"{OUTBOUND_NS}sObject")
         if record is None:
             raise Refused(400, f"Notification {notification_id} has no sObject.")
-        sobject = (record.get(XSI_TYPE) or "").rsplit(":", 1)[-1]
+        sobject = (record.get(f"{XSI}type") or "").rsplit(":", 1)[-1]
         values = {_local(child.tag): _value(child) for child in record}
         if not values.get("Id"):
             raise Refused(400, f"Notification {notification_id} has no record Id.")
