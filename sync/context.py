@@ -37,18 +37,33 @@ class Context:
     def people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
         """Contacts and Leads by lower-case email, looked up once per run (bounded cache).
 
+        The answer covers every email asked for: it is built before the cache makes room, so
+        an email is missing from it only because Salesforce's lookup found nobody. The cache
+        then evicts its oldest entries, never one of this answer's.
+
         The opt-out step decides each email once per run, so the cached HasOptedOutOfEmail
         never needs refreshing; later steps only use the record ids.
         """
-        wanted = {e.lower() for e in emails}
+        wanted = sorted({e.lower() for e in emails})
         missing = [e for e in wanted if e not in self._people]
-        if missing:
-            found = self.sf.find_people(missing)
-            for email in missing:
-                self._people[email] = found.get(email, [])
-            while len(self._people) > PEOPLE_CACHE:
-                self._people.popitem(last=False)
-        return {e: self._people[e] for e in wanted if self._people.get(e)}
+        found = self.sf.find_people(missing) if missing else {}
+        answer = {}
+        for email in wanted:
+            if email in self._people:
+                self._people.move_to_end(email)
+                people = self._people[email]
+            else:
+                people = self._people[email] = found.get(email, [])
+            if people:
+                answer[email] = people
+        self._evict(keep=len(wanted))
+        return answer
+
+    def _evict(self, keep: int) -> None:
+        """Drop the least recently used emails beyond the bound; the ``keep`` most recent
+        (the answer just given) stay even when they alone exceed it."""
+        while len(self._people) > max(PEOPLE_CACHE, keep):
+            self._people.popitem(last=False)
 
     @property
     def list_ids(self) -> set[str]:
