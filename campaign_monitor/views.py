@@ -176,13 +176,16 @@ def open_campaign_monitor(request: HttpRequest) -> HttpResponse:
     GET (the button on Salesforce's Contact and Lead pages) asks first; POST signs in.
     """
     require_perm(request, "campaign_monitor.view_connection")
+    client = current_client(request)  # only a client the user owns
+    override = _own_override(request.user, client)
+    if client is not None and override is None and not request.user.has_perm(MANAGE):
+        return _refuse_open(request, client)
     if request.method != "POST":
         return render(request, "campaign_monitor/open.html", {"email": request.GET.get("email")})
-    connection, client = Connection.current(), current_client(request)
+    connection = Connection.current()
     if connection is None or client is None:
         messages.error(request, "Campaign Monitor is not connected.")
         return redirect("sync")
-    override = UserOverride.objects.filter(user=request.user, client_id=client.client_id).first()
     api = connection.api(retries=1)
     try:
         email = override.person_email if override else _connected_person(api, client.client_id)
@@ -191,6 +194,23 @@ def open_campaign_monitor(request: HttpRequest) -> HttpResponse:
         messages.error(request, explain(exc, connection.base_url))
         return redirect("sync")
     return redirect(url)
+
+
+def _own_override(user, client: ConnectedClient | None) -> UserOverride | None:
+    if client is None:
+        return None
+    return UserOverride.objects.filter(user=user, client_id=client.client_id).first()
+
+
+def _refuse_open(request: HttpRequest, client: ConnectedClient) -> HttpResponse:
+    """The connected person has the widest access in Campaign Monitor: only Full access (who
+    may connect Campaign Monitor anyway) opens as them. Anyone else needs a person of their own,
+    chosen by a Full access user, so opening Campaign Monitor never gives more than that."""
+    refused = (
+        f"You are not linked to a Campaign Monitor person of {client.name}. "
+        "Ask a Full access user to link you to one on the User security tab."
+    )
+    return render(request, "campaign_monitor/open.html", {"refused": refused}, status=403)
 
 
 def _connected_person(api, client_id: str) -> str:

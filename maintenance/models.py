@@ -4,8 +4,21 @@ from django.db import models
 from django.utils import timezone
 from solo.models import SingletonModel
 
+from security.access import visible_clients
+
 from .audit import InAuditArea
 from .codes import CODES
+
+
+class MessageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "MessageQuerySet":
+        """The messages ``user`` may see, retry and delete: those of the clients they own.
+
+        A message of no client may concern any client, so only users who see every client
+        (no client ownership) see it.
+        """
+        clients = visible_clients(user)
+        return self if clients is None else self.filter(client_id__in=clients)
 
 
 class Message(models.Model):
@@ -31,6 +44,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Set by Retry: the next run writes this record again before anything else.
     retry_requested = models.BooleanField(default=False)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

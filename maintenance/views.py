@@ -10,7 +10,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
-from security.access import visible_clients
 from sync import runner
 from sync.models import SyncRun
 
@@ -26,12 +25,8 @@ MESSAGES_PAGE_SIZE = 50
 
 
 def _messages_for(request: HttpRequest):
-    """Messages of the clients this user may see (and installation-wide ones)."""
-    messages = Message.objects.select_related("run")
-    clients = visible_clients(request.user)
-    if clients is not None:
-        messages = messages.filter(client_id__in=[*clients, ""])
-    return messages
+    """The messages this user may see, retry and delete (the API uses it too)."""
+    return Message.objects.visible_to(request.user).select_related("run")
 
 
 @login_required

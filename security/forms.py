@@ -39,7 +39,7 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, people, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["person"].choices = [("", "The connected user")] + [
+        self.fields["person"].choices = [("", "The connected user (Full access only)")] + [
             (p.email, f"{p.name} ({p.email})") for p in people
         ]
 
