@@ -196,6 +196,8 @@ class CampaignMonitorClient:
         self.session = build_session(retries, backoff)
         self.calls = 0  # API calls made, retries included only once
         self._tz: timezone | None = None
+        # Called with write=True/False before each call: a run's heartbeat and its fence.
+        self.guard: Callable[[bool], None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -209,6 +211,8 @@ class CampaignMonitorClient:
         """Call the API and return its decoded JSON body, or raise a CampaignMonitorError."""
         url = f"{self.base_url}/{path}"
         for attempt in (1, 2):
+            if self.guard is not None:
+                self.guard(method != "GET")
             self._authorize(kwargs)
             self.calls += 1
             try:

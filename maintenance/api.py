@@ -114,7 +114,7 @@ class MessageViewSet(
             runner.ensure_ready()
             run, _ = runner.request_run(SyncRun.Trigger.API, user=request.user)
             record_action(run, "sync", f"Retry of {len(retryable)} records (sync run {run.pk})")
-        except runner.SyncUnavailable:
+        except (runner.SyncUnavailable, runner.BrokerUnavailable):
             pass  # they are retried by the next run that can start
         data = MessageSerializer(Message.objects.filter(pk__in=retryable), many=True).data
         return Response(data, status=status.HTTP_202_ACCEPTED)

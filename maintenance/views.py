@@ -123,7 +123,7 @@ def _request_retry_run(request: HttpRequest, count: int) -> None:
     try:
         runner.ensure_ready()
         run, _ = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
-    except runner.SyncUnavailable as exc:
+    except (runner.SyncUnavailable, runner.BrokerUnavailable) as exc:
         flash.warning(request, f"{count} records will be retried at the next sync. {exc}")
         return
     record_action(run, "sync", f"Retry of {count} records (sync run {run.pk})")

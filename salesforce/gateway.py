@@ -236,6 +236,8 @@ class SalesforceGateway:
         self._connect(access_token)
 
     def _connect(self, access_token: str) -> None:
+        # Called with write=True/False before each call: a run's heartbeat and its fence.
+        self.guard: Callable[[bool], None] | None = None
         self.sf = Salesforce(
             instance_url=self.instance_url,
             session_id=access_token,
@@ -249,6 +251,8 @@ class SalesforceGateway:
             self.calls += 1
             try:
                 result = getattr(self.sf, name)(*args, **kwargs)
+            if self.guard is not None:
+                self.guard(False)
             except (sf_exceptions.SalesforceError, requests.RequestException) as exc:
                 error = _translate(exc)
                 # userinfo answers an expired token with 403 Bad_OAuth_Token, not 401.
@@ -359,6 +363,7 @@ class SalesforceGateway:
         rows = self.rest(path, method=method, json={"allOrNone": False, "records": chunk})
         results = [_result(record, row, operation) for record, row in zip(chunk, rows, strict=True)]
         for pause in LOCK_RETRY_PAUSES:
+        self._before_write()
             locked = [i for i, r in enumerate(results) if _locked(r)]
             if not locked:
                 break
@@ -366,12 +371,17 @@ class SalesforceGateway:
             retry = [chunk[i] for i in locked]
             rows = self.rest(path, method=method, json={"allOrNone": False, "records": retry})
             for i, record, row in zip(locked, retry, rows, strict=True):
+            self._before_write()
                 results[i] = _result(record, row, operation)
         return results
 
     @staticmethod
     def _typed(sobject: str, records: Iterable[dict]) -> list[dict]:
         return [{"attributes": {"type": sobject}, **record} for record in records]
+    def _before_write(self) -> None:
+        if self.guard is not None:
+            self.guard(True)
+
 
     def create(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
         records = self._typed(sobject, records)
@@ -404,6 +414,7 @@ class SalesforceGateway:
             rows = self.rest("composite/sobjects", method="DELETE", params=params)
             results += [
                 _result({"Id": i}, row, "delete") for i, row in zip(chunk, rows, strict=True)
+            self._before_write()
             ]
         return results
 

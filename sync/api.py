@@ -3,13 +3,18 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from maintenance.audit import record_action
 
 from . import runner
 from .models import SyncRun
+
+
+class BrokerDown(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "cmsync's task queue is unreachable; the run starts once it is back."
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -77,9 +82,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             runner.ensure_ready()
         except runner.SyncUnavailable as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-        run, created = runner.request_run(
-            SyncRun.Trigger.API, user=request.user, full=start.validated_data["full"]
-        )
+        try:
+            run, created = runner.request_run(
+                SyncRun.Trigger.API, user=request.user, full=start.validated_data["full"]
+            )
+        except runner.BrokerUnavailable as exc:
+            record_action(exc.run, "sync", f"Sync queued through the API (run {exc.run.pk})")
+            raise BrokerDown(str(exc)) from exc
         if created:
             record_action(run, "sync", f"Sync started through the API (run {run.pk})")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK

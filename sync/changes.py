@@ -109,13 +109,16 @@ def pending() -> int:
 
 def request_if_pending(trigger: str = SyncRun.Trigger.POLL) -> SyncRun | None:
     """Queue a "Salesforce changes" run when the inbox holds work (one at a time)."""
-    from .runner import request_run  # the runner imports this module
+    from .runner import BrokerUnavailable, request_run  # the runner imports this module
 
     if not SalesforceChange.objects.filter(processed_at=None).exists():
         return None
     if Connection.current() is None:
         return None
-    run, _ = request_run(trigger, kind=SyncRun.Kind.CHANGES)
+    try:
+        run, _ = request_run(trigger, kind=SyncRun.Kind.CHANGES)
+    except BrokerUnavailable as exc:  # queued: the dispatcher sends it once the broker is back
+        return exc.run
     return run
 
 

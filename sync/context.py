@@ -1,8 +1,9 @@
 """What every step of a run shares: the run row, both APIs, the settings, counters, messages."""
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -17,10 +18,16 @@ from .models import SyncRun
 
 COUNTERS = ("read", "written", "unchanged", "failed")
 PEOPLE_CACHE = 20_000  # emails: flat memory at any volume, lookups spared within a campaign
+BEAT_EVERY = timedelta(seconds=15)  # heartbeat while working; runner.STALE_AFTER is much longer
 
 
 class Cancelled(Exception):
     """Campaign Monitor was disconnected (or the run cancelled): stop at this safe point."""
+
+
+class Superseded(BaseException):  # noqa: N818 - not an error: another worker owns the run
+    """Another worker claimed the run after this one went quiet (paused, cut off): stop now,
+    writing nothing more. A BaseException, so no ``except Exception`` on the way swallows it."""
 
 
 @dataclass
@@ -32,7 +39,16 @@ class Context:
     sync_settings: SyncSettings = field(default_factory=SyncSettings.get_solo)
     general: GeneralSettings = field(default_factory=GeneralSettings.get_solo)
     campaigns: CampaignSettings = field(default_factory=CampaignSettings.get_solo)
+    # The claim this worker holds (SyncRun.generation): every write checks it is still ours.
+    generation: int = 0
     _people: OrderedDict = field(default_factory=OrderedDict)
+    _beat_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # Both APIs ask before every call: a heartbeat while working, a fence before writing.
+        self.sf.guard = self.guard
+        if self.cm is not None:
+            self.cm.guard = self.guard
 
     def people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
         """Contacts and Leads by lower-case email, looked up once per run (bounded cache).
@@ -80,26 +96,51 @@ class Context:
         for name, amount in amounts.items():
             counts[name] = counts.get(name, 0) + amount
 
+    def _ours(self):
+        return SyncRun.objects.filter(pk=self.run.pk, generation=self.generation)
+
+    def fence(self) -> None:
+        """Stop (Superseded) unless this worker's claim on the run still stands."""
+        if not self._ours().filter(status=SyncRun.Status.RUNNING).exists():
+            raise Superseded
+
+    def beat(self) -> None:
+        """Refresh the heartbeat, at most every BEAT_EVERY; Superseded if the run is not ours."""
+        now = timezone.now()
+        if self._beat_at is not None and now - self._beat_at < BEAT_EVERY:
+            return
+        if not self._ours().update(heartbeat_at=now):
+            raise Superseded
+        self._beat_at = now
+
+    def guard(self, write: bool) -> None:
+        """Called before every Campaign Monitor and Salesforce request of the run."""
+        self.beat()
+        if write:
+            self.fence()
+
     def checkpoint(self) -> None:
-        """Save progress (the console shows it live) and stop here if cancelled."""
-        self.run.cm_calls = self.cm.calls
-        self.run.sf_calls = self.sf.calls
+        """Save progress (the console shows it live) and stop here if cancelled; only while
+        the run is still this worker's, so a superseded worker cannot overwrite the counts."""
+        run = self.run
+        run.cm_calls = self.cm.calls
+        run.sf_calls = self.sf.calls
         if self.sf.usage is not None:
-            self.run.sf_api_used = self.sf.usage.used
-            self.run.sf_api_remaining = max(self.sf.usage.total - self.sf.usage.used, 0)
-        self.run.heartbeat_at = timezone.now()
-        self.run.save(
-            update_fields=[
-                "step",
-                "counts",
-                "cm_calls",
-                "sf_calls",
-                "sf_api_remaining",
-                "sf_api_used",
-                "heartbeat_at",
-            ]
+            run.sf_api_used = self.sf.usage.used
+            run.sf_api_remaining = max(self.sf.usage.total - self.sf.usage.used, 0)
+        run.heartbeat_at = self._beat_at = timezone.now()
+        saved = self._ours().update(
+            step=run.step,
+            counts=run.counts,
+            cm_calls=run.cm_calls,
+            sf_calls=run.sf_calls,
+            sf_api_remaining=run.sf_api_remaining,
+            sf_api_used=run.sf_api_used,
+            heartbeat_at=run.heartbeat_at,
         )
-        if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+        if not saved:
+            raise Superseded
+        if SyncRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
             raise Cancelled
 
     def message(
@@ -124,8 +165,16 @@ class Context:
             record=record or {},
         )
 
-    def record_failures(self, step: str, sobject: str, results: list[RecordResult]) -> int:
-        """Turn each failed record into a message; returns how many failed."""
+    def record_failures(
+        self,
+        step: str,
+        sobject: str,
+        results: list[RecordResult],
+        client_id: str | Callable[[RecordResult], str] = "",
+    ) -> int:
+        """Turn each failed record into a message of its client (a client id, or a function
+        of the result; empty when the record concerns several clients or none, so only users
+        who see every client see it); returns how many failed."""
         failed = [r for r in results if not r.success]
         for result in failed:
             error = result.errors[0] if result.errors else None
@@ -135,6 +184,7 @@ class Context:
                 f"{sobject} {result.record.get('Id') or ''} not written in {step}: {status}",
                 upstream=error.message if error else "",
                 record={"sobject": sobject, "operation": result.operation, "fields": result.record},
+                client_id=client_id(result) if callable(client_id) else client_id,
                 step=step,
             )
         self.count(step, failed=len(failed), written=len(results) - len(failed))

@@ -46,6 +46,12 @@ class SyncRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Refreshed while running; a stale heartbeat means the worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When its task last reached the broker; None: never (the broker was down). A queued run
+    # whose task is lost is sent again by the every-minute dispatcher.
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Raised by every claim: a worker writes only while the run still carries its claim, so
+    # a stale worker woken after another took the run over stops without writing.
+    generation = models.PositiveIntegerField(default=0, editable=False)
     step = models.CharField(max_length=20, blank=True)
     # {"subscribers": {"read": 0, "written": 0, "unchanged": 0, "failed": 0}, ...}
     counts = models.JSONField(default=dict, blank=True)

@@ -2,15 +2,21 @@
 
 One primary sync per installation at a time: a unique index on ``SyncRun.active`` refuses a
 second queued or running row, and a run is claimed with a conditional update, so a duplicated
-or redelivered task is harmless. A run whose worker died (stale heartbeat) is resumed by the
-next trigger; its steps are idempotent and its cursors only moved past written data.
+or redelivered task is harmless. Each claim raises the run's generation, and a worker writes
+only while the run carries its generation: one whose claim was taken over stops without
+writing. The every-minute dispatcher sends again the task of a queued run that never reached
+the broker, and of a running run whose heartbeat went stale (its worker died); its steps are
+idempotent and its cursors only moved past written data.
 """
 
 import logging
+import time
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from billing.accounts import update_plan_after_sync
 from campaign_monitor import errors as cm_errors
@@ -22,75 +28,154 @@ from salesforce.connection import sync_user_status
 from settings_app.models import GeneralSettings, SyncSettings
 
 from . import campaigns, changes, memberships, steps, tracking
-from .context import Cancelled, Context
+from .context import Cancelled, Context, Superseded
 from .models import ScheduleState, SyncRun
 from .schedule import installation_tz, next_run
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
+# A working run beats at least every context.BEAT_EVERY; this long without one, its worker is
+# gone (killed, paused, cut off) and the dispatcher hands the run to another.
+STALE_AFTER = timedelta(minutes=2)
+# A queued run's task may sit behind a busy worker; after this long it is sent again (a
+# duplicate is harmless: only one claim wins).
+RESEND_AFTER = timedelta(minutes=5)
+# Sending a task waits this little for an unreachable broker: Sync now answers at once.
+SEND_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+FINISH_ATTEMPTS = 3
 
 
 class SyncUnavailable(Exception):
     """The sync cannot start: something is not connected. The message says what."""
 
 
-def _enqueue(run: SyncRun) -> None:
+class BrokerUnavailable(Exception):
+    """The run is queued, but its task could not reach the broker; the dispatcher sends it
+    once the broker is back."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        super().__init__(
+            "cmsync could not reach its task queue, so the sync has not started. It stays "
+            "queued and starts within a minute of the queue coming back."
+        )
+
+
+def _send(run: SyncRun) -> bool:
+    """Send the run's task to the broker now; False (logged) when the broker is unreachable."""
     from .tasks import run_changes, run_primary_sync  # the task module imports this one
 
     task = run_changes if run.kind == SyncRun.Kind.CHANGES else run_primary_sync
-    transaction.on_commit(lambda: task.delay(run.pk))
+    try:
+        task.apply_async((run.pk,), retry=True, retry_policy=SEND_RETRY)
+    except (BrokerError, OSError) as exc:
+        log.warning("Sync run %s: the broker is unreachable (%s); it stays queued", run.pk, exc)
+        return False
+    SyncRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+    return True
+
+
+def _enqueue(run: SyncRun) -> bool | None:
+    """Send once the row is committed: whether it was sent, or None when that waits for an
+    outer transaction to commit (the dispatcher covers a send that then fails)."""
+    sent: list[bool] = []
+    transaction.on_commit(lambda: sent.append(_send(run)))
+    return sent[0] if sent else None
+
+
+def _lost(run: SyncRun, now) -> bool:
+    """A run whose task is not coming: never sent, sent long ago, or its worker went quiet."""
+    if run.status == SyncRun.Status.QUEUED:
+        return run.enqueued_at is None or run.enqueued_at < now - RESEND_AFTER
+    return (run.heartbeat_at or run.created_at) < now - STALE_AFTER
 
 
 def request_run(
-    trigger: str, *, user=None, full: bool = False, kind: str = SyncRun.Kind.PRIMARY
+    trigger: str,
+    *,
+    user=None,
+    full: bool = False,
+    kind: str = SyncRun.Kind.PRIMARY,
+    send: bool = True,
 ) -> tuple[SyncRun, bool]:
     """Queue a run of a kind, or return the one of that kind already queued or running
-    (False: not new). A running run whose worker died is queued again and resumes.
+    (False: not new). A run whose task was lost is sent again. ``send=False`` leaves the
+    task to the caller (``sync_now --wait`` runs it in its own process).
+
+    Raises BrokerUnavailable when the broker cannot take the task: the run stays queued.
     """
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(kind=kind, trigger=trigger, full=full, requested_by=user)
-            _enqueue(run)
-        return run, True
+        created = True
     except IntegrityError:
         run = SyncRun.objects.get(kind=kind, active=True)
-    stale = timezone.now() - STALE_AFTER
-    if run.status == SyncRun.Status.RUNNING and (run.heartbeat_at or run.created_at) < stale:
-        log.warning("Sync run %s lost its worker; resuming it", run.pk)
-        _enqueue(run)
-    return run, False
+        created = False
+        if not _lost(run, timezone.now()):
+            return run, False
+        log.warning("Sync run %s lost its task or its worker; sending it again", run.pk)
+    if send and _enqueue(run) is False:
+        raise BrokerUnavailable(run)
+    return run, created
 
 
-def _claim(run_id: int) -> bool:
+def recover(now=None) -> list[int]:
+    """The dispatcher's first duty: send again every active run whose task is lost."""
+    now = now or timezone.now()
+    resent = []
+    for run in SyncRun.objects.filter(active=True):
+        if _lost(run, now):
+            log.warning("Sync run %s lost its task or its worker; sending it again", run.pk)
+            if _send(run):
+                resent.append(run.pk)
+    return resent
+
+
+def _claim(run_id: int) -> int | None:
+    """Take the run (queued, or running with a stale heartbeat); the claim's generation."""
     now = timezone.now()
-    fresh = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED)
-    if fresh.update(status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now):
-        return True
-    # Resume a run whose worker died: only if nobody has touched it for a while.
-    lost = SyncRun.objects.filter(
-        pk=run_id, status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    )
-    return bool(lost.update(heartbeat_at=now))
+    row = SyncRun.objects.filter(pk=run_id).values("status", "generation").first()
+    if row is None:
+        return None
+    mine = row["generation"] + 1
+    same = SyncRun.objects.filter(pk=run_id, generation=row["generation"])
+    fresh = same.filter(status=SyncRun.Status.QUEUED)
+    if fresh.update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, generation=mine
+    ):
+        return mine
+    # Resume a run whose worker died or went quiet: only if nobody has touched it for a while.
+    quiet = Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at=None)
+    lost = same.filter(quiet, status=SyncRun.Status.RUNNING)
+    if lost.update(heartbeat_at=now, generation=mine):
+        log.warning("Sync run %s: taken over from a worker gone quiet", run_id)
+        return mine
+    return None
 
 
 def ensure_ready() -> tuple[Connection, list, object]:
     """What a run needs, or SyncUnavailable saying plainly what is missing."""
-    connection = Connection.current()
-    if connection is None:
+    cm = Connection.current()
+    if cm is None:
         raise SyncUnavailable("Campaign Monitor is not connected.")
-    clients = list(connection.connected_clients())
+    clients = list(cm.connected_clients())
     if not clients:
         raise SyncUnavailable("No Campaign Monitor client is connected.")
     status = sync_user_status()
     if status.problem:
         raise SyncUnavailable(status.problem)
-    return connection, clients, status.connection
+    return cm, clients, status.connection
 
 
-def _context(run: SyncRun) -> Context:
-    connection, clients, salesforce = ensure_ready()
-    return Context(run=run, cm=connection.api(), sf=salesforce.gateway(), clients=clients)
+def _context(run: SyncRun, generation: int) -> Context:
+    cm, clients, salesforce = ensure_ready()
+    return Context(
+        run=run,
+        cm=cm.api(),
+        sf=salesforce.gateway(),
+        clients=clients,
+        generation=generation,
+    )
 
 
 # What the campaign and tracking steps write to; the list objects have their own check.
@@ -131,7 +216,8 @@ def _primary_steps(ctx: Context) -> None:
 
 def execute(run_id: int) -> SyncRun | None:
     """Run (or resume) one primary sync. Safe to call twice: the second call does nothing."""
-    if not _claim(run_id):
+    generation = _claim(run_id)
+    if generation is None:
         run = SyncRun.objects.filter(pk=run_id).first()
         if run is None:  # a task outlived its run (a database reset, say)
             log.warning("Sync run %s does not exist; nothing to do", run_id)
@@ -140,11 +226,14 @@ def execute(run_id: int) -> SyncRun | None:
     status, error = SyncRun.Status.SUCCEEDED, ""
     ctx = None
     try:
-        ctx = _context(run)
+        ctx = _context(run, generation)
         if run.kind == SyncRun.Kind.CHANGES:
             changes.process(ctx)
         else:
             _primary_steps(ctx)
+    except Superseded:
+        log.warning("Sync run %s was taken over by another worker; this one stops", run_id)
+        return SyncRun.objects.get(pk=run_id)
     except Cancelled:
         status, error = (
             SyncRun.Status.CANCELLED,
@@ -167,25 +256,61 @@ def execute(run_id: int) -> SyncRun | None:
         ctx.message("CM_RATE_LIMITED", error, upstream=str(exc))
     except (cm_errors.CampaignMonitorError, sf_errors.SalesforceError) as exc:
         status, error = SyncRun.Status.FAILED, f"The run stopped: {exc}"
+    except DatabaseError as exc:
+        log.exception("Sync run %s lost its database", run_id)
+        status = SyncRun.Status.FAILED
+        error = f"cmsync's database failed during the run ({type(exc).__name__}); the next run "
+        error += "continues from what was saved."
     except Exception as exc:  # an unexpected bug must still leave a finished run row
         log.exception("Sync run %s crashed", run_id)
         status, error = SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-    errors_left = run.messages.filter(severity__in=["error", "warning"], retry_requested=False)
-    if status == SyncRun.Status.SUCCEEDED and errors_left.exists():
-        status = SyncRun.Status.PARTIAL
     if ctx is not None:
         run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
-    run.status, run.last_error = status, error
-    run.finished_at = timezone.now()
-    run.active = None
-    run.step = ""
-    run.save()
+    if not _finish(run, generation, status, error):
+        return SyncRun.objects.get(pk=run_id)
     if run.kind == SyncRun.Kind.PRIMARY:
         update_plan_after_sync()
     alerts.notify(run)
     if run.kind == SyncRun.Kind.CHANGES and status != SyncRun.Status.FAILED:
         changes.request_if_pending()  # arrived while this run was finishing
     return run
+
+
+def _finish(run: SyncRun, generation: int, status: str, error: str) -> bool:
+    """Store the outcome, on a fresh database connection if the old one broke; False when
+    another worker owns the run now (it finishes it)."""
+    for attempt in range(1, FINISH_ATTEMPTS + 1):
+        try:
+            return _store_outcome(run, generation, status, error)
+        except DatabaseError:
+            if connection.in_atomic_block or attempt == FINISH_ATTEMPTS:
+                raise
+            log.warning("Sync run %s: finishing on a fresh database connection", run.pk)
+            connection.close()
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
+def _store_outcome(run: SyncRun, generation: int, status: str, error: str) -> bool:
+    errors_left = run.messages.filter(severity__in=["error", "warning"], retry_requested=False)
+    if status == SyncRun.Status.SUCCEEDED and errors_left.exists():
+        status = SyncRun.Status.PARTIAL
+    run.status, run.last_error = status, error
+    run.finished_at = timezone.now()
+    run.active = None
+    run.step = ""
+    return bool(
+        SyncRun.objects.filter(pk=run.pk, generation=generation).update(
+            status=run.status,
+            last_error=run.last_error,
+            finished_at=run.finished_at,
+            active=None,
+            step="",
+            counts=run.counts,
+            cm_calls=run.cm_calls,
+            sf_calls=run.sf_calls,
+        )
+    )
 
 
 def cancel(run: SyncRun) -> None:
@@ -219,8 +344,10 @@ def reschedule(now=None) -> ScheduleState:
 
 
 def dispatch_due(now=None) -> SyncRun | None:
-    """Beat calls this every minute: start the scheduled run if one is due."""
+    """Beat calls this every minute: send again the runs whose task is lost, then start the
+    scheduled run if one is due."""
     now = now or timezone.now()
+    recover(now)
     state = ScheduleState.get_solo()
     if state.next_run_at is None:
         reschedule(now)
@@ -229,7 +356,10 @@ def dispatch_due(now=None) -> SyncRun | None:
         return None
     today = now.astimezone(installation_tz()).date()
     full = GeneralSettings.get_solo().full_daily_sync and state.last_full_day != today
-    run, created = request_run(SyncRun.Trigger.SCHEDULE, full=full)
+    try:
+        run, created = request_run(SyncRun.Trigger.SCHEDULE, full=full)
+    except BrokerUnavailable as exc:  # queued: sent by a later dispatch
+        run, created = exc.run, True
     if created and full:
         state.last_full_day = today
         state.save(update_fields=["last_full_day"])

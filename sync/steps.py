@@ -168,17 +168,20 @@ def opt_out(ctx: Context) -> None:
 
 
 def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
-    states = defaultdict(list)
+    states, clients = defaultdict(list), defaultdict(set)
     rows = SubscriberState.objects.filter(email_lc__in=emails, list_id__in=list_ids)
-    for email_lc, state in rows.values_list("email_lc", "state"):
+    for email_lc, state, client_id in rows.values_list("email_lc", "state", "client_id"):
         states[email_lc].append(state)
+        clients[email_lc].add(client_id)
     wanted = {email: opt_out_value(states[email]) for email in emails}
     decided = [email for email, value in wanted.items() if value is not None]
     people = ctx.people(decided) if decided else {}
     updates = defaultdict(list)
     unchanged = 0
+    owner = {}  # record id → the one client whose lists decided it; "" when several did
     for email in decided:
         for person in people.get(email, ()):
+            owner[person.id] = next(iter(clients[email])) if len(clients[email]) == 1 else ""
             if person.has_opted_out == wanted[email]:
                 unchanged += 1
             else:
@@ -189,7 +192,9 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
         changes.expect_opt_out([(p.sobject, p.id, p.email) for p in persons], value)
         records = [{"Id": p.id, "HasOptedOutOfEmail": value} for p in persons]
         results = ctx.sf.update(sobject, records)
-        ctx.record_failures("opt_out", sobject, results)
+        ctx.record_failures(
+            "opt_out", sobject, results, client_id=lambda r: owner.get(r.record.get("Id"), "")
+        )
         changes.write_failed([r.record["Id"] for r in results if not r.success], value)
 
     # Written or reported: either way this batch is done (a message can be retried).

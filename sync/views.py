@@ -136,6 +136,10 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     except runner.SyncUnavailable as exc:
         messages.error(request, str(exc))
         return redirect("sync")
+    except runner.BrokerUnavailable as exc:
+        record_action(exc.run, "sync", f"Sync now (run {exc.run.pk}, queued: broker unreachable)")
+        messages.error(request, str(exc))
+        return redirect("sync")
     if created:
         record_action(run, "sync", f"Sync now (run {run.pk})")
         messages.success(request, "Sync started. It runs in the background; progress shows here.")
@@ -148,7 +152,11 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     require_perm(request, VIEW)
     run = get_object_or_404(SyncRun, pk=run_id)
-    context = {"run": run, "rows": count_rows(run), "run_messages": run.messages.all()[:50]}
+    context = {
+        "run": run,
+        "rows": count_rows(run),
+        "run_messages": run.messages.visible_to(request.user)[:50],
+    }
     if run.kind == SyncRun.Kind.CHANGES:
         total = run.changes.count()
         context.update(

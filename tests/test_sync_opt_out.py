@@ -121,6 +121,8 @@ def test_a_record_salesforce_refuses_becomes_a_message_and_the_rest_is_written(w
     assert message.upstream_message == "Locked by compliance"
     assert message.record["fields"]["Id"] == blocked.id
     assert run.counts["opt_out"]["failed"] == 1
+    # The email is on lists of one client only: the message is that client's.
+    assert message.client_id == world.client["ClientID"]
 
 
 def test_transient_errors_on_both_sides_are_retried(world):

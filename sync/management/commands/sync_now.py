@@ -26,7 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="run in this process")
 
     def handle(self, *args, full: bool, wait: bool, **options) -> None:
-        run, created = runner.request_run(SyncRun.Trigger.MANUAL, full=full)
+        try:
+            # --wait runs it here: no task for a worker to race this process for.
+            run, created = runner.request_run(SyncRun.Trigger.MANUAL, full=full, send=not wait)
+        except runner.BrokerUnavailable as exc:
+            raise CommandError(str(exc)) from exc
         if not created:
             self.stdout.write(f"A sync is already {run.status}: run {run.pk}.")
         if wait:
