@@ -406,7 +406,8 @@ def _deleted(ctx: Context, general: GeneralSettings, change: SalesforceChange) -
         return "deleted; the record had no email"
     others = [
         person
-        for person in ctx.sf.find_people([change.email]).get(change.email.lower(), [])
+        # find_people keys by the trimmed, lower-case email: ask by the same key.
+        for person in ctx.sf.find_people([change.email]).get(change.email.strip().lower(), [])
         if person.id != change.record_id
     ]
     if others:
