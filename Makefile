@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_admin
-	@# Demo mode bills through the local Stripe (localstripe) unless real keys are set.
+	@# Demo mode bills through the local Stripe (localstripe) unless real keys are set, and
+	@# reaches the local emulators over plain HTTP on 127.0.0.1 (ALLOW_INSECURE_LOOPBACK).
 	PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  ALLOW_INSECURE_LOOPBACK="$${ALLOW_INSECURE_LOOPBACK:-1}" \
 	  STRIPE_SECRET_KEY="$${STRIPE_SECRET_KEY:-sk_test_demo}" \
 	  STRIPE_PUBLISHABLE_KEY="$${STRIPE_PUBLISHABLE_KEY:-pk_test_demo}" \
 	  STRIPE_API_BASE="$${STRIPE_API_BASE:-http://127.0.0.1:8420}" \

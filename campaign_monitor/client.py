@@ -17,6 +17,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from cmsync import endpoints
+
 from . import errors
 from .records import (
     EVENT_KINDS,
@@ -119,18 +121,37 @@ def authorize_url(
     return f"{root_url(base_url)}/oauth?{query}"
 
 
-def _token_request(base_url: str, data: dict, timeout: float = 20) -> OAuthTokens:
+def check_endpoint(base_url: str) -> str:
+    """``base_url`` when credentials may go there (HTTPS; plain HTTP only to this machine with
+    ALLOW_INSECURE_LOOPBACK); else InsecureEndpointError."""
     try:
-        response = requests.post(f"{root_url(base_url)}/oauth/token", data=data, timeout=timeout)
+        return endpoints.check(base_url, "Campaign Monitor")
+    except endpoints.EndpointRefused as exc:
+        raise errors.InsecureEndpointError(str(exc)) from exc
+
+
+def unreachable(base_url: str) -> errors.NetworkError:
+    return errors.NetworkError(f"Could not reach Campaign Monitor at {endpoints.host(base_url)}")
+
+
+def _token_request(base_url: str, data: dict, timeout: float = 20) -> OAuthTokens:
+    """POST to the token endpoint of ``base_url`` and nowhere else: no redirects, since a 307
+    would repeat the secret or refresh token in ``data`` to wherever it points."""
+    url = f"{root_url(check_endpoint(base_url))}/oauth/token"
+    try:
+        response = requests.post(url, data=data, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
-        raise errors.NetworkError(
-            f"Could not reach Campaign Monitor: {type(exc).__name__}"
-        ) from exc
+        log.warning("Campaign Monitor OAuth at %s: %s", endpoints.host(url), type(exc).__name__)
+        raise unreachable(base_url) from exc
     body = _json(response)
-    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-        description = body.get("error_description") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise unreachable(base_url)  # not Campaign Monitor: said as if nothing answered
+    if response.status_code != 200 or "access_token" not in body:
+        if not body.get("error"):
+            raise unreachable(base_url)
         raise errors.AuthenticationError(
-            description or "Campaign Monitor refused the OAuth request", status=response.status_code
+            body.get("error_description") or "Campaign Monitor refused the OAuth request",
+            status=response.status_code,
         )
     expires_in = body.get("expires_in")
     return OAuthTokens(
@@ -209,7 +230,7 @@ class CampaignMonitorClient:
 
     def request(self, method: str, path: str, **kwargs) -> Any:
         """Call the API and return its decoded JSON body, or raise a CampaignMonitorError."""
-        url = f"{self.base_url}/{path}"
+        url = f"{check_endpoint(self.base_url)}/{path}"
         for attempt in (1, 2):
             if self.guard is not None:
                 self.guard(method != "GET")
@@ -218,9 +239,9 @@ class CampaignMonitorClient:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:
-                raise errors.NetworkError(
-                    f"Could not reach Campaign Monitor at {self.base_url} ({type(exc).__name__})"
-                ) from exc
+                host = endpoints.host(self.base_url)
+                log.warning("Campaign Monitor at %s: %s", host, type(exc).__name__)
+                raise unreachable(self.base_url) from exc
             body = _json(response)
             code = body.get("Code") if isinstance(body, dict) else None
             if response.status_code == 401 and code == EXPIRED_TOKEN and attempt == 1:

@@ -8,8 +8,10 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from cmsync import endpoints
+
 from . import errors
-from .client import ApiKey, CampaignMonitorClient
+from .client import ApiKey, CampaignMonitorClient, check_endpoint, unreachable
 from .models import ConnectedClient, Connection
 from .records import Client, OAuthTokens
 from .signals import disconnecting
@@ -27,7 +29,10 @@ def explain(exc: errors.CampaignMonitorError, base_url: str) -> str:
             "settings → API keys in Campaign Monitor) and that its user has full access."
         )
     if isinstance(exc, errors.NetworkError):
-        return f"Could not reach Campaign Monitor at {base_url}. Check the address and network."
+        host = endpoints.host(base_url)
+        return f"Could not reach Campaign Monitor at {host}. Check the address and the network."
+    if isinstance(exc, errors.InsecureEndpointError):
+        return str(exc)
     if isinstance(exc, errors.RateLimitedError):
         return "Campaign Monitor is limiting requests right now. Try again in a few minutes."
     if isinstance(exc, errors.ServerError):
@@ -36,10 +41,17 @@ def explain(exc: errors.CampaignMonitorError, base_url: str) -> str:
 
 
 def _read_clients(api: CampaignMonitorClient) -> list[Client]:
+    """The account's clients: the first call with new credentials. An answer that is not
+    Campaign Monitor's (no JSON with its error Code, or not a list of clients) reads as if
+    nothing answered, so Connect never tells an open port from a closed one."""
     try:
         clients = api.clients()
     except errors.CampaignMonitorError as exc:
+        if exc.code is None and not isinstance(exc, errors.InsecureEndpointError):
+            exc = unreachable(api.base_url)
         raise ConnectError(explain(exc, api.base_url)) from exc
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ConnectError(explain(unreachable(api.base_url), api.base_url)) from exc
     if not clients:
         raise ConnectError("This Campaign Monitor account has no clients to connect.")
     return clients
@@ -87,6 +99,10 @@ def connect(
     credentials = ApiKey(api_key) if api_key else tokens
     if credentials is None:
         raise ConnectError("Enter an API key.")
+    try:
+        base_url = check_endpoint(base_url)
+    except errors.InsecureEndpointError as exc:
+        raise ConnectError(str(exc)) from exc
     api = CampaignMonitorClient(credentials, base_url=base_url, retries=1)
     clients = _read_clients(api)
     account_type = account_type_of(clients)

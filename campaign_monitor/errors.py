@@ -45,4 +45,9 @@ class ServerError(CampaignMonitorError):
 
 
 class NetworkError(CampaignMonitorError):
-    """The API could not be reached: refused connection, DNS, timeout, TLS."""
+    """The API could not be reached: refused connection, DNS, timeout, TLS. One message for
+    all of them, so an error never tells an open port from a closed one."""
+
+
+class InsecureEndpointError(CampaignMonitorError):
+    """An address cmsync will not send credentials to (plain HTTP; see cmsync.endpoints)."""

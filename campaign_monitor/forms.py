@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.db import transaction
 
+from cmsync import endpoints
+
 from .lists import ListRow, set_prevent_member_sync
 
 
@@ -17,7 +19,8 @@ class ConnectForm(forms.Form):
         label="API address",
         max_length=200,
         assume_scheme="https",
-        help_text="Leave as it is unless you connect to a test server.",
+        help_text="Leave as it is unless you connect to a test server. The key is only sent "
+        "to https:// addresses.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -25,7 +28,12 @@ class ConnectForm(forms.Form):
         self.fields["base_url"].initial = settings.CAMPAIGN_MONITOR_BASE_URL
 
     def clean_base_url(self) -> str:
-        return self.cleaned_data["base_url"].rstrip("/")
+        """The key is only sent over HTTPS (plain HTTP to this machine with
+        ALLOW_INSECURE_LOOPBACK): checked before anything is sent."""
+        try:
+            return endpoints.check(self.cleaned_data["base_url"], "Campaign Monitor")
+        except endpoints.EndpointRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class ChooseClientsForm(forms.Form):

@@ -85,14 +85,22 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     if not oauth_configured():
         return redirect("cm-connect")
+    base_url = settings.CAMPAIGN_MONITOR_BASE_URL
+    try:
+        cm.check_endpoint(base_url)
+    except errors.InsecureEndpointError as exc:
+        messages.error(request, str(exc))
+        return redirect("cm-connect")
     state = secrets.token_urlsafe(24)
     request.session["cm_oauth_state"] = state
+    # The code is traded, with the app's secret, only at the address it was asked from.
+    request.session["cm_oauth_base_url"] = base_url
     url = cm.authorize_url(
         settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID,
         request.build_absolute_uri(reverse("cm-oauth-callback")),
         OAUTH_SCOPE,
         state,
-        base_url=settings.CAMPAIGN_MONITOR_BASE_URL,
+        base_url=base_url,
     )
     return redirect(url)
 
@@ -101,10 +109,16 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     expected = request.session.pop("cm_oauth_state", None)
+    asked_at = request.session.pop("cm_oauth_base_url", None)
     if not expected or request.GET.get("state") != expected or not request.GET.get("code"):
         messages.error(request, "Campaign Monitor's answer could not be verified. Try again.")
         return redirect("cm-connect")
     base_url = settings.CAMPAIGN_MONITOR_BASE_URL
+    if asked_at != base_url:
+        messages.error(
+            request, "The Campaign Monitor address changed while you were signing in. Try again."
+        )
+        return redirect("cm-connect")
     try:
         tokens = cm.exchange_code(
             settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID,

@@ -162,6 +162,11 @@ X_FRAME_OPTIONS = "DENY"
 # a proxy (BEHIND_PROXY=1); see maintenance.middleware.
 AUDITLOG_TRUST_FORWARDED_FOR = env.bool("BEHIND_PROXY", default=False)
 
+# Campaign Monitor and Salesforce credentials only travel over HTTPS. Plain HTTP to this
+# machine (127.0.0.1, ::1, localhost) is for the local emulators: `make run` and the tests
+# turn it on; production leaves it off (cmsync.endpoints).
+ALLOW_INSECURE_LOOPBACK = env.bool("ALLOW_INSECURE_LOOPBACK", default=False)
+
 # Campaign Monitor: the API the console connects to (the local emulator in `make run`), and
 # the OAuth application, when one is registered, for "Connect with Campaign Monitor".
 CAMPAIGN_MONITOR_BASE_URL = env.str(

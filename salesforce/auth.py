@@ -2,16 +2,21 @@
 bearer and client credentials for server-to-server, and the username-password flow as a legacy
 option. Plain token-endpoint calls: simple-salesforce has no authorization-code support."""
 
+import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import requests
 
+from cmsync import endpoints
+
 from . import errors
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+log = logging.getLogger(__name__)
+
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
@@ -24,11 +29,12 @@ class Tokens:
 
 
 def check_url(url: str) -> str:
-    """Tokens only travel over HTTPS, except to an emulator on this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS):
-        return url.rstrip("/")
-    raise errors.AuthenticationError(f"Salesforce addresses must use HTTPS, not {url!r}")
+    """Tokens only travel over HTTPS; plain HTTP only to an emulator on this machine, and only
+    when ALLOW_INSECURE_LOOPBACK is on."""
+    try:
+        return endpoints.check(url, "Salesforce")
+    except endpoints.EndpointRefused as exc:
+        raise errors.InsecureEndpointError(str(exc)) from exc
 
 
 def authorize_url(login_url: str, client_id: str, redirect_uri: str, state: str) -> str:
@@ -44,25 +50,40 @@ def authorize_url(login_url: str, client_id: str, redirect_uri: str, state: str)
     return f"{check_url(login_url)}/services/oauth2/authorize?{query}"
 
 
-def _token(login_url: str, data: dict, auth: tuple | None = None) -> Tokens:
-    url = f"{check_url(login_url)}/services/oauth2/token"
+def _json(response: requests.Response) -> Any:
     try:
-        response = requests.post(url, data=data, auth=auth, timeout=30)
-    except requests.RequestException as exc:
-        raise errors.NetworkError(f"Could not reach Salesforce at {login_url}") from exc
-    try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = {}
-    if response.status_code != 200 or "access_token" not in body:
-        message = body.get("error_description") or body.get("error") or response.reason
-        raise errors.AuthenticationError(str(message), code=body.get("error", ""), status=401)
-    return Tokens(
-        access_token=body["access_token"],
-        instance_url=check_url(body["instance_url"]),
-        refresh_token=body.get("refresh_token", ""),
-        identity_url=body.get("id", ""),
+        return None
+
+
+def _token(login_url: str, data: dict, auth: tuple | None = None) -> Tokens:
+    """POST to the token endpoint of ``login_url`` and nowhere else: no redirects, since a
+    307 would repeat the secrets in ``data`` to wherever it points."""
+    url = f"{check_url(login_url)}/services/oauth2/token"
+    unreachable = errors.NetworkError(f"Could not reach Salesforce at {endpoints.host(url)}")
+    try:
+        response = requests.post(url, data=data, auth=auth, timeout=30, allow_redirects=False)
+    except requests.RequestException as exc:
+        log.warning("Salesforce token endpoint %s: %s", endpoints.host(url), type(exc).__name__)
+        raise unreachable from exc
+    body = _json(response)
+    if not isinstance(body, dict):
+        raise unreachable  # not Salesforce: said as if nothing answered (no port oracle)
+    if response.status_code == 200 and body.get("access_token") and body.get("instance_url"):
+        return Tokens(
+            access_token=body["access_token"],
+            instance_url=check_url(body["instance_url"]),
+            refresh_token=body.get("refresh_token", ""),
+            identity_url=body.get("id", ""),
+        )
+    if body.get("error"):  # OAuth's refusal: invalid_client, invalid_grant, ...
+        message = body.get("error_description") or body["error"]
+        raise errors.AuthenticationError(str(message), code=str(body["error"]), status=401)
+    log.warning(
+        "Salesforce token endpoint %s answered %s", endpoints.host(url), response.status_code
     )
+    raise unreachable
 
 
 def exchange_code(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from cmsync import endpoints
+
 from . import auth, errors, layouts, schema
 from .gateway import SalesforceGateway
 from .models import SalesforceConnection, SalesforceSettings
@@ -17,12 +19,33 @@ from .models import SalesforceConnection, SalesforceSettings
 def explain(exc: errors.SalesforceError) -> str:
     """An admin-facing sentence for what went wrong."""
     if isinstance(exc, errors.NetworkError):
-        return f"Could not reach Salesforce. {exc.message}"
+        return f"{exc.message}. Check the address and the network."
+    if isinstance(exc, errors.InsecureEndpointError):
+        return exc.message
     if isinstance(exc, errors.AuthenticationError):
         return f"Salesforce refused the credentials: {exc.message}"
     if isinstance(exc, errors.LimitExceededError):
         return "The org's daily API requests are used up. Try again when they reset."
     return f"Salesforce refused the request: {exc}"
+
+
+def _identity(tokens: auth.Tokens) -> dict:
+    """Who the tokens belong to, asked at the instance the token endpoint named. Anything
+    but Salesforce's answer there reads as unreachable, so a token endpoint cannot turn
+    instance_url into a probe of other hosts' ports."""
+    unreachable = errors.NetworkError(
+        f"Could not reach Salesforce at {endpoints.host(tokens.instance_url)}"
+    )
+    try:
+        gateway = SalesforceGateway(tokens.instance_url, tokens.access_token, retries=1)
+        identity = gateway.identity()
+    except (errors.InsecureEndpointError, errors.LimitExceededError):
+        raise
+    except (errors.SalesforceError, ValueError) as exc:
+        raise unreachable from exc
+    if not isinstance(identity, dict):
+        raise unreachable
+    return identity
 
 
 def connect(
@@ -41,7 +64,7 @@ def connect(
 
     The first connection also becomes the sync user's.
     """
-    identity = SalesforceGateway(tokens.instance_url, tokens.access_token, retries=1).identity()
+    identity = _identity(tokens)
     with transaction.atomic():
         SalesforceConnection.objects.filter(user=user).delete()
         connection = SalesforceConnection.objects.create(

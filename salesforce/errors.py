@@ -37,4 +37,9 @@ class ServerError(SalesforceError):
 
 
 class NetworkError(SalesforceError):
-    """Salesforce could not be reached."""
+    """Salesforce could not be reached, or what answered was not Salesforce: one message for
+    both, so an error never tells an open port from a closed one."""
+
+
+class InsecureEndpointError(SalesforceError):
+    """An address cmsync will not send credentials to (plain HTTP; see cmsync.endpoints)."""

@@ -1,7 +1,9 @@
 from django import forms
 
+from cmsync import endpoints
+
 from .auth import check_url
-from .errors import AuthenticationError
+from .errors import InsecureEndpointError
 from .models import SalesforceSettings
 
 
@@ -19,7 +21,8 @@ class AppForm(forms.ModelForm):
         label="Consumer secret",
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         required=False,
-        help_text="Leave empty to keep the stored secret.",
+        help_text="Leave empty to keep the stored secret. It only ever goes to the host it "
+        "was saved for: changing the login URL's host needs the secret again.",
     )
 
     class Meta:
@@ -33,13 +36,23 @@ class AppForm(forms.ModelForm):
     def clean_login_url(self) -> str:
         try:
             return check_url(self.cleaned_data["login_url"])
-        except AuthenticationError as exc:
+        except InsecureEndpointError as exc:
             raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict:
         data = super().clean()
-        if not data.get("client_secret") and not self.instance.client_secret:
+        if data.get("client_secret"):
+            return data
+        stored_url = self.instance.login_url
+        if not self.instance.client_secret:
             self.add_error("client_secret", "Enter the consumer secret.")
+        elif "login_url" in data and not endpoints.same_origin(data["login_url"], stored_url):
+            # The stored secret was saved for the old host: never send it to the new one.
+            self.add_error(
+                "client_secret",
+                "The login URL's host changed: enter the consumer secret again. The stored "
+                f"secret is only sent to {endpoints.host(stored_url)}.",
+            )
         return data
 
     def save(self, commit: bool = True) -> SalesforceSettings:

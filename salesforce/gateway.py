@@ -22,6 +22,7 @@ from simple_salesforce import exceptions as sf_exceptions
 from simple_salesforce.format import format_soql
 from urllib3.util.retry import Retry
 
+from cmsync import endpoints
 from cmsync.iterables import chunks
 
 from . import errors
@@ -32,7 +33,6 @@ API_VERSION = "62.0"  # SOAP login (the legacy password option) is gone from v65
 COLLECTION_LIMIT = 200  # records per sObject Collections call
 IN_CHUNK_CHARS = 12000  # encoded IN list: keeps a GET query URL under Salesforce's ~16k
 IN_CHUNK_SIZE = 200
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # UNABLE_TO_LOCK_ROW: Salesforce waits ~10 s for a lock; try again a few times, then report.
 LOCK_RETRY_PAUSES = (1.0, 3.0, 9.0)
 
@@ -144,7 +144,8 @@ def _error_details(exc: sf_exceptions.SalesforceError) -> tuple[str, str]:
 def _translate(exc: Exception) -> errors.SalesforceError:
     """simple-salesforce's and requests' exceptions as cmsync's few domain errors."""
     if isinstance(exc, requests.RequestException):
-        return errors.NetworkError(f"Could not reach Salesforce ({type(exc).__name__})")
+        log.warning("Salesforce request failed: %s", type(exc).__name__)
+        return errors.NetworkError("Could not reach Salesforce")
     if isinstance(exc, sf_exceptions.SalesforceAuthenticationFailed):
         return errors.AuthenticationError(str(exc.message), code=str(exc.code), status=401)
     code, message = _error_details(exc)
@@ -223,9 +224,11 @@ class SalesforceGateway:
         retries: int = 4,
     ) -> None:
         """``refresh`` returns a new access token when the session has expired."""
+        try:
+            instance_url = endpoints.check(instance_url, "Salesforce")
+        except endpoints.EndpointRefused as exc:
+            raise errors.RequestError(str(exc)) from exc
         parts = urlsplit(instance_url)
-        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
-            raise errors.RequestError("Salesforce must be reached over HTTPS")
         plain_http_host = parts.netloc if parts.scheme == "http" else ""
         self.instance_url = instance_url.rstrip("/")
         self.version = version
@@ -233,11 +236,11 @@ class SalesforceGateway:
         self.session = _Session(timeout, retries, plain_http_host)
         self.calls = 0
         self.usage: ApiUsage | None = None
+        # Called with write=True/False before each call: a run's heartbeat and its fence.
+        self.guard: Callable[[bool], None] | None = None
         self._connect(access_token)
 
     def _connect(self, access_token: str) -> None:
-        # Called with write=True/False before each call: a run's heartbeat and its fence.
-        self.guard: Callable[[bool], None] | None = None
         self.sf = Salesforce(
             instance_url=self.instance_url,
             session_id=access_token,
@@ -248,11 +251,11 @@ class SalesforceGateway:
     def _call(self, name: str, *args, **kwargs) -> Any:
         """Call a simple-salesforce method; refresh an expired session once."""
         for attempt in (1, 2):
+            if self.guard is not None:
+                self.guard(False)
             self.calls += 1
             try:
                 result = getattr(self.sf, name)(*args, **kwargs)
-            if self.guard is not None:
-                self.guard(False)
             except (sf_exceptions.SalesforceError, requests.RequestException) as exc:
                 error = _translate(exc)
                 # userinfo answers an expired token with 403 Bad_OAuth_Token, not 401.
@@ -289,7 +292,12 @@ class SalesforceGateway:
         return int(self._call("query", soql)["totalSize"])
 
     def find_people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
-        """Contacts and Leads by email, case-insensitively, most recently modified first."""
+        """Contacts and Leads by email, case-insensitively, most recently modified first.
+
+        Of records modified in the same second (a data load), the lowest Id comes first, as
+        the import wizard and subscription rules order them (``LastModifiedDate DESC, Id``):
+        Salesforce returns rows in no promised order, and the sync must not depend on one.
+        """
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
         found: dict[str, list[Person]] = {}
         for sobject in ("Contact", "Lead"):
@@ -309,6 +317,7 @@ class SalesforceGateway:
                     )
                     found.setdefault(person.email.lower(), []).append(person)
         for people in found.values():
+            people.sort(key=lambda p: p.id)  # ties keep this order in the stable sort below
             people.sort(key=lambda p: p.last_modified, reverse=True)
         return found
 
@@ -360,28 +369,28 @@ class SalesforceGateway:
         self, method: str, path: str, chunk: list[dict], operation: str
     ) -> list[RecordResult]:
         """One collection call; records that met a row lock are sent again after a pause."""
+        self._before_write()
         rows = self.rest(path, method=method, json={"allOrNone": False, "records": chunk})
         results = [_result(record, row, operation) for record, row in zip(chunk, rows, strict=True)]
         for pause in LOCK_RETRY_PAUSES:
-        self._before_write()
             locked = [i for i, r in enumerate(results) if _locked(r)]
             if not locked:
                 break
             time.sleep(pause)
+            self._before_write()
             retry = [chunk[i] for i in locked]
             rows = self.rest(path, method=method, json={"allOrNone": False, "records": retry})
             for i, record, row in zip(locked, retry, rows, strict=True):
-            self._before_write()
                 results[i] = _result(record, row, operation)
         return results
 
-    @staticmethod
-    def _typed(sobject: str, records: Iterable[dict]) -> list[dict]:
-        return [{"attributes": {"type": sobject}, **record} for record in records]
     def _before_write(self) -> None:
         if self.guard is not None:
             self.guard(True)
 
+    @staticmethod
+    def _typed(sobject: str, records: Iterable[dict]) -> list[dict]:
+        return [{"attributes": {"type": sobject}, **record} for record in records]
 
     def create(self, sobject: str, records: Iterable[dict]) -> list[RecordResult]:
         records = self._typed(sobject, records)
@@ -411,10 +420,10 @@ class SalesforceGateway:
         results: list[RecordResult] = []
         for chunk in chunks(ids, COLLECTION_LIMIT):
             params = {"ids": ",".join(chunk), "allOrNone": "false"}
+            self._before_write()
             rows = self.rest("composite/sobjects", method="DELETE", params=params)
             results += [
                 _result({"Id": i}, row, "delete") for i, row in zip(chunk, rows, strict=True)
-            self._before_write()
             ]
         return results
 

@@ -67,8 +67,15 @@ def connect_view(request: HttpRequest) -> HttpResponse:
     settings = SalesforceSettings.get_solo()
     if not settings.app_configured:
         return redirect("sf-app")
+    try:
+        auth.check_url(settings.login_url)
+    except errors.InsecureEndpointError as exc:
+        messages.error(request, explain(exc))
+        return redirect("sync")
     state = secrets.token_urlsafe(24)
     request.session["sf_oauth_state"] = state
+    # The code is traded, with the stored secret, only at the login URL it was asked from.
+    request.session["sf_oauth_login_url"] = settings.login_url
     url = auth.authorize_url(settings.login_url, settings.client_id, _callback_url(request), state)
     return redirect(url)
 
@@ -77,11 +84,18 @@ def connect_view(request: HttpRequest) -> HttpResponse:
 def callback_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     expected = request.session.pop("sf_oauth_state", None)
+    asked_at = request.session.pop("sf_oauth_login_url", None)
     if not expected or request.GET.get("state") != expected or not request.GET.get("code"):
         reason = request.GET.get("error_description") or "its answer could not be verified"
         messages.error(request, f"Salesforce did not connect: {reason}.")
         return redirect("sync")
     settings = SalesforceSettings.get_solo()
+    if asked_at != settings.login_url:
+        messages.error(
+            request,
+            "The Salesforce login URL changed while you were signing in. Connect again.",
+        )
+        return redirect("sync")
     try:
         tokens = auth.exchange_code(
             settings.login_url,

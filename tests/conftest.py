@@ -22,6 +22,17 @@ def own_task_queue():
     app.conf.task_default_queue = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def insecure_loopback_allowed():
+    """The emulators speak plain HTTP on 127.0.0.1: allow it, as `make run` does, here and in
+    the processes tests start (workers, servers). Tests of the refusal turn it off."""
+    from django.test import override_settings
+
+    with pytest.MonkeyPatch.context() as patch, override_settings(ALLOW_INSECURE_LOOPBACK=True):
+        patch.setenv("ALLOW_INSECURE_LOOPBACK", "1")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs a quarter second a user; tests make many users."""

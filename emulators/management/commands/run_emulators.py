@@ -3,6 +3,7 @@ import signal
 import sys
 import threading
 
+from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand, CommandError
 
 from campaign_monitor.connection import ConnectError, connect
@@ -41,6 +42,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, cm_port: int, sf_port: int, seed: str, connect: bool, **options):
         seed = seed_value(seed)
+        if connect and not django_settings.ALLOW_INSECURE_LOOPBACK:
+            raise CommandError(
+                "--connect sends the emulators' credentials over plain HTTP to 127.0.0.1: "
+                "set ALLOW_INSECURE_LOOPBACK=1 for it (make run does), in every process of "
+                "the demo (web, worker, beat)."
+            )
         cm = CampaignMonitorEmulator(seed=seed, port=cm_port)
         sf = SalesforceEmulator(seed="demo" if seed == "demo" else "empty", port=sf_port)
         try:
