@@ -3,7 +3,8 @@
 Called by the subscribers step for every page it stores: for a list with Campaign Monitor →
 Salesforce mappings, each subscriber's custom field values go onto the Contact and the Lead
 that stand for the subscriber: the most recently modified Contact and the most recently
-modified Lead with the email (DESIGN.md §5, record linking; converted Leads are left alone).
+modified Lead with the email, the lowest Id of those modified in the same second (DESIGN.md
+§5, record linking; find_people orders them; converted Leads are left alone).
 Only fields whose value differs are written (current values are read first, one query per
 object per page), create-only mappings only fill empty fields, a mapping's default stands in
 for a blank value, and a blank value without a default leaves the field as it is. Deleted

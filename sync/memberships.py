@@ -5,7 +5,8 @@ Steps, after the opt-out step:
    CM_List_Id__c where what Salesforce holds differs (one query tells).
 2. memberships: each stored subscriber state whose email matches a Contact or Lead becomes a
    CM_List_Membership__c, upserted by a stable key, linked to the most recently modified
-   Contact and the most recently modified Lead. Only rows marked pending (their state changed
+   Contact and the most recently modified Lead (of those modified in the same second, the
+   lowest Id: tracking.linked_person). Only rows marked pending (their state changed
    since last written) are walked, by email in batches; a full run walks every row.
 
 Rows of a list with "Prevent member sync" on are not walked and stay pending, so switching it
@@ -132,7 +133,7 @@ def sync_memberships(ctx: Context, sf_lists: dict[str, str]) -> None:
 
 
 def _write_batch(ctx: Context, rows, sf_lists: dict[str, str]) -> None:
-    batch = list(rows)
+    batch = list(rows.order_by("email_lc", "list_id"))  # the same writes in the same order
     people = ctx.people({row.email_lc for row in batch})
     records = []
     for row in batch:

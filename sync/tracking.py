@@ -33,6 +33,10 @@ LABELS = {
     "unsubscribed": "Unsubscribed",
     "bounced": "Bounced",
 }
+# Of a member's activities on the same date (Campaign Monitor dates are to the minute), the
+# later in this order is the latest: a click after its open, whatever order they arrive in.
+RANK = {activity: rank for rank, activity in enumerate(LABELS)}
+ACTIVITY = {label: activity for activity, label in LABELS.items()}
 log = logging.getLogger(__name__)
 WINDOW_STREAM = "tracking-window"
 
@@ -52,6 +56,11 @@ class Event:
         """Stable across re-imports: campaign, email, type, date and URL (DESIGN.md §5)."""
         raw = "|".join([self.email.lower(), self.activity, self.date.isoformat(), self.url])
         return raw
+
+    @property
+    def recency(self) -> tuple:
+        """Later is more recent: by date, then RANK, then key (the same for equal events)."""
+        return (self.date, RANK[self.activity], self.key)
 
 
 def event_key(campaign_id: str, event: Event) -> str:
@@ -100,7 +109,7 @@ def import_tracking(ctx: Context) -> None:
     start = window_start(ctx)
     links = CampaignLink.objects.filter(
         client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=start
-    )
+    ).order_by("sent_date", "cm_campaign_id")  # campaigns sent in the same minute, too
     for link in links.iterator():
         if "sent" in types and not link.recipients_imported:
             _import_recipients(ctx, link, members)
@@ -134,7 +143,8 @@ def _import_events(ctx, link, activity: str, start, members) -> None:
 
 
 def linked_person(people: dict[str, list[Person]], email: str, sobject: str) -> Person | None:
-    """The most recently modified Contact (or Lead) with this email."""
+    """The most recently modified Contact (or Lead) with this email; of several modified in
+    the same second, the lowest Id (``people`` is ordered so by find_people)."""
     return next((p for p in people.get(email.lower(), ()) if p.sobject == sobject), None)
 
 
@@ -142,6 +152,10 @@ def _already_imported(link: CampaignLink, events: list[Event]) -> set[str]:
     """Keys of these events already written (so re-reading the overlap writes nothing)."""
     keys = [event_key(link.cm_campaign_id, e) for e in events]
     return set(TrackedEvent.objects.filter(key__in=keys).values_list("key", flat=True))
+
+
+def _event_fields(event: Event) -> tuple:
+    return (event.key, event.email, event.list_id, event.bounce_type, event.reason)
 
 
 def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
@@ -154,8 +168,12 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
             ctx.count("tracking", read=len(events) - len(fresh), unchanged=len(events) - len(fresh))
             events = fresh
     # Campaign Monitor dates are to the minute: two opens in one minute share a key. One
-    # record stands for both (Salesforce refuses a key twice in one upsert call).
-    unique = list({event_key(link.cm_campaign_id, e): e for e in events}.values())
+    # record stands for both (Salesforce refuses a key twice in one upsert call): the same
+    # one whatever order the page lists them in.
+    by_key: dict[str, Event] = {}
+    for event in sorted(events, key=_event_fields):
+        by_key.setdefault(event_key(link.cm_campaign_id, event), event)
+    unique = list(by_key.values())
     ctx.count("tracking", read=len(events) - len(unique), unchanged=len(events) - len(unique))
     events = unique
     if not events:
@@ -219,7 +237,7 @@ class MemberStatuses:
         for event, contact, lead in matched:
             person = contact or lead
             key = (person.sobject, person.id)
-            if key not in latest or event.date > latest[key].date:
+            if key not in latest or event.recency > latest[key].recency:
                 latest[key] = event
         if not latest or not self._ensure_labels(link, {e.activity for e in latest.values()}):
             return
@@ -230,7 +248,10 @@ class MemberStatuses:
         if campaign not in self.statuses:
             rows = self.ctx.sf.member_statuses([campaign]).get(campaign, [])
             self.statuses[campaign] = {row["Label"].lower() for row in rows}
-        wanted = [(self.mapping[a].label, self.mapping[a].responded) for a in activities]
+        wanted = [
+            (self.mapping[a].label, self.mapping[a].responded)
+            for a in sorted(activities, key=RANK.get)  # created (SortOrder) in this order
+        ]
         missing = [
             (label, r) for label, r in wanted if label.lower() not in self.statuses[campaign]
         ]
@@ -281,13 +302,18 @@ class MemberStatuses:
             )
 
     def _may_update(self, member: dict, event: Event) -> bool:
-        """Once Only never touches a status it set; a status only moves forward in time."""
+        """Once Only never touches a status it set; a status only moves forward in time, and
+        on the same date only to a later activity (RANK), so arrival order does not matter."""
         if self.mode == CampaignSettings.MemberStatusMode.ONCE and member["CM_Status_Set__c"]:
             return False
         stored = member.get("CM_Last_Activity_Date__c")
-        if stored and datetime.fromisoformat(stored.replace("+0000", "+00:00")) >= event.date:
-            return False
-        return True
+        if not stored:
+            return True
+        stored_date = datetime.fromisoformat(stored.replace("+0000", "+00:00"))
+        if stored_date != event.date:
+            return stored_date < event.date
+        stored_rank = RANK.get(ACTIVITY.get(member.get("CM_Last_Activity__c") or ""), -1)
+        return RANK[event.activity] > stored_rank
 
     def _members(self, campaign: str, latest: dict) -> dict[str, dict]:
         by_type = defaultdict(list)
@@ -296,7 +322,8 @@ class MemberStatuses:
         found = {}
         for sobject, ids in by_type.items():
             query = soql(
-                f"SELECT Id, {sobject}Id, Status, CM_Last_Activity_Date__c, CM_Status_Set__c "
+                f"SELECT Id, {sobject}Id, Status, CM_Last_Activity__c, CM_Last_Activity_Date__c, "
+                "CM_Status_Set__c "
                 f"FROM CampaignMember WHERE CampaignId = {{campaign}} AND {sobject}Id IN {{ids}}",
                 campaign=campaign,
                 ids=ids,

@@ -182,6 +182,26 @@ def test_order_by_limit_offset_and_count(sf):
     assert aggregate["total"] == 4 and aggregate["attributes"]["type"] == "AggregateResult"
 
 
+def test_rows_no_order_by_decides_come_back_in_insertion_order_or_reversed(emu, sf):
+    """Salesforce promises no order without ORDER BY, nor among ties: the emulator can
+    reverse its insertion order to show code that relies on one."""
+    stamp = {"LastModifiedDate": "2026-01-05T10:00:00Z", "CreatedDate": "2026-01-05T10:00:00Z"}
+    emu.insert("Contact", [{"LastName": n, "Title": "T", **stamp} for n in ("A", "B", "C")])
+    emu.insert("Contact", [{"LastName": "D", "Title": "U"}])
+    plain = "SELECT LastName FROM Contact"
+    ties = "SELECT LastName FROM Contact ORDER BY Title"
+    assert column(sf, plain, "LastName") == ["A", "B", "C", "D"]
+    control = f"{emu.root_url}/_emulator/query_order"
+    reply = requests.post(control, json={"unordered": "reverse"}, timeout=5)
+    assert reply.json() == {"unordered": "reverse"}
+    assert column(sf, plain, "LastName") == ["D", "C", "B", "A"]
+    assert column(sf, ties, "LastName") == ["C", "B", "A", "D"]  # ORDER BY still holds
+    assert requests.post(control, json={"unordered": "random"}, timeout=5).status_code == 400
+    emu.set_unordered_rows("insertion")
+    assert requests.get(control, timeout=5).json() == {"unordered": "insertion"}
+    assert column(sf, ties, "LastName") == ["A", "B", "C", "D"]
+
+
 def test_last_n_days_and_date_literals_follow_the_clock(emu, sf):
     old = "2020-06-01T10:00:00.000+0000"
     emu.insert("Contact", [{"LastName": "Old", "CreatedDate": old, "LastModifiedDate": old}])

@@ -103,6 +103,33 @@ def test_find_people_puts_the_most_recently_modified_first(sf_emulator, sf_gatew
     assert any(p.sobject == "Lead" for p in found)
 
 
+@pytest.mark.parametrize("unordered", ["insertion", "reverse"])
+def test_find_people_breaks_a_tie_on_last_modified_by_the_lowest_id(
+    sf_emulator, sf_gateway, unordered
+):
+    """Salesforce promises no row order without ORDER BY: of records modified at the same
+    moment, the lowest Id comes first whatever order the org answers in."""
+    stamp = {"CreatedDate": "2026-01-05T10:00:00.000Z", "LastModifiedDate": "2026-01-05T10:00:00Z"}
+    newest = {"CreatedDate": "2026-01-04T10:00:00Z", "LastModifiedDate": "2026-01-06T10:00:00Z"}
+    twins = [
+        {"LastName": "Alpha", "Email": "twin@example.com", **stamp},
+        {"LastName": "Beta", "Email": "TWIN@example.com", **stamp},
+        {"LastName": "Gamma", "Email": "twin@example.com", **stamp},
+    ]
+    contacts = [r["id"] for r in sf_emulator.insert("Contact", twins)]
+    leads = [
+        r["id"] for r in sf_emulator.insert("Lead", [{**t, "Company": "Co"} for t in twins[:2]])
+    ]
+    (latest,) = [
+        r["id"] for r in sf_emulator.insert("Lead", [{**twins[2], "Company": "Co", **newest}])
+    ]
+    sf_emulator.set_unordered_rows(unordered)
+
+    found = sf_gateway.find_people(["twin@example.com"])["twin@example.com"]
+    assert [p.id for p in found if p.sobject == "Contact"] == sorted(contacts)
+    assert [p.id for p in found if p.sobject == "Lead"] == [latest, *sorted(leads)]
+
+
 def test_expired_session_is_refreshed_once(sf_emulator):
     info = sf_emulator.info()
     from salesforce import auth

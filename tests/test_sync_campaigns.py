@@ -226,6 +226,23 @@ def test_a_member_with_a_newer_activity_date_is_not_overwritten(linked):
     assert world.member(sf_campaign, contact)["Status"] == "Sent"
 
 
+@pytest.mark.parametrize("click_synced_first", [False, True])
+def test_an_open_and_a_click_in_the_same_minute_make_the_member_clicked_in_any_order(
+    linked, click_synced_first
+):
+    """A tie on the activity date goes to the later activity (sent, opened, clicked,
+    unsubscribed, bounced), not to whichever cmsync happened to write first."""
+    world, contact, campaign = linked
+    mode("always")
+    world.event(campaign, "click", "ann@example.com", minutes=-30, url="https://a.example/")
+    if click_synced_first:
+        world.sync()
+    world.event(campaign, "open", "ann@example.com", minutes=-30)
+    world.sync()
+    member = world.member(world.sf_campaign(campaign)["Id"], contact)
+    assert (member["Status"], member["CM_Last_Activity__c"]) == ("Clicked", "Clicked")
+
+
 def test_mapping_labels_and_responded_flags_with_auto_created_statuses(linked):
     world, contact, campaign = linked
     mode("always")

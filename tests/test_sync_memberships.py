@@ -10,11 +10,13 @@ memberships out of Salesforce.
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from campaign_monitor.lists import set_prevent_member_sync
 from maintenance.models import Message
 from salesforce import schema
 from salesforce.gateway import parse_datetime
+from settings_app.models import CampaignSettings
 from sync import memberships as membership_step
 from sync.memberships import membership_key
 from sync.models import SubscriberState, SyncRun
@@ -96,6 +98,40 @@ def test_the_most_recently_modified_contact_and_lead_are_linked(world):
     (membership,) = memberships(world)
     assert membership["CM_Contact__c"] == older_contact  # edited last: the most recent
     assert membership["CM_Lead__c"] == newer_lead != older_lead
+
+
+@pytest.mark.parametrize("unordered", ["insertion", "reverse"])
+def test_a_tie_on_last_modified_links_the_lowest_id_whatever_order_salesforce_answers(
+    world, unordered
+):
+    """Records modified in the same second (a data load): the membership, the tracking rows
+    and the campaign member all link the one with the lowest Id, in whatever order
+    Salesforce returns them."""
+    CampaignSettings.objects.update(
+        auto_create_campaigns=True,
+        auto_create_since=timezone.now() - timedelta(days=1),
+        member_status_mode="always",
+    )
+    stamp = {"CreatedDate": "2026-01-05T10:00:00Z", "LastModifiedDate": "2026-01-05T10:00:00Z"}
+    twins = [{"LastName": n, "Email": "Dup@Example.com", **stamp} for n in ("A", "B", "C")]
+    contacts = sorted(r["id"] for r in world.sf.insert("Contact", twins))
+    leads = sorted(r["id"] for r in world.sf.insert("Lead", [{**t, "Company": "C"} for t in twins]))
+    campaign = world.campaign("Ties", ["dup@example.com"])
+    world.event(campaign, "open", "dup@example.com")
+    world.sf.set_unordered_rows(unordered)
+
+    run = world.sync()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    (membership,) = memberships(world)
+    assert (membership["CM_Contact__c"], membership["CM_Lead__c"]) == (contacts[0], leads[0])
+    tracking = world.tracking()
+    assert sorted(r["CM_Type__c"] for r in tracking) == ["Opened", "Sent"]
+    assert {(r["CM_Contact__c"], r["CM_Lead__c"]) for r in tracking} == {(contacts[0], leads[0])}
+    members = world.gateway.query(
+        "SELECT ContactId, LeadId, Status FROM CampaignMember "
+        f"WHERE CampaignId = '{world.sf_campaign(campaign)['Id']}'"
+    )
+    assert [(m["ContactId"], m["Status"]) for m in members] == [(contacts[0], "Opened")]
 
 
 def test_a_state_change_in_campaign_monitor_updates_the_membership(world):

@@ -18,7 +18,9 @@ schema (objects, fields, describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info, seed_people, insert (POST records), issue_token (POST token), faults, validation
-rules, request counts, limits, expire_sessions, advance_clock, and Outbound Messages:
+rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
+query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
+that relies on an order Salesforce does not promise), and Outbound Messages:
 
     action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
                                       ["Email", "HasOptedOutOfEmail"], retry_delays=[0.1])

@@ -10,6 +10,8 @@ GET|POST   /_emulator/limits           {"used", "max"}
 POST   /_emulator/token                {"username"?} -> an OAuth token response (for tests)
 POST   /_emulator/sessions/expire      expire every access token
 POST   /_emulator/clock                {"advance_seconds": n}
+GET|POST /_emulator/query_order       {"unordered": "insertion" | "reverse"}: how rows no
+                                       ORDER BY decides come back (Salesforce promises none)
 GET|POST|DELETE /_emulator/outbound_messages  {"endpoint_url", "sobject", "fields", "name"?,
                                        "retry_delays"?} (see outbound.py)
 POST   /_emulator/outbound_messages/redeliver_last   send the last message again, unchanged
@@ -128,6 +130,15 @@ def clock(org: "Org", body: dict[str, Any]) -> Reply:
     return Reply(200, {"now": org.clock.stamp()})
 
 
+def query_order(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, {"unordered": org.unordered_rows()})
+
+
+def set_query_order(org: "Org", body: dict[str, Any]) -> Reply:
+    org.set_unordered_rows(str(body.get("unordered", "")))
+    return query_order(org, body)
+
+
 def outbound_messages(org: "Org", body: dict[str, Any]) -> Reply:
     return Reply(200, org.outbound.configured())
 
@@ -183,6 +194,8 @@ HANDLERS = {
     ("POST", "token"): token,
     ("POST", "sessions/expire"): expire_sessions,
     ("POST", "clock"): clock,
+    ("GET", "query_order"): query_order,
+    ("POST", "query_order"): set_query_order,
     ("GET", "outbound_messages"): outbound_messages,
     ("POST", "outbound_messages"): add_outbound_message,
     ("DELETE", "outbound_messages"): remove_outbound_messages,

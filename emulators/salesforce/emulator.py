@@ -135,6 +135,11 @@ class SalesforceEmulator:
     def advance_clock(self, seconds: float) -> None:
         self.org.clock.advance(seconds)
 
+    def set_unordered_rows(self, order: str) -> None:
+        """How rows a query leaves unordered come back (no ORDER BY, or ties within one):
+        "insertion" (the default) or "reverse". Salesforce promises neither."""
+        self.org.set_unordered_rows(order)
+
     # -- Outbound Messages (see outbound.py) -------------------------------------------------
 
     def add_outbound_message(

@@ -31,6 +31,7 @@ from emulators.salesforce.wire import Reply, Request, error_reply
 API_VERSION = "62.0"
 _DATA_PATH = re.compile(r"^/services/data(?:/v(?P<version>\d+\.\d)(?P<rest>/.*)?)?/?$")
 FAULT_KINDS = ("unable_to_lock_row", "server_unavailable", "expire_session", "limit_exhausted")
+UNORDERED_ROWS = ("insertion", "reverse")  # how rows no ORDER BY decides come back
 LIMIT_EXCEEDED = SfError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", status=403)
 INVALID_SESSION = SfError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
 INVALID_HEADER = SfError("INVALID_AUTH_HEADER", "INVALID_HEADER_TYPE", status=401)
@@ -193,6 +194,14 @@ class Org:
 
     def save_rules(self) -> None:
         self.store.set_meta("validation_rules", [r.as_dict() for r in self.engine.rules])
+
+    def set_unordered_rows(self, order: str) -> None:
+        if order not in UNORDERED_ROWS:
+            raise ValueError(f"Unknown order {order!r}; use one of {', '.join(UNORDERED_ROWS)}")
+        self.queries.reverse_ties = order == "reverse"
+
+    def unordered_rows(self) -> str:
+        return "reverse" if self.queries.reverse_ties else "insertion"
 
     def add_fault(self, kind: str, count: int = 1, path: str = "") -> None:
         if kind not in FAULT_KINDS:

@@ -128,9 +128,11 @@ class Compiler:
         now: datetime,
         include_deleted: bool,
         version: str,
+        reverse_ties: bool = False,
     ) -> None:
         self.registry, self.query, self.now = registry, query, now
         self.include_deleted, self.version = include_deleted, version
+        self.reverse_ties = reverse_ties
         self.params: list[Any] = []
         self.joins: dict[tuple[str, ...], Join] = {}
         self.join_sql: list[str] = []
@@ -391,7 +393,10 @@ class Compiler:
             terms.append(
                 f"{column_sql(alias, f)} {direction} NULLS {'FIRST' if nulls_first else 'LAST'}"
             )
-        return "ORDER BY " + ", ".join([*terms, "t._rid"])
+        # Rows the query leaves unordered (all of them without ORDER BY, ties with it):
+        # insertion order, or its reverse (QueryEngine.reverse_ties).
+        rid = "t._rid DESC" if self.reverse_ties else "t._rid"
+        return "ORDER BY " + ", ".join([*terms, rid])
 
 
 @dataclass
@@ -408,13 +413,17 @@ class QueryEngine:
         self.new_locator = new_locator
         self.cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
+        # Salesforce promises no order without ORDER BY (nor among ties): tests reverse the
+        # emulator's insertion order to show code that relies on one.
+        self.reverse_ties = False
 
     def plan(
         self, registry: Registry, soql: str, now: datetime, include_deleted: bool, version: str
     ) -> Plan:
         parsed = parse(soql)
         with self.store.lock:  # Tooling API installs change the schema under us otherwise
-            return Compiler(registry, parsed, now, include_deleted, version).compile()
+            compiler = Compiler(registry, parsed, now, include_deleted, version, self.reverse_ties)
+            return compiler.compile()
 
     def run(self, plan: Plan, batch: int = MAX_BATCH, kind: str = "query") -> dict[str, Any]:
         batch = max(MIN_BATCH, min(MAX_BATCH, batch))
