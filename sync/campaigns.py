@@ -89,7 +89,10 @@ def link_campaigns(ctx: Context) -> None:
         if result.success:
             link.sf_campaign_id = result.id
             link.save(update_fields=["sf_campaign_id"])
-    ctx.record_failures("campaigns", "Campaign", results)
+    owner = {link.cm_campaign_id: link.client_id for link in wanted}
+    ctx.record_failures(
+        "campaigns", "Campaign", results, lambda r: owner.get(r.record["CM_Campaign_Id__c"], "")
+    )
     ctx.checkpoint()
 
 
@@ -113,5 +116,6 @@ def statistics(ctx: Context) -> None:
     for link, result in zip(changed, results, strict=True):
         if result.success:
             link.save(update_fields=["statistics"])
-    ctx.record_failures("campaigns", "Campaign", results)
+    owner = {link.sf_campaign_id: link.client_id for link in changed}
+    ctx.record_failures("campaigns", "Campaign", results, lambda r: owner.get(r.record["Id"], ""))
     ctx.checkpoint()

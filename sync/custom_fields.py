@@ -75,7 +75,7 @@ def _apply(ctx, client, sobject, mappings, usable, subscribers, linked) -> None:
             unchanged += 1
     ctx.count(STEP, read=len(current), unchanged=unchanged)
     if updates:
-        _write(ctx, sobject, updates)
+        _write(ctx, sobject, updates, client.client_id)
 
 
 def _values(subscriber: Subscriber, key: str) -> list[str]:
@@ -119,7 +119,7 @@ def _wanted(ctx, client, mapping, info, subscriber, row) -> object | None:
     return None if field_types.same(info, current, value) else value
 
 
-def _write(ctx, sobject: str, updates: list[dict]) -> None:
+def _write(ctx, sobject: str, updates: list[dict], client_id: str) -> None:
     """Update; a record refused for some of its fields is written again without them, and
     the refused part is what its maintenance message keeps (and what a retry sends)."""
     results = ctx.sf.update(sobject, updates)
@@ -139,6 +139,6 @@ def _write(ctx, sobject: str, updates: list[dict]) -> None:
     if again:
         final += ctx.sf.update(sobject, again)
     # A record written without its refused fields counts once written and once failed.
-    ctx.record_failures(STEP, sobject, final)
+    ctx.record_failures(STEP, sobject, final, client_id)
     if refused:
-        ctx.record_failures(STEP, sobject, refused)
+        ctx.record_failures(STEP, sobject, refused, client_id)

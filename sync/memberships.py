@@ -102,7 +102,13 @@ def sync_lists(ctx: Context) -> dict[str, str]:
     ctx.count("lists", read=len(wanted), unchanged=len(wanted) - len(changed))
     if changed:
         results = ctx.sf.upsert("CM_Subscriber_List__c", "CM_List_Id__c", changed)
-        ctx.record_failures("lists", "CM_Subscriber_List__c", results)
+        owner = {m["ListID"]: c.client_id for c in ctx.clients for m in c.lists}
+        ctx.record_failures(
+            "lists",
+            "CM_Subscriber_List__c",
+            results,
+            lambda r: owner.get(r.record["CM_List_Id__c"], ""),
+        )
         sf_ids.update({r.record["CM_List_Id__c"]: r.id for r in results if r.success and r.id})
     ctx.checkpoint()
     return sf_ids
@@ -156,6 +162,12 @@ def _write_batch(ctx: Context, rows, sf_lists: dict[str, str]) -> None:
     ctx.count("memberships", read=len(batch), unchanged=len(batch) - len(records))
     if records:
         results = ctx.sf.upsert("CM_List_Membership__c", "CM_Membership_Key__c", records)
-        ctx.record_failures("memberships", "CM_List_Membership__c", results)
+        owner = {membership_key(row.list_id, row.email_lc): row.client_id for row in batch}
+        ctx.record_failures(
+            "memberships",
+            "CM_List_Membership__c",
+            results,
+            lambda r: owner.get(r.record["CM_Membership_Key__c"], ""),
+        )
     # Written or reported: either way these rows are done (a message can be retried).
     rows.filter(membership_pending=True).update(membership_pending=False)

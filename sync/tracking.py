@@ -209,7 +209,7 @@ def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=Non
         )
     ctx.count("tracking", read=len(records))
     results = ctx.sf.upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records)
-    ctx.record_failures("tracking", "CM_Email_Tracking__c", results)
+    ctx.record_failures("tracking", "CM_Email_Tracking__c", results, link.client_id)
     handled += [
         TrackedEvent(key=r.record["CM_Event_Key__c"], event_date=event.date)
         for r, (event, _, _) in zip(results, matched, strict=True)
@@ -260,7 +260,7 @@ class MemberStatuses:
         if self.ctx.campaigns.auto_create_statuses:
             rows = self.ctx.sf.member_statuses([campaign]).get(campaign, [])
             results = self.ctx.sf.add_member_statuses(campaign, rows, missing)
-            self.ctx.record_failures("tracking", "CampaignMemberStatus", results)
+            self.ctx.record_failures("tracking", "CampaignMemberStatus", results, link.client_id)
             self.statuses[campaign] |= {r.record["Label"].lower() for r in results if r.success}
             return True
         for label, _ in missing:
@@ -294,11 +294,17 @@ class MemberStatuses:
                 updates.append({"Id": member["Id"], **fields})
         if creates:
             self.ctx.record_failures(
-                "tracking", "CampaignMember", self.ctx.sf.create("CampaignMember", creates)
+                "tracking",
+                "CampaignMember",
+                self.ctx.sf.create("CampaignMember", creates),
+                link.client_id,
             )
         if updates:
             self.ctx.record_failures(
-                "tracking", "CampaignMember", self.ctx.sf.update("CampaignMember", updates)
+                "tracking",
+                "CampaignMember",
+                self.ctx.sf.update("CampaignMember", updates),
+                link.client_id,
             )
 
     def _may_update(self, member: dict, event: Event) -> bool:

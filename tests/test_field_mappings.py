@@ -359,6 +359,7 @@ def test_a_restricted_picklist_refusal_becomes_a_message_and_the_rest_is_written
     assert message.code == "SF_RESTRICTED_PICKLIST" and message.step == "field_mappings"
     assert message.record["fields"] == {"Id": jo, "MailingCountry": "Narnia"}
     assert message.retryable
+    assert message.client_id == world.client["ClientID"]
     assert run.status == SyncRun.Status.PARTIAL
     assert run.counts["field_mappings"]["failed"] == 1
     assert run.counts["field_mappings"]["written"] == 2

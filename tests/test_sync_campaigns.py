@@ -303,6 +303,7 @@ def test_a_restricted_picklist_refusal_is_a_message_and_the_rest_is_written(worl
     message = Message.objects.get(run=run)
     assert message.code == "SF_RESTRICTED_PICKLIST"
     assert message.record["fields"]["CM_Email__c"] == "bo@example.com"
+    assert message.client_id == world.client["ClientID"]
     assert sorted(r["CM_Type__c"] for r in world.tracking()) == ["Opened", "Sent", "Sent"]
 
 

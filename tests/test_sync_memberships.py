@@ -238,6 +238,7 @@ def test_a_membership_salesforce_refuses_becomes_a_message_and_the_rest_is_writt
     assert message.record["operation"] == "upsert:CM_Membership_Key__c"
     assert message.record["fields"]["CM_Membership_Key__c"] == f"{world.list_a}:blocked@example.com"
     assert message.retryable
+    assert message.client_id == world.client["ClientID"]  # users of other clients never see it
     assert run.counts["memberships"] == {"read": 2, "written": 1, "unchanged": 0, "failed": 1}
     assert not SubscriberState.objects.filter(membership_pending=True).exists()
 
