@@ -133,9 +133,9 @@ def webhook(request: HttpRequest) -> HttpResponse:
         event = stripe_client.verify_event(
             request.body, request.headers.get("Stripe-Signature", "")
         )
+        row = webhooks.store(event)
     except ValueError as exc:
         return HttpResponse(f"Rejected: {exc}", status=400, content_type="text/plain")
-    row = webhooks.store(event)
     try:
         webhooks.process(row)
     except Exception:

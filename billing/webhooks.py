@@ -1,6 +1,7 @@
 """Stripe webhook events: stored once by id, then handled idempotently (each handler sets
 state from the event rather than adding to it, so processing twice changes nothing)."""
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,8 +66,26 @@ HANDLERS: dict[str, Callable[[BillingAccount, dict], None]] = {
 }
 
 
+def check(event: dict) -> None:
+    """Refuse (ValueError) a signed payload that is not an event cmsync can store and process:
+    no id, an id or type longer than their columns, data that is not an object, a NUL."""
+    event_id, kind = event.get("id"), event.get("type", "")
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise ValueError("the event has no id")
+    if len(event_id) > StripeEvent._meta.get_field("event_id").max_length:
+        raise ValueError("the event's id is too long")
+    if not isinstance(kind, str) or len(kind) > StripeEvent._meta.get_field("type").max_length:
+        raise ValueError("the event's type is not valid")
+    data = event.get("data") or {}
+    if not isinstance(data, dict) or not isinstance(data.get("object") or {}, dict):
+        raise ValueError("the event's data is not an object")
+    if "\\u0000" in json.dumps(event):  # PostgreSQL stores no NUL character, not even in JSON
+        raise ValueError("the event contains a NUL character")
+
+
 def store(event: dict) -> StripeEvent:
     """Keep the raw event once by its id (a redelivery finds the stored row)."""
+    check(event)
     row, _ = StripeEvent.objects.get_or_create(
         event_id=event["id"], defaults={"type": event.get("type", ""), "payload": event}
     )

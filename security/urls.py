@@ -10,4 +10,5 @@ urlpatterns = [
     path("users/<int:user_id>/role/", views.role_view, name="security-role"),
     path("users/<int:user_id>/clients/", views.clients_view, name="security-clients"),
     path("users/<int:user_id>/override/", views.override_view, name="security-override"),
+    path("lockouts/<int:attempt_id>/unlock/", views.unlock_view, name="security-unlock"),
 ]

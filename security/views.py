@@ -1,3 +1,5 @@
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -10,7 +12,7 @@ from campaign_monitor.models import ConnectedClient, Connection
 from campaign_monitor.views import current_client
 from cmsync.access import require_perm
 
-from . import service
+from . import lockouts, service
 from .forms import ClientsForm, InviteForm, KeyForm, OverrideForm, RoleForm
 from .models import ClientOwnership, IntegrationKey, UserOverride
 from .roles import role_of
@@ -79,6 +81,9 @@ def security_page(request: HttpRequest) -> HttpResponse:
         "key_form": KeyForm(),
         "agency": len(clients) > 1,
         "client": client,
+        "lockouts": lockouts.current() if request.user.has_perm(MANAGE) else [],
+        "login_failure_limit": settings.LOGIN_FAILURE_LIMIT,
+        "login_lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES,
     }
     return render(request, "security/security.html", context)
 
@@ -169,4 +174,20 @@ def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     key = get_object_or_404(IntegrationKey, pk=key_id)
     service.revoke_key(key)
     messages.success(request, f"API key {key.name!r} revoked.")
+    return redirect("security")
+
+
+@login_required
+@require_POST
+def unlock_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Lift a login lockout (too many failed passwords) before its cool-off ends."""
+    require_perm(request, MANAGE)
+    attempt = AccessAttempt.objects.filter(pk=attempt_id).first()
+    if attempt is None:  # its cool-off ended, or someone unlocked it meanwhile
+        messages.info(request, "That lockout has already ended.")
+        return redirect("security")
+    lockouts.unlock(attempt)
+    messages.success(
+        request, f"Logins as {attempt.username!r} from {attempt.ip_address} are unlocked."
+    )
     return redirect("security")

@@ -6,8 +6,10 @@ connected org. Its notifications go into the same inbox as the poll's changes
 redelivery of the same message then acts no more than the first one did.
 """
 
+import re
 import secrets
 from datetime import datetime
+from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree
 from django.utils import timezone
@@ -24,6 +26,7 @@ OUTBOUND_NS = "{http://soap.sforce.com/2005/09/outbound}"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 MAX_BYTES = 5 * 1024 * 1024  # 100 notifications of a wide record stay far below this
 FIELDS = ("Id", "Email", "HasOptedOutOfEmail", "SystemModstamp")
+RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")  # 15 or 18 characters
 
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -43,6 +46,18 @@ class Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+    def fault(self) -> str:
+        """A SOAP fault: what a SOAP endpoint answers to a message it will not take (Salesforce
+        then keeps the message in its queue and delivers it again later)."""
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+            "<soapenv:Body><soapenv:Fault>"
+            f"<faultcode>soapenv:{'Client' if self.status < 500 else 'Server'}</faultcode>"
+            f"<faultstring>{escape(str(self))}</faultstring>"
+            "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+        )
 
 
 def new_secret() -> str:
@@ -84,11 +99,17 @@ def parse(body: bytes) -> tuple[str, list[changes.Seen]]:
         batch = batch or f"outbound:{notification_id}"  # one message, one Salesforce batch
         record = notification.find(f"{OUTBOUND_NS}sObject")
         if record is None:
-            raise Refused(400, f"Notification {notification_id} has no sObject.")
+            raise Refused(400, f"Notification {notification_id[:40]} has no sObject.")
         sobject = (record.get(f"{XSI}type") or "").rsplit(":", 1)[-1]
         values = {_local(child.tag): _value(child) for child in record}
         if not values.get("Id"):
-            raise Refused(400, f"Notification {notification_id} has no record Id.")
+            raise Refused(400, f"Notification {notification_id[:40]} has no record Id.")
+        if not RECORD_ID.fullmatch(values["Id"]):
+            raise Refused(
+                400,
+                f"Notification {notification_id[:40]}: {values['Id'][:40]!r} is not a "
+                "Salesforce record Id (15 or 18 letters and digits).",
+            )
         found.append(_seen(sobject, values, batch))
     return org_id, found
 

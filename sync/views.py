@@ -122,7 +122,7 @@ def outbound_message(request: HttpRequest, secret: str) -> HttpResponse:
     try:
         outbound.handle(request.body)
     except outbound.Refused as exc:
-        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+        return HttpResponse(exc.fault(), status=exc.status, content_type="text/xml; charset=utf-8")
     return HttpResponse(outbound.ACK, content_type="text/xml; charset=utf-8")
 
 
