@@ -6,6 +6,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cmsync.api import error_response
+
 from . import accounts, stripe_client
 
 
@@ -29,7 +31,12 @@ class InvoiceList(APIView):
 
     permissions = {"GET": "billing.view_billingaccount"}
 
-    @extend_schema(responses={200: InvoiceSerializer(many=True), 503: None})
+    @extend_schema(
+        responses={
+            200: InvoiceSerializer(many=True),
+            503: error_response(StripeUnavailable.default_detail),
+        }
+    )
     def get(self, request):
         if not stripe_client.configured():
             return Response([])

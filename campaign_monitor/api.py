@@ -3,6 +3,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from cmsync.api import JsonSerializer
+
 from .lists import ListRow, list_rows, set_prevent_member_sync
 from .models import ConnectedClient
 from .views import CHANGE_LISTS, VIEW_LISTS, visible_connected_clients
@@ -41,7 +43,7 @@ class SubscriberListSerializer(serializers.Serializer):
     )
 
 
-class SubscriberListChangeSerializer(serializers.Serializer):
+class SubscriberListChangeSerializer(JsonSerializer):
     prevent_member_sync = serializers.BooleanField(required=False)
 
 

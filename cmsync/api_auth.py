@@ -1,10 +1,18 @@
-"""REST API authentication (API keys) and role permissions. Kept apart from cmsync/api.py
-because DRF imports these while its own views module is still loading."""
+"""REST API authentication (API keys), role permissions, the query parameters each operation
+takes, and rate limits. Kept apart from cmsync/api.py because DRF imports these while its own
+views module is still loading."""
+
+import logging
+import threading
+import time
 
 from auditlog.context import auditlog_value
-from rest_framework import exceptions
+from redis.exceptions import RedisError
+from rest_framework import exceptions, throttling
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
+
+log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "Api-Key "
 
@@ -46,3 +54,69 @@ class RolePermission(BasePermission):
         if needed is None:
             needed = view.permissions.get("GET") if request.method in ("HEAD", "OPTIONS") else None
         return needed is not None and request.user.has_perm(needed)
+
+
+class DocumentedQueryParameters(BasePermission):
+    """Refuses (400) a query parameter the operation's OpenAPI schema does not list: a typo
+    in a filter's name, or a list's filter sent to another operation (``POST /runs/?trigger=``
+    starts a run triggered by "api" whatever it says), is an error, not silently ignored."""
+
+    def has_permission(self, request, view) -> bool:
+        from cmsync.api import documented_query_parameters
+
+        taken = documented_query_parameters(request.path_info, request.method)
+        if taken is None:  # not an operation of the schema (OPTIONS, a method it refuses)
+            return True
+        if unknown := sorted(set(request.query_params) - taken):
+            takes = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+            raise exceptions.ValidationError(
+                {name: [f"Not a query parameter of this operation: {takes}."] for name in unknown}
+            )
+        return True
+
+
+class EveryNowAndThen:
+    """True at most once per ``seconds`` in a process: for a warning that would otherwise be
+    logged by every request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.seconds:
+                return False
+            self._last = now
+            return True
+
+    def reset(self) -> None:
+        self._last = None
+
+
+cache_outage_warning = EveryNowAndThen(60)
+
+# What the cache backends settings.py configures raise when they cannot be reached: Redis's
+# (connection refused, timeout) and the file-based cache's (disk full, permissions).
+CACHE_ERRORS = (RedisError, OSError)
+
+
+class UserRateThrottle(throttling.UserRateThrottle):
+    """DRF's rate limit per user (or key), counted in the cache: Redis in production. While
+    the cache cannot be reached, requests are allowed, and a warning (once a minute) says that
+    rate limits are off: the counters' outage must not take the whole API down with it."""
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as exc:
+            if cache_outage_warning.due():
+                log.warning(
+                    "API rate limits are off: the cache cannot be reached (%s: %s). "
+                    "Requests are allowed until it is back.",
+                    type(exc).__name__,
+                    exc,
+                )
+            return True

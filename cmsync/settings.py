@@ -7,6 +7,7 @@ embedded (filesystem) Celery broker under ``var/``, a secret key generated once 
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "solo",
     "auditlog",
     "rest_framework",
@@ -66,6 +68,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a NUL in the URL or session cookie is a 400 before anything queries the database.
+    "cmsync.middleware.RejectNulBytes",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "maintenance.middleware.AuditlogMiddleware",
+    # Last, as django-axes asks: turns a login refused for too many failures into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cmsync.urls"
@@ -115,6 +121,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sync"
@@ -161,6 +172,27 @@ X_FRAME_OPTIONS = "DENY"
 # Audit log: who changed which setting from where. X-Forwarded-For is only trusted behind
 # a proxy (BEHIND_PROXY=1); see maintenance.middleware.
 AUDITLOG_TRUST_FORWARDED_FOR = env.bool("BEHIND_PROXY", default=False)
+BEHIND_PROXY = AUDITLOG_TRUST_FORWARDED_FOR
+
+# Brute-force protection of /accounts/login/ and /admin/login/ (django-axes; see
+# security/lockouts.py). LOGIN_FAILURE_LIMIT wrong passwords for one username from one address
+# lock that pair out for LOGIN_LOCKOUT_MINUTES: by the pair, so nobody can lock an admin out
+# from elsewhere and one person's typos do not lock out a whole office behind one NAT address.
+# A Full access admin unlocks on the User security tab; `manage.py axes_reset` unlocks all.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Tries during a lockout are refused without moving its end: "try again in 15 minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "security.lockouts.client_ip"
+AXES_USERNAME_CALLABLE = "security.lockouts.attempted_username"
+AXES_LOCKOUT_CALLABLE = "security.lockouts.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what counts; last_login says the rest
+AXES_ENABLE_ADMIN = False  # unlocking goes through the User security tab, which audits it
+AXES_VERBOSE = False  # no start-up banner in every management command's output
 
 # Campaign Monitor and Salesforce credentials only travel over HTTPS. Plain HTTP to this
 # machine (127.0.0.1, ::1, localhost) is for the local emulators: `make run` and the tests
@@ -183,13 +215,19 @@ REST_FRAMEWORK = {
         "cmsync.api_auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["cmsync.api_auth.RolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "cmsync.api_auth.RolePermission",
+        "cmsync.api_auth.DocumentedQueryParameters",
+    ],
+    # Bodies are JSON, as the schema says: a form's "0" is not a boolean. Others are a 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # DRF's, but a cache (Redis) outage lets requests through instead of failing them all
+    "DEFAULT_THROTTLE_CLASSES": ["cmsync.api_auth.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/minute")},
     "EXCEPTION_HANDLER": "cmsync.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cmsync.api.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -248,9 +286,15 @@ CMSYNC_URL = env.str("CMSYNC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Celery. REDIS_URL (or CELERY_BROKER_URL) in production; otherwise kombu's filesystem
 # transport under var/, which needs no server and works across processes.
 REDIS_URL = env.str("REDIS_URL", default="")
-# The cache holds API throttling counts: shared through Redis when there is one.
+# The cache holds API throttling counts: shared through Redis when there is one. Short socket
+# timeouts: while Redis is unreachable the API goes on without rate limits (api_auth), and each
+# request should learn that quickly.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
     if REDIS_URL
     else {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -304,9 +348,30 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Every handler drops secrets from URLs (the Outbound Message endpoint's): runserver's access
+# log (django.server) and django.request's "Bad Request: <path>" alike. gunicorn's access log:
+# gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "cmsync.logs.RedactSecrets"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
+    },
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

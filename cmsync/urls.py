@@ -9,7 +9,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(post_reset_login=True),
+        auth_views.PasswordResetConfirmView.as_view(
+            post_reset_login=True,
+            # Two backends (django-axes first): say which one logs the user in.
+            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+        ),
         name="password_reset_confirm",
     ),
     path(
@@ -28,3 +32,8 @@ urlpatterns = [
     path("api/v1/", include("cmsync.api_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/, a URL that matches nothing, or a request Django refuses, answers in the API's
+# error shape.
+handler400 = "cmsync.api.bad_request"
+handler404 = "cmsync.api.page_not_found"

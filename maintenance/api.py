@@ -1,12 +1,13 @@
 """Maintenance messages and the audit log over the API."""
 
 from auditlog.models import LogEntry
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from cmsync.api import JsonSerializer
 from sync import runner
 from sync.models import SyncRun
 
@@ -51,19 +52,21 @@ class MessageSerializer(serializers.ModelSerializer):
 MAX_ID = 2**63 - 1  # the database's integer range
 
 
-class IdsSerializer(serializers.Serializer):
+class IdsSerializer(JsonSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=1000
     )
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("code", str, enum=sorted(CODES)),
-        OpenApiParameter("severity", str, enum=[s for s, _ in Message.Severity.choices]),
-        OpenApiParameter("client", str),
-        OpenApiParameter("run", int),
-    ]
+@extend_schema_view(  # the list's filters: other operations refuse them (api_auth)
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("code", str, enum=sorted(CODES)),
+            OpenApiParameter("severity", str, enum=[s for s, _ in Message.Severity.choices]),
+            OpenApiParameter("client", str),
+            OpenApiParameter("run", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
+        ]
+    )
 )
 class MessageViewSet(
     mixins.ListModelMixin,
@@ -94,13 +97,13 @@ class MessageViewSet(
         if client := params.get("client"):
             messages = messages.filter(client_id=client)
         if (run := params.get("run")) is not None:
-            if not run.isdigit() or int(run) > MAX_ID:
+            if not (run.isascii() and run.isdigit()) or int(run) > MAX_ID:
                 raise ValidationError({"run": ["A run id (a whole number)."]})
             messages = messages.filter(run_id=int(run))
         return messages
 
     @extend_schema(request=IdsSerializer, responses={202: MessageSerializer(many=True)})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)  # a list, not a page
     def retry(self, request):
         """Write these messages' records again: the next run (started now) does it first."""
         ids = IdsSerializer(data=request.data)
@@ -120,7 +123,7 @@ class MessageViewSet(
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=IdsSerializer, responses={204: None})
-    @action(detail=False, methods=["post"], url_path="delete")
+    @action(detail=False, methods=["post"], url_path="delete", pagination_class=None)
     def delete_many(self, request):
         """Delete several messages at once."""
         if not request.user.has_perm("maintenance.delete_message"):
@@ -164,8 +167,13 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return entry.changes_dict
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("area", str, enum=sorted(AREAS)), OpenApiParameter("user", str)]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("area", str, enum=sorted(AREAS)),
+            OpenApiParameter("user", str),
+        ]
+    )
 )
 class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit log, newest first."""

@@ -8,7 +8,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
-from cmsync.api import check_if_match, with_etag
+from cmsync.api import (
+    PreconditionFailed,
+    PreconditionRequired,
+    check_if_match,
+    error_response,
+    with_etag,
+)
 
 from .forms import (
     CampaignSettingsForm,
@@ -102,13 +108,21 @@ class SettingsView(APIView):
         return with_etag(represent(self.form_class, self.model.get_solo()))
 
     @extend_schema(
-        parameters=[IF_MATCH], request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}
+        parameters=[IF_MATCH],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            412: error_response(PreconditionFailed.default_detail),
+            428: error_response(PreconditionRequired.default_detail),
+        },
     )
     def patch(self, request):
         """Change some settings; validated exactly as the console's form validates them."""
         instance = self.model.get_solo()
         check_if_match(request, represent(self.form_class, instance))
-        changes = request.data if isinstance(request.data, dict) else {}
+        changes = request.data
+        if not isinstance(changes, dict):
+            raise ValidationError({"non_field_errors": ["Send the changes as a JSON object."]})
         form = self.form_class(_form_data(self.form_class, instance, changes), instance=instance)
         formset = None
         if self.form_class is CampaignSettingsForm and "mapping" in changes:

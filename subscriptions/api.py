@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from campaign_monitor.views import visible_connected_clients
+from cmsync.api import JsonSerializer
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import explain, usable_connection
@@ -70,7 +71,7 @@ class ListScoped:
 # -- subscription rules -------------------------------------------------------------------------
 
 
-class ConditionSerializer(serializers.Serializer):
+class ConditionSerializer(JsonSerializer):
     field = serializers.CharField(
         help_text="A field of the rule's object as Salesforce names it (LeadSource); contact "
         "rules may test the account's fields as Account.<field>."
@@ -117,7 +118,7 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RuleChangeSerializer(serializers.Serializer):
+class RuleChangeSerializer(JsonSerializer):
     """What PUT replaces (PATCH: any of it). Checked by the console's rule form."""
 
     conditions = ConditionSerializer(
@@ -313,7 +314,7 @@ class FieldMappingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FieldMappingChangeSerializer(serializers.Serializer):
+class FieldMappingChangeSerializer(JsonSerializer):
     """What PUT replaces (PATCH: any of it). Checked by the console's mapping form."""
 
     cm_key = serializers.CharField(

@@ -1,11 +1,12 @@
 """Sync runs over the API: list and filter, detail, start (Sync now), cancel."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
+from cmsync.api import JsonSerializer, error_response
 from maintenance.audit import record_action
 
 from . import runner
@@ -47,16 +48,18 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(JsonSerializer):
     full = serializers.BooleanField(default=False, help_text="Ignore cursors: reconcile all.")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("kind", str, enum=[k for k, _ in SyncRun.Kind.choices]),
-        OpenApiParameter("status", str, enum=[s for s, _ in SyncRun.Status.choices]),
-        OpenApiParameter("trigger", str, enum=[t for t, _ in SyncRun.Trigger.choices]),
-    ]
+@extend_schema_view(  # the list's filters: other operations refuse them (api_auth)
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=[k for k, _ in SyncRun.Kind.choices]),
+            OpenApiParameter("status", str, enum=[s for s, _ in SyncRun.Status.choices]),
+            OpenApiParameter("trigger", str, enum=[t for t, _ in SyncRun.Trigger.choices]),
+        ]
+    )
 )
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RunSerializer
@@ -73,7 +76,14 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                 runs = runs.filter(**{name: value})
         return runs
 
-    @extend_schema(request=StartSerializer, responses={200: RunSerializer, 201: RunSerializer})
+    @extend_schema(
+        request=StartSerializer,
+        responses={
+            200: RunSerializer,
+            201: RunSerializer,
+            503: error_response("The task queue is unreachable: the run starts once it is back."),
+        },
+    )
     def create(self, request):
         """Sync now: 201 with a new run, or 200 with the one already queued or running."""
         start = StartSerializer(data=request.data)

@@ -263,6 +263,43 @@ def test_throttling_per_key(keys):
         cache.clear()
 
 
+@pytest.fixture
+def cache_down(settings) -> None:
+    """The cache is a Redis where nothing listens, as when production's Redis is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again on leaving: nothing listens there
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+
+def test_with_the_rate_limit_cache_down_the_api_answers_and_says_so(keys, cache_down, caplog):
+    from cmsync import api_auth
+
+    api_auth.cache_outage_warning.reset()  # an earlier test's warning must not hide this one
+    api = api_for(keys["read"])
+    with caplog.at_level("WARNING", logger="cmsync.api_auth"):
+        codes = [api.get("/api/v1/runs/").status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    warnings = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert len(warnings) == 1  # once, not once a request
+
+
+def test_with_the_cache_down_people_log_in_and_use_the_console(client, alice, cache_down):
+    from .conftest import PASSWORD
+
+    login = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert login.status_code == 302
+    assert client.get("/maintenance/").status_code == 200
+    assert client.get("/api/v1/runs/").status_code == 200  # the API with a session, too
+
+
 def test_schema_and_docs_are_served(client):
     schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
