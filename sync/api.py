@@ -22,7 +22,7 @@ class RunSerializer(serializers.ModelSerializer):
     """The one shape of a run: the console's live progress uses it too."""
 
     status_display = serializers.CharField(source="get_status_display", read_only=True)
-    messages = serializers.IntegerField(source="messages.count", read_only=True)
+    messages = serializers.SerializerMethodField(help_text="Its messages the caller may see.")
 
     class Meta:
         model = SyncRun
@@ -46,6 +46,10 @@ class RunSerializer(serializers.ModelSerializer):
             "messages",
         ]
         read_only_fields = fields
+
+    def get_messages(self, run: SyncRun) -> int:
+        """Only the messages of clients the caller may see (client ownership)."""
+        return run.messages.visible_to(self.context["request"].user).count()
 
 
 class StartSerializer(JsonSerializer):
@@ -102,7 +106,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if created:
             record_action(run, "sync", f"Sync started through the API (run {run.pk})")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(RunSerializer(run).data, status=code)
+        data = RunSerializer(run, context={"request": request}).data
+        return Response(data, status=code)
 
     @extend_schema(request=None, responses={200: RunSerializer})
     @action(detail=True, methods=["post"])
@@ -114,4 +119,4 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         runner.cancel(run)
         record_action(run, "sync", f"Sync run {run.pk} cancelled through the API")
         run.refresh_from_db()
-        return Response(RunSerializer(run).data)
+        return Response(RunSerializer(run, context={"request": request}).data)

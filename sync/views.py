@@ -170,7 +170,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     require_perm(request, VIEW)
-    return JsonResponse(RunSerializer(get_object_or_404(SyncRun, pk=run_id)).data)
+    run = get_object_or_404(SyncRun, pk=run_id)
+    return JsonResponse(RunSerializer(run, context={"request": request}).data)
 
 
 @login_required

@@ -145,6 +145,16 @@ def test_a_run_page_lists_only_the_messages_the_user_may_see(bob_client, bob, me
     assert listed(run_page) == {"mine"}
 
 
+def test_a_runs_message_count_counts_only_the_messages_the_user_may_see(bob_client, bob, messages):
+    own(bob, "mine")
+    run = messages["mine"].run_id
+    api = APIClient()
+    api.force_login(bob)
+
+    assert api.get(f"/api/v1/runs/{run}/").json()["messages"] == 1
+    assert bob_client.get(f"/sync/runs/{run}/progress/").json()["messages"] == 1
+
+
 def test_users_limited_to_clients_see_only_their_clients_messages_over_the_api(bob, messages):
     own(bob, "mine")
     api = APIClient()
