@@ -11,7 +11,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from sync.models import SalesforceChange
 
 from .billing_fixtures import WEBHOOK_SECRET, signed
 from .conftest import _test_database_url
+from .test_sync_celery import wait_for
 from .test_sync_outbound import opted_out_contact, post, soap  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -242,16 +242,18 @@ def test_gunicorn_as_run_by_make_run_does_not_log_the_outbound_secret(tmp_path):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
             url = f"http://127.0.0.1:{port}/sync/outbound/{SECRET}/"
-            deadline = time.monotonic() + 60  # a loaded machine starts gunicorn slowly
-            while True:
+
+            def answered() -> list[requests.Response]:
+                # In a list: a 403 Response is falsy, and wait_for waits for a truthy answer.
+                assert process.poll() is None, log.read_text()
                 try:
-                    response = requests.post(url, data=b"<x/>", timeout=60)
-                    break
+                    return [requests.post(url, data=b"<x/>", timeout=60)]
                 except requests.ConnectionError:
-                    assert time.monotonic() < deadline and process.poll() is None
-                    time.sleep(0.2)
+                    return []  # not listening yet: a loaded machine starts gunicorn slowly
+
+            (response,) = wait_for(answered, seconds=60)
             assert response.status_code == 403
-            time.sleep(0.3)
+            wait_for(lambda: "/sync/outbound/" in log.read_text(), seconds=30)  # log flushed
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -58,6 +58,10 @@ Known differences from Salesforce, on purpose or for want of evidence:
   no criteria (every create and update is sent), SessionId is always nil, their Enterprise
   and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
   (Salesforce keeps trying for 24 hours) and they are not kept in a data_dir.
+- Row order: Salesforce's SOQL reference ("ORDER BY": "There's no guarantee of the order of
+  results unless you use an ORDER BY clause", and ties within one "can vary") promises no
+  order; the emulator answers such rows in one of two fixed orders, insertion (default) or
+  reversed (set_unordered_rows), never a different order from one query to the next.
 - SOQL: no GROUP BY, aggregates other than COUNT, subqueries, TYPEOF, INCLUDES, FOR UPDATE,
   fiscal or week-count date literals (MALFORMED_QUERY "Not supported by the Salesforce
   emulator: ..."); date literals use UTC, weeks start on Sunday.
