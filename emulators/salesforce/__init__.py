@@ -13,8 +13,8 @@ read-only fields, references, campaign member statuses, unique fields, validatio
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
 soql + query (parser, compiler to SQL, pages), dml + campaigns (the write rules),
 sobject_collections, tooling (custom objects and fields), layouts (page layouts and custom
-buttons), outbound (Outbound Messages), oauth, control (/_emulator/), seed, store (SQLite),
-schema (objects, fields, describe).
+buttons), tabs (custom object tabs), outbound (Outbound Messages), oauth, control
+(/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info, seed_people, insert (POST records), issue_token (POST token), faults, validation
@@ -67,10 +67,10 @@ Known differences from Salesforce, on purpose or for want of evidence:
   emulator: ..."); date literals use UTC, weeks start on Sunday.
 - The daily API allocation is a plain counter that stops at its maximum (no overage, no
   rolling window); query locators are kept for the 32 most recent queries.
-- Tooling API: CustomObject, CustomField, Layout and WebLink only. Layouts cannot be created
-  or deleted, only read and updated (PATCH {"Metadata"}); WebLinks can be created, updated
-  and deleted; CustomObject/CustomField cannot be updated. FullName and Metadata may only be
-  selected by a query returning one row, for every Tooling object.
+- Tooling API: CustomObject, CustomField, Layout, WebLink and CustomTab only. Layouts cannot
+  be created or deleted, only read and updated (PATCH {"Metadata"}); WebLinks can be created,
+  updated and deleted; CustomObject/CustomField/CustomTab cannot be updated. FullName and
+  Metadata may only be selected by a query returning one row, for every Tooling object.
 - Page layouts: one per object ("Contact Layout", "Lead Layout", "Campaign Layout", and
   "<Label> Layout" for a custom object); no record types, profile assignments, compact or
   Lightning pages. Metadata comes back as last written (Salesforce fills in every Layout key,
@@ -80,6 +80,17 @@ Known differences from Salesforce, on purpose or for want of evidence:
   fields to be on the layout. Error messages are the emulator's wording.
 - WebLinks: merge fields in a button's URL are not checked; deleting a custom object also
   deletes its WebLinks and layouts, with no recycle bin.
+- CustomTab: custom object tabs only (Type "customObject", the emulator's spelling of the
+  restricted picklist; web, Visualforce, Lightning page and component tabs are refused as not
+  supported), one per custom object, none for standard objects; deleting the object deletes
+  its tab (Salesforce Help, deleting a custom object "Deletes the custom tab and list views
+  for the object"). A tab's DeveloperName and MasterLabel are null, following a report that a real
+  org's custom object tabs carry their object only in FullName (SalesforceLabs/OrgCheck#564).
+  The motif is checked for the "Custom<1-100>: <name>" form, not against the list of icon
+  names. Refusing a label on a custom object tab, and "There is already a tab for X"
+  (DUPLICATE_DEVELOPER_NAME), are the emulator's reading and wording; "In field: fullName -
+  no CustomObject named X found" is Salesforce's deploy message. No tab visibility (profiles,
+  permission sets) and no CustomApplication: a tab is not added to any app's navigation.
 - Not emulated: SOAP login, Bulk APIs, /composite, /composite/batch and /tree, SOSL, Apex
   REST, the Metadata API; recycle-bin purge and undelete.
 """
