@@ -214,38 +214,46 @@ def insert(
         (list_pk, email, email.lower(), name, state, date, date, fields, consent),
     )
     if state == ACTIVE:
-        _notify(conn, cursor.lastrowid, "Subscribe")
+        _notify(conn, list_pk, cursor.lastrowid, "Subscribe")
 
 
 def change_state(conn: sqlite3.Connection, pk: int, state: int, date: str) -> None:
-    (before,) = conn.execute("SELECT state FROM subscribers WHERE id = ?", (pk,)).fetchone()
+    list_pk, before = conn.execute(
+        "SELECT list_id, state FROM subscribers WHERE id = ?", (pk,)
+    ).fetchone()
     conn.execute("UPDATE subscribers SET state = ?, date = ? WHERE id = ?", (state, date, pk))
     if before != state and state == ACTIVE:
-        _notify(conn, pk, "Subscribe")
+        _notify(conn, list_pk, pk, "Subscribe")
     elif before != state and state in (UNSUBSCRIBED, BOUNCED, DELETED):
-        _notify(conn, pk, "Deactivate")
+        _notify(conn, list_pk, pk, "Deactivate")
 
 
 def rename(conn: sqlite3.Connection, existing: Existing, name: str, now: str) -> None:
     """Give a subscriber a new name (the control surface's edit of a subscriber)."""
     conn.execute("UPDATE subscribers SET name = ? WHERE id = ?", (name, existing.pk))
-    _notify(conn, existing.pk, "Update", now, existing.email)
+    _notify(conn, None, existing.pk, "Update", now, existing.email)
 
 
 def _notify(
     conn: sqlite3.Connection,
+    list_pk: int | None,
     pk: int,
     kind: str,
     when: str | None = None,
     old_email: str | None = None,
 ) -> None:
-    """Queue a webhook event for the subscriber as it now is. An Update is dated `when`;
-    Subscribe and Deactivate carry the Date of the state change, as the API shows it."""
-    row = conn.execute(f"SELECT list_id, {COLUMNS} FROM subscribers WHERE id = ?", (pk,))
-    list_pk, *values = row.fetchone()
+    """Queue a webhook event for the subscriber as it now is, if any webhook of its list
+    wants it. An Update is dated `when`; Subscribe and Deactivate carry the Date of the
+    state change, as the API shows it."""
+    if list_pk is None:
+        (list_pk,) = conn.execute("SELECT list_id FROM subscribers WHERE id = ?", (pk,)).fetchone()
+    targets = webhooks.targets(conn, list_pk, kind)
+    if not targets:
+        return
+    values = list(conn.execute(f"SELECT {COLUMNS} FROM subscribers WHERE id = ?", (pk,)).fetchone())
     if when is not None:
         values[2] = when
-    webhooks.emit(conn, list_pk, kind, record(tuple(values), False), old_email)
+    webhooks.emit(conn, targets, kind, record(tuple(values), False), old_email)
 
 
 def _name(body: dict, default: str) -> str:
@@ -269,7 +277,7 @@ def _rewrite(
             existing.pk,
         ),
     )
-    _notify(conn, existing.pk, "Update", now, existing.email)
+    _notify(conn, None, existing.pk, "Update", now, existing.email)
 
 
 def import_batch(conn: sqlite3.Connection, list_pk: int, body: dict, now: str) -> dict:

@@ -18,9 +18,9 @@ Routes:
                                                           the URL does not answer 2xx
   PUT    /lists/{id}/webhooks/{webhookid}/activate.json, .../deactivate.json
 
-Events. subscribers.py calls emit() inside the write that changes a subscriber; emit() stores
-one row per interested Active webhook in webhook_outbox, so a write that rolls back sends
-nothing. After each commit the Sender picks the rows up, keeps them in memory per webhook and
+Events. Inside the write that changes a subscriber, subscribers.py asks targets() which
+Active webhooks of the list take the event and emit() stores one row per webhook in
+webhook_outbox, so a write that rolls back sends nothing. After each commit the Sender picks the rows up, keeps them in memory per webhook and
 POSTs them in order, up to 1000 per request, as {"Events": [...], "ListID": "..."} with
 Content-Type application/json; charset=utf-8. Anything but a 2xx answer (or no answer within
 10 s) is retried, the same batch again, after each of retry_delays; a webhook whose retries
@@ -97,25 +97,28 @@ def ensure_tables(store: "Store") -> None:
 # ---- events --------------------------------------------------------------------------------
 
 
+def targets(conn: sqlite3.Connection, list_pk: int, kind: str) -> list[int]:
+    """The Active webhooks of the list that take events of `kind`."""
+    rows = conn.execute(
+        "SELECT id, events FROM webhooks WHERE list_id = ? AND status = ?", (list_pk, ACTIVE)
+    ).fetchall()
+    return [pk for pk, events in rows if kind in json.loads(events)]
+
+
 def emit(
     conn: sqlite3.Connection,
-    list_pk: int,
+    hook_pks: list[int],
     kind: str,
     subscriber: dict[str, Any],
     old_email: str | None = None,
 ) -> None:
-    """Queue an event for every Active webhook of the list that takes `kind`, inside the
-    caller's write transaction. `subscriber` is the API's record of the subscriber."""
-    rows = conn.execute(
-        "SELECT id, events FROM webhooks WHERE list_id = ? AND status = ?", (list_pk, ACTIVE)
-    ).fetchall()
-    targets = [pk for pk, events in rows if kind in json.loads(events)]
-    if targets:
-        text = json.dumps(event(kind, subscriber, old_email), ensure_ascii=False)
-        conn.executemany(
-            "INSERT INTO webhook_outbox(webhook_id, event) VALUES (?, ?)",
-            [(pk, text) for pk in targets],
-        )
+    """Queue an event for each of the webhooks (see targets()), inside the caller's write
+    transaction. `subscriber` is the API's record of the subscriber."""
+    text = json.dumps(event(kind, subscriber, old_email), ensure_ascii=False)
+    conn.executemany(
+        "INSERT INTO webhook_outbox(webhook_id, event) VALUES (?, ?)",
+        [(pk, text) for pk in hook_pks],
+    )
 
 
 def event(kind: str, subscriber: dict[str, Any], old_email: str | None = None) -> dict:
