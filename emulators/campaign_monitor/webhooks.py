@@ -20,8 +20,9 @@ Routes:
 
 Events. Inside the write that changes a subscriber, subscribers.py asks targets() which
 Active webhooks of the list take the event and emit() stores one row per webhook in
-webhook_outbox, so a write that rolls back sends nothing. After each commit the Sender picks the rows up, keeps them in memory per webhook and
-POSTs them in order, up to 1000 per request, as {"Events": [...], "ListID": "..."} with
+webhook_outbox, so a write that rolls back sends nothing. After each commit the Sender
+picks the rows up, keeps them in memory per webhook and POSTs them in order, up to 1000 per
+request, as {"Events": [...], "ListID": "..."} with
 Content-Type application/json; charset=utf-8. Anything but a 2xx answer (or no answer within
 10 s) is retried, the same batch again, after each of retry_delays; a webhook whose retries
 run out is deactivated (Status "Deactivated") and its queued events dropped, as Campaign
@@ -478,7 +479,8 @@ class Sender:
                 else:
                     self._deliver(batch)
             except Exception:  # keep the sender alive whatever happens
-                traceback.print_exc(file=sys.stderr)
+                if not self._closed:  # (stop() closes the store under a late POST)
+                    traceback.print_exc(file=sys.stderr)
             finally:
                 with self._cond:
                     self._busy -= 1
