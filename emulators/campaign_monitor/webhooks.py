@@ -20,14 +20,14 @@ Routes:
 
 Events. Inside the write that changes a subscriber, subscribers.py asks targets() which
 Active webhooks of the list take the event and emit() stores one row per webhook in
-webhook_outbox, so a write that rolls back sends nothing. After each commit the Sender
-picks the rows up, keeps them in memory per webhook and POSTs them in order, up to 1000 per
-request, as {"Events": [...], "ListID": "..."} with
-Content-Type application/json; charset=utf-8. Anything but a 2xx answer (or no answer within
-10 s) is retried, the same batch again, after each of retry_delays; a webhook whose retries
-run out is deactivated (Status "Deactivated") and its queued events dropped, as Campaign
-Monitor deactivates a webhook after a week of errors. One webhook's batches go one at a time,
-in order; a deactivated or deleted webhook gets nothing more.
+webhook_outbox, so a write that rolls back sends nothing. After each commit the Sender picks
+the rows up, keeps them in memory per webhook and POSTs them in order, up to 1000 per
+request, as {"Events": [...], "ListID": "..."} with Content-Type application/json;
+charset=utf-8. Anything but a 2xx answer (or no answer within 10 s) is retried, the same
+batch again, after each of retry_delays; a webhook whose retries run out is deactivated
+(Status "Deactivated") and its queued events dropped, as Campaign Monitor deactivates a
+webhook after a week of errors. One webhook's batches go one at a time, in order; a
+deactivated or deleted webhook gets nothing more.
 """
 
 import http.client
