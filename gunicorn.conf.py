@@ -1,8 +1,8 @@
 """gunicorn's settings for cmsync (Procfile.dev and docker-compose.yml pass --config).
 
-The access log writes every URL served, and the Outbound Message endpoint's URL carries its
-secret: every value the access log format can show (request line, path, referer, environ) is
-redacted first (cmsync/logs.py).
+The access log writes every URL served, and the URLs of the Outbound Message endpoint and
+the Campaign Monitor webhook endpoint carry their secrets: every value the access log format
+can show (request line, path, referer, environ) is redacted first (cmsync/logs.py).
 """
 
 from gunicorn.glogging import Logger

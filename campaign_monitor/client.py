@@ -42,6 +42,7 @@ from .records import (
     Recipient,
     Subscriber,
     TrackingEvent,
+    Webhook,
     format_date,
     offset_from_system_date,
 )
@@ -376,6 +377,24 @@ class CampaignMonitorClient:
 
     def people(self, client_id: str) -> list[Person]:
         return [Person.from_api(row) for row in self.get(f"clients/{client_id}/people.json")]
+
+    # -- list webhooks ----------------------------------------------------------------------
+
+    def webhooks(self, list_id: str) -> list[Webhook]:
+        return [Webhook.from_api(row) for row in self.get(f"lists/{list_id}/webhooks.json")]
+
+    def create_webhook(
+        self, list_id: str, url: str, events: Iterable[str], payload_format: str = "json"
+    ) -> str:
+        """Register a webhook on the list; its WebhookID."""
+        body = {"Events": list(events), "Url": url, "PayloadFormat": payload_format}
+        return self.request("POST", f"lists/{list_id}/webhooks.json", json=body)
+
+    def delete_webhook(self, list_id: str, webhook_id: str) -> None:
+        self.request("DELETE", f"lists/{list_id}/webhooks/{webhook_id}.json")
+
+    def activate_webhook(self, list_id: str, webhook_id: str) -> None:
+        self.request("PUT", f"lists/{list_id}/webhooks/{webhook_id}/activate.json")
 
     # -- subscribers ------------------------------------------------------------------------
 

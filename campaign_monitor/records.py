@@ -177,6 +177,96 @@ class Subscriber:
         )
 
 
+# The events of a list webhook (Campaign Monitor's webhooks page) and the state each implies.
+WEBHOOK_EVENTS = ("Subscribe", "Update", "Deactivate")
+DEACTIVATED_STATES = ("unsubscribed", "bounced", "deleted")
+
+
+def event_date(value: str, tz: timezone) -> datetime:
+    """A webhook event's ``Date`` (account-local, like every Campaign Monitor date) as an
+    aware datetime. The one place events' dates are read, so it follows whatever the client
+    uses for the account's time zone."""
+    parsed = parse_date(value, tz)
+    if parsed is None:
+        raise ValueError("The event has no Date")
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One of a list's webhooks (``lists/{id}/webhooks.json``)."""
+
+    webhook_id: str
+    url: str
+    events: tuple[str, ...]
+    status: str  # "Active"; a deactivated one is not "Active"
+    payload_format: str
+
+    @property
+    def active(self) -> bool:
+        return self.status.lower() == "active"
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone | None = None) -> "Webhook":
+        return cls(
+            webhook_id=row["WebhookID"],
+            url=row.get("Url") or "",
+            events=tuple(row.get("Events") or ()),
+            status=row.get("Status") or "",
+            payload_format=row.get("PayloadFormat") or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One event of a list webhook's POST: a subscriber joined (Subscribe), was edited
+    (Update, with OldEmailAddress when the address changed) or left (Deactivate)."""
+
+    kind: str  # one of WEBHOOK_EVENTS
+    email: str
+    name: str
+    state: str  # lower case, as SUBSCRIBER_STATES
+    date: datetime
+    old_email: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_api(cls, row: dict, tz: timezone) -> "WebhookEvent":
+        kind = row["Type"]
+        if kind not in WEBHOOK_EVENTS:
+            raise ValueError(f"Unknown event type {kind!r}")
+        # Subscribe carries no State: the subscriber is now Active.
+        state = str(row.get("State") or ("Active" if kind == "Subscribe" else "")).lower()
+        if state not in SUBSCRIBER_STATES:
+            raise ValueError(f"Unknown subscriber state {row.get('State')!r}")
+        if kind == "Deactivate" and state not in DEACTIVATED_STATES:
+            raise ValueError(f"A Deactivate event with state {row.get('State')!r}")
+        email = str(row["EmailAddress"]).strip()
+        if not email:
+            raise ValueError("The event has no EmailAddress")
+        old_email = str(row.get("OldEmailAddress") or "").strip()
+        return cls(
+            kind=kind,
+            email=email,
+            name=row.get("Name") or "",
+            state=state,
+            date=event_date(row["Date"], tz),
+            old_email="" if old_email.lower() == email.lower() else old_email,
+            custom_fields=tuple((f["Key"], f["Value"]) for f in row.get("CustomFields") or ()),
+        )
+
+    def subscriber(self) -> Subscriber:
+        """The subscriber as the event shows it, as the subscribers step would read it."""
+        return Subscriber(
+            email=self.email,
+            name=self.name,
+            state=self.state,
+            date=self.date,
+            list_joined=None,
+            custom_fields=self.custom_fields,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     """A sent campaign."""

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from sync.views import cm_webhook
+
 from . import views
 
 urlpatterns = [
@@ -10,4 +12,5 @@ urlpatterns = [
     path("disconnect/", views.disconnect_view, name="cm-disconnect"),
     path("switch-client/", views.switch_client, name="cm-switch-client"),
     path("open/", views.open_campaign_monitor, name="cm-open"),
+    path("webhook/<str:secret>/", cm_webhook, name="cm-webhook"),
 ]

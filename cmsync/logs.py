@@ -1,5 +1,6 @@
 """Secrets out of the logs: the Outbound Message endpoint's URL carries its key
-(``/sync/outbound/<secret>/``), and access logs write every URL they serve.
+(``/sync/outbound/<secret>/``), so does the Campaign Monitor webhook endpoint's
+(``/campaign-monitor/webhook/<secret>/``), and access logs write every URL they serve.
 
 ``redact`` has no Django import so gunicorn's config (gunicorn.conf.py) can use it too.
 """
@@ -7,8 +8,8 @@
 import logging
 import re
 
-# The secret is the path segment after /sync/outbound/, percent-encoded or not.
-SECRET_IN_URL = re.compile(r"(/sync/outbound/)[^/\s?#\"']+")
+# The secret is the path segment after the endpoint's path, percent-encoded or not.
+SECRET_IN_URL = re.compile(r"(/sync/outbound/|/campaign-monitor/webhook/)[^/\s?#\"']+")
 REDACTED = r"\1[redacted]"
 
 

@@ -348,9 +348,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Every handler drops secrets from URLs (the Outbound Message endpoint's): runserver's access
-# log (django.server) and django.request's "Bad Request: <path>" alike. gunicorn's access log:
-# gunicorn.conf.py.
+# Every handler drops secrets from URLs (the Outbound Message and webhook endpoints'):
+# runserver's access log (django.server) and django.request's "Bad Request: <path>" alike.
+# gunicorn's access log: gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -20,7 +20,7 @@ def notify(run) -> bool:
     bad = run.status == "failed" or errors.exists()
     if alerts.mode == AlertSettings.Mode.ON_ERROR and not bad:
         return False
-    if run.kind == "changes" and not bad:
+    if run.kind in ("changes", "cm_events") and not bad:
         return False  # reactions run every few minutes: "Always" means every primary sync
     recipients = [u.email for u in alerts.recipients.all() if u.email]
     if not recipients:

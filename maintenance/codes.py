@@ -90,6 +90,25 @@ CODES = {
         "Campaign Monitor by hand. The change is not tried again.",
         retryable=False,
     ),
+    "CM_WEBHOOK_FAILED": Code(
+        "cmsync's Campaign Monitor webhook could not be kept in place",
+        "Registering, activating or removing cmsync's webhook on a list failed: Campaign "
+        "Monitor refused it (its message is shown) or could not be reached. Until it is in "
+        "place, that list's changes reach Salesforce at the next primary sync instead of "
+        "within seconds.",
+        "Nothing to do if Campaign Monitor was only briefly unreachable: every primary sync "
+        "tries again. If it refused the URL, check that CMSYNC_URL is the console's public "
+        "HTTPS address; the list's webhook state is on the Sync tab.",
+        retryable=False,
+    ),
+    "CM_WEBHOOK_BAD_EVENT": Code(
+        "Unreadable Campaign Monitor webhook event",
+        "An event posted by a Campaign Monitor list webhook could not be read (for example "
+        "an unknown subscriber state or date); the batch's other events were applied.",
+        "Nothing to do: the primary sync reads the subscriber's state from Campaign Monitor "
+        "at its next run. Check the subscriber in Campaign Monitor if it recurs.",
+        retryable=False,
+    ),
     "CM_FIELD_UPDATE_FAILED": Code(
         "Campaign Monitor refused custom field values",
         "A Salesforce → Campaign Monitor field mapping sent a subscriber's custom field values "

@@ -53,7 +53,7 @@ class SyncSettingsForm(SettingsForm):
     class Meta:
         model = SyncSettings
         fields = ["frequency", "hour", "weekday", "custom_days", "import_tracking"]
-        fields += TRACKING_FIELDS + ["days_to_keep", "change_poll_minutes"]
+        fields += TRACKING_FIELDS + ["days_to_keep", "change_poll_minutes", "cm_webhooks"]
         widgets = {"frequency": forms.RadioSelect}
         help_texts = {
             "frequency": "How often the primary sync pulls changes from Campaign Monitor. "
@@ -65,6 +65,10 @@ class SyncSettingsForm(SettingsForm):
             "next sync. It stays in Campaign Monitor and can be imported again later.",
             "change_poll_minutes": "How often cmsync checks Salesforce for Contact, Lead and "
             "Account changes to react to (1–60). Outbound Messages, if set up, arrive at once.",
+            "cm_webhooks": "cmsync registers a webhook on each connected list, so "
+            "unsubscribes, new subscribers and edits in Campaign Monitor reach Salesforce "
+            "within seconds. Campaign Monitor must be able to reach this console's address. "
+            "Off removes the webhooks; changes then arrive with the primary sync.",
         }
 
     # Changes that need a second, explicit yes: field -> (risky value, why).
@@ -82,6 +86,12 @@ class SyncSettingsForm(SettingsForm):
         self.initial["custom_days"] = self.instance.custom_day_list
         self.fields["days_to_keep"].widget.attrs.update(min=1, max=3650)
         self.fields["change_poll_minutes"].widget.attrs.update(min=1, max=60)
+
+    def follow_ups(self, user) -> list:
+        """Switching webhooks on or off registers or removes them in Campaign Monitor now."""
+        from sync.webhooks import apply_setting  # sync's models import this app's
+
+        return [apply_setting()] if "cm_webhooks" in self.changed_data else []
 
     def clean_custom_days(self) -> str:
         days = set(self.cleaned_data["custom_days"])

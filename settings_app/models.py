@@ -82,6 +82,12 @@ class SyncSettings(InAuditArea, SingletonModel):
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="How often cmsync looks for Contact, Lead and Account changes to react to.",
     )
+    cm_webhooks = models.BooleanField(
+        "apply Campaign Monitor changes to Salesforce as they happen",
+        default=True,
+        help_text="Register a webhook on each connected list, so unsubscribes, subscribes and "
+        "edits reach Salesforce within seconds instead of at the next primary sync.",
+    )
 
     class Meta:
         verbose_name = "sync settings"

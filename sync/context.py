@@ -75,6 +75,11 @@ class Context:
         self._evict(keep=len(wanted))
         return answer
 
+    def forget_people(self) -> None:
+        """Look people up afresh from now on: a run of Campaign Monitor events decides an
+        email again when a later event changes it, and must see the value it wrote."""
+        self._people.clear()
+
     def _evict(self, keep: int) -> None:
         """Drop the least recently used emails beyond the bound; the ``keep`` most recent
         (the answer just given) stay even when they alone exceed it."""

@@ -31,9 +31,12 @@ KEY_LENGTH = 120  # CM_Membership_Key__c
 NAME_LENGTH = 80  # a custom object's Name
 
 
-def sync_lists_and_memberships(ctx: Context, missing: list[Component]) -> None:
+def sync_lists_and_memberships(
+    ctx: Context, missing: list[Component], emails: list[str] | None = None
+) -> None:
     """Both steps, if the org has both objects with all their fields (``missing``:
-    schema.missing()); otherwise one warning, and the pending rows wait for the schema."""
+    schema.missing()); otherwise one warning, and the pending rows wait for the schema.
+    ``emails``: only the pending rows of these (a run of Campaign Monitor events)."""
     ctx.begin("lists")
     absent = [c.full_name for c in missing if c.object_name in OBJECTS]
     if absent:
@@ -46,7 +49,7 @@ def sync_lists_and_memberships(ctx: Context, missing: list[Component]) -> None:
         )
         return
     sf_lists = sync_lists(ctx)
-    sync_memberships(ctx, sf_lists)
+    sync_memberships(ctx, sf_lists, emails)
 
 
 def membership_key(list_id: str, email_lc: str) -> str:
@@ -114,8 +117,11 @@ def sync_lists(ctx: Context) -> dict[str, str]:
     return sf_ids
 
 
-def sync_memberships(ctx: Context, sf_lists: dict[str, str]) -> None:
-    """Pending rows (every row on a full run) of the lists Salesforce has, by email."""
+def sync_memberships(
+    ctx: Context, sf_lists: dict[str, str], emails: list[str] | None = None
+) -> None:
+    """Pending rows (every row on a full run) of the lists Salesforce has, by email; of
+    ``emails`` only, when given."""
     ctx.begin("memberships")
     prevented = set(
         ListOptions.objects.filter(prevent_member_sync=True).values_list("list_id", flat=True)
@@ -123,6 +129,8 @@ def sync_memberships(ctx: Context, sf_lists: dict[str, str]) -> None:
     rows = SubscriberState.objects.filter(list_id__in=set(sf_lists) - prevented)
     if not ctx.run.full:
         rows = rows.filter(membership_pending=True)
+    if emails is not None:
+        rows = rows.filter(email_lc__in=emails)
     after = ""
     while True:
         emails = list(

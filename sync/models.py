@@ -3,17 +3,20 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from encrypted_fields.fields import EncryptedTextField
 from solo.models import SingletonModel
 
 
 class SyncRun(models.Model):
-    """One run: a primary sync (Campaign Monitor → Salesforce), or a batch of reactions to
-    Salesforce changes (Salesforce → Campaign Monitor). What started it, how it went, what it
+    """One run: a primary sync (Campaign Monitor → Salesforce), a batch of reactions to
+    Salesforce changes (Salesforce → Campaign Monitor), or a batch of Campaign Monitor list
+    webhook events (Campaign Monitor → Salesforce). What started it, how it went, what it
     read and wrote."""
 
     class Kind(models.TextChoices):
         PRIMARY = "primary", "Primary sync"
         CHANGES = "changes", "Salesforce changes"
+        CM_EVENTS = "cm_events", "Campaign Monitor changes"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -21,6 +24,7 @@ class SyncRun(models.Model):
         API = "api", "API"
         POLL = "poll", "Change poll"
         OUTBOUND = "outbound", "Outbound Message"
+        WEBHOOK = "webhook", "Campaign Monitor webhook"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -244,3 +248,70 @@ class ChangeWatch(SingletonModel):
 
     def __str__(self) -> str:
         return "Change detection"
+
+
+class CampaignMonitorEvent(models.Model):
+    """An event of a Campaign Monitor list webhook (Subscribe, Update, Deactivate), waiting
+    for, or done by, a run of kind "Campaign Monitor changes". Stored as sent: its date is
+    account-local and becomes UTC when the run reads it with the account's time zone."""
+
+    # sha1 of the list id and the event as sent: the same event delivered twice is one row.
+    key = models.CharField(max_length=40, unique=True)
+    list_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=12)  # Subscribe, Update, Deactivate
+    email = models.CharField(max_length=254)
+    old_email = models.CharField(max_length=254, blank=True)
+    state = models.CharField(max_length=20, blank=True)  # as sent: Unsubscribed, Deleted, ...
+    date = models.CharField("date (account-local, as sent)", max_length=20)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="cm_events"
+    )
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["processed_at", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.email} on {self.list_id}"
+
+
+class ListWebhook(models.Model):
+    """cmsync's webhook on one connected list: whether it is in place, and what it sent."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Registered"
+        REMOVED = "removed", "Not registered"
+        FAILED = "failed", "Failed"
+
+    list_id = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    webhook_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.REMOVED)
+    # Why it is not registered, or what Campaign Monitor answered when it failed.
+    detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "list_id"]
+
+    def __str__(self) -> str:
+        return f"Webhook of list {self.name or self.list_id} ({self.get_state_display()})"
+
+
+class WebhookWatch(SingletonModel):
+    """The installation's webhook endpoint: its secret and the last batch it took."""
+
+    # The secret in the endpoint's URL (/campaign-monitor/webhook/<secret>/), generated.
+    secret = EncryptedTextField(blank=True, null=True, default="")
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_refused_at = models.DateTimeField(null=True, blank=True)
+    last_refusal = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return "Campaign Monitor webhooks"

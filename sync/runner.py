@@ -27,7 +27,7 @@ from salesforce import schema
 from salesforce.connection import sync_user_status
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import campaigns, changes, memberships, steps, tracking
+from . import campaigns, changes, cm_events, memberships, steps, tracking, webhooks
 from .context import Cancelled, Context, Superseded
 from .models import ScheduleState, SyncRun
 from .schedule import installation_tz, next_run
@@ -63,9 +63,11 @@ class BrokerUnavailable(Exception):
 
 def _send(run: SyncRun) -> bool:
     """Send the run's task to the broker now; False (logged) when the broker is unreachable."""
-    from .tasks import run_changes, run_primary_sync  # the task module imports this one
+    from .tasks import run_changes, run_cm_events, run_primary_sync  # they import this module
 
-    task = run_changes if run.kind == SyncRun.Kind.CHANGES else run_primary_sync
+    task = {SyncRun.Kind.CHANGES: run_changes, SyncRun.Kind.CM_EVENTS: run_cm_events}.get(
+        run.kind, run_primary_sync
+    )
     try:
         task.apply_async((run.pk,), retry=True, retry_policy=SEND_RETRY)
     except (BrokerError, OSError) as exc:
@@ -201,6 +203,8 @@ def _primary_steps(ctx: Context) -> None:
     steps.retry_requested(ctx)
     for client in ctx.clients:
         steps.discover(ctx, client)
+    keep_webhooks(ctx)
+    for client in ctx.clients:
         steps.subscribers(ctx, client)
     steps.opt_out(ctx)
     missing = schema.missing(ctx.sf)
@@ -212,6 +216,17 @@ def _primary_steps(ctx: Context) -> None:
         campaigns.statistics(ctx)
         tracking.import_tracking(ctx)
         tracking.retention(ctx)
+
+
+def keep_webhooks(ctx: Context) -> None:
+    """The cheap check of each primary sync: cmsync's webhooks in place on every list (one
+    call a list when nothing is missing); see sync/webhooks.py."""
+    ctx.begin("webhooks")
+    rows = webhooks.reconcile(ctx.cm, ctx.clients, run=ctx.run)
+    active = sum(row.state == row.State.ACTIVE for row in rows)
+    failed = sum(row.state == row.State.FAILED for row in rows)
+    ctx.count("webhooks", read=len(rows), written=active, failed=failed)
+    ctx.checkpoint()
 
 
 def execute(run_id: int) -> SyncRun | None:
@@ -229,6 +244,8 @@ def execute(run_id: int) -> SyncRun | None:
         ctx = _context(run, generation)
         if run.kind == SyncRun.Kind.CHANGES:
             changes.process(ctx)
+        elif run.kind == SyncRun.Kind.CM_EVENTS:
+            cm_events.process(ctx)
         else:
             _primary_steps(ctx)
     except Superseded:
@@ -273,6 +290,8 @@ def execute(run_id: int) -> SyncRun | None:
     alerts.notify(run)
     if run.kind == SyncRun.Kind.CHANGES and status != SyncRun.Status.FAILED:
         changes.request_if_pending()  # arrived while this run was finishing
+    if run.kind == SyncRun.Kind.CM_EVENTS and status != SyncRun.Status.FAILED:
+        cm_events.request_if_pending()
     return run
 
 
@@ -348,6 +367,7 @@ def dispatch_due(now=None) -> SyncRun | None:
     scheduled run if one is due."""
     now = now or timezone.now()
     recover(now)
+    cm_events.retry_due(now)
     state = ScheduleState.get_solo()
     if state.next_run_at is None:
         reschedule(now)

@@ -51,7 +51,7 @@ def _advance(stream: str, position) -> None:
         cursor.save(update_fields=["position", "updated_at"])
 
 
-def _store_states(
+def store_states(
     client_id: str, list_id: str, state: str, records: list[Subscriber]
 ) -> tuple[int, int]:
     """Upsert one page into the local subscriber state; returns (written, unchanged)."""
@@ -120,7 +120,7 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
                         record=row,
                         client_id=client.client_id,
                     )
-                written, unchanged = _store_states(client.client_id, list_id, state, page.records)
+                written, unchanged = store_states(client.client_id, list_id, state, page.records)
                 ctx.count(
                     "subscribers",
                     read=len(page.records) + len(page.rejected),
@@ -165,6 +165,16 @@ def opt_out(ctx: Context) -> None:
         _opt_out_batch(ctx, emails, list_ids)
         after = emails[-1]
         ctx.checkpoint()
+
+
+def opt_out_for(ctx: Context, emails: Iterable[str]) -> None:
+    """The opt-out step for these emails only (Campaign Monitor events), decided and
+    written exactly as the primary sync's opt-out step does it."""
+    if not ctx.general.sync_email_opt_out:
+        return  # their rows stay pending, as in the primary sync
+    emails = sorted({email.lower() for email in emails})
+    for start in range(0, len(emails), OPT_OUT_BATCH):
+        _opt_out_batch(ctx, emails[start : start + OPT_OUT_BATCH], ctx.list_ids)
 
 
 def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:

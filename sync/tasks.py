@@ -25,6 +25,12 @@ def run_changes(run_id: int) -> str:
     return run.status if run else "missing"
 
 
+@shared_task(name="sync.run_cm_events", acks_late=True, ignore_result=True)
+def run_cm_events(run_id: int) -> str:
+    run = runner.execute(run_id)
+    return run.status if run else "missing"
+
+
 @shared_task(name="sync.poll_changes")
 def poll_changes() -> int | None:
     """Beat calls this every minute; it polls when the Sync settings' interval has passed."""

@@ -13,10 +13,10 @@ from maintenance.audit import record_action
 from salesforce.models import SalesforceSettings
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import changes, outbound, runner
+from . import changes, cm_events, outbound, runner, webhooks
 from .api import RunSerializer
 from .context import COUNTERS
-from .models import ChangeWatch, ScheduleState, SyncRun
+from .models import ChangeWatch, ListWebhook, ScheduleState, SyncRun, WebhookWatch
 from .schedule import next_run
 
 VIEW = "sync.view_syncrun"
@@ -30,9 +30,18 @@ CHANGE_STEPS = [
     ("rules", "Subscription rules"),
     ("field_mappings", "Custom fields to Campaign Monitor"),
 ]
+CM_EVENT_STEPS = [
+    ("cm_events", "Campaign Monitor events"),
+    ("subscribers", "Subscriber states"),
+    ("field_mappings", "Custom fields to Salesforce"),
+    ("opt_out", "Email opt-out"),
+    ("lists", "Subscriber lists"),
+    ("memberships", "List memberships"),
+]
 STEPS = [
     ("retry", "Retried records"),
     ("discover", "Lists"),
+    ("webhooks", "Webhooks"),
     ("subscribers", "Subscribers"),
     ("field_mappings", "Custom fields to Salesforce"),
     ("opt_out", "Email opt-out"),
@@ -48,7 +57,9 @@ def count_rows(run: SyncRun | None) -> list[dict]:
     """One row per step, in order, with the run's counts (zeros for steps not reached)."""
     if run is None:
         return []
-    steps = CHANGE_STEPS if run.kind == SyncRun.Kind.CHANGES else STEPS
+    steps = {SyncRun.Kind.CHANGES: CHANGE_STEPS, SyncRun.Kind.CM_EVENTS: CM_EVENT_STEPS}.get(
+        run.kind, STEPS
+    )
     return [
         {
             "key": key,
@@ -69,6 +80,7 @@ def sync_context(request: HttpRequest) -> dict:
     last = runs.exclude(status__in=SyncRun.ACTIVE).first()
     return {
         **change_detection(request),
+        **campaign_monitor_changes(),
         "can_view_runs": True,
         "can_sync_now": request.user.has_perm(RUN),
         "active_run": active,
@@ -92,6 +104,19 @@ def change_detection(request: HttpRequest) -> dict:
         "last_changes_run": last,
         "outbound_hint": f"…{secret[-4:]}" if secret else "",
         "can_manage_endpoint": request.user.has_perm(ENDPOINT),
+    }
+
+
+def campaign_monitor_changes() -> dict:
+    """The Sync tab's "Campaign Monitor changes" panel: the setting, each list's webhook,
+    the last event received, the last run."""
+    return {
+        "cm_webhooks_on": SyncSettings.get_solo().cm_webhooks,
+        "cm_webhooks_unreachable": webhooks.unreachable_reason(),
+        "list_webhooks": ListWebhook.objects.all(),
+        "webhook_watch": WebhookWatch.get_solo(),
+        "cm_events_pending": cm_events.pending(),
+        "last_cm_events_run": SyncRun.objects.filter(kind=SyncRun.Kind.CM_EVENTS).first(),
     }
 
 
@@ -124,6 +149,18 @@ def outbound_message(request: HttpRequest, secret: str) -> HttpResponse:
     except outbound.Refused as exc:
         return HttpResponse(exc.fault(), status=exc.status, content_type="text/xml; charset=utf-8")
     return HttpResponse(outbound.ACK, content_type="text/xml; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def cm_webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    """Campaign Monitor posts list webhook batches here; no session, the URL's secret is the
+    key. Stored, then 200 at once; refused with nothing stored."""
+    try:
+        new = webhooks.handle(secret, request.body)
+    except webhooks.Refused as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+    return JsonResponse({"received": new})
 
 
 @login_required
@@ -163,6 +200,13 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             run_changes=run.changes.all()[:CHANGES_SHOWN],
             changes_total=total,
             changes_more=total > CHANGES_SHOWN,
+        )
+    if run.kind == SyncRun.Kind.CM_EVENTS:
+        total = run.cm_events.count()
+        context.update(
+            run_events=run.cm_events.all()[:CHANGES_SHOWN],
+            events_total=total,
+            events_more=total > CHANGES_SHOWN,
         )
     return render(request, "sync/run.html", context)
 
