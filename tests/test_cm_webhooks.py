@@ -17,7 +17,7 @@ from subscriptions.models import FieldMapping
 from sync import changes, cm_events, runner, webhooks
 from sync.models import CampaignMonitorEvent, ListWebhook, SubscriberState, SyncRun
 
-from .test_field_mappings import fields_world, mapping, record  # noqa: F401 (a fixture)
+from .test_field_mappings import mapping, record
 from .test_sync_changes import cm_state
 
 pytestmark = pytest.mark.django_db
@@ -252,9 +252,19 @@ def test_a_resubscribe_after_an_unsubscribe_in_later_batches_of_one_run(world, c
     assert world.opted_out(contact) is False
 
 
-def test_a_custom_field_edit_reaches_the_mapped_salesforce_field(fields_world, client):  # noqa: F811
-    world = fields_world
+def map_website(world) -> None:
+    """A Website__c field on Contact and Lead, receiving list A's "website"."""
+    for sobject in ("Contact", "Lead"):
+        body = {
+            "FullName": f"{sobject}.Website__c",
+            "Metadata": {"label": "Website", "type": "Url"},
+        }
+        world.gateway.tooling_create("CustomField", body)
     mapping(world.list_a, "website", "Text", FieldMapping.Direction.TO_SF, contact="Website__c")
+
+
+def test_a_custom_field_edit_reaches_the_mapped_salesforce_field(world, client):
+    map_website(world)
     world.subscriber(world.list_a, "web@example.com", "Active")
     contact = world.contact("web@example.com")
     world.sync()
