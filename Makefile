@@ -40,5 +40,7 @@ test: lint
 bench: venv
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.changes
+	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.webhooks --redis
 	$(BIN)/python -m bench.sf_emulator
 	$(BIN)/python -m bench.cm_emulator

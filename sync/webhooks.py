@@ -175,14 +175,18 @@ def _ours(api: CampaignMonitorClient, list_id: str) -> list:
     return [hook for hook in api.webhooks(list_id) if hook.url.startswith(start)]
 
 
+def _complete(hook) -> bool:
+    return set(WEBHOOK_EVENTS) <= set(hook.events) and hook.payload_format.lower() == "json"
+
+
 def _register(api: CampaignMonitorClient, row: ListWebhook) -> None:
     """Keep exactly one webhook of ours, with the current URL, and Active."""
     target = url()
     current = None
     for hook in _ours(api, row.list_id):
-        if current is None and hook.url == target and set(WEBHOOK_EVENTS) <= set(hook.events):
+        if current is None and hook.url == target and _complete(hook):
             current = hook
-        else:  # an old secret, a duplicate, fewer events
+        else:  # an old secret, a duplicate, fewer events, XML
             api.delete_webhook(row.list_id, hook.webhook_id)
     if current is None:
         row.webhook_id = api.create_webhook(row.list_id, target, WEBHOOK_EVENTS, "json")

@@ -175,10 +175,15 @@ def cm_empty():
 
 
 @pytest.fixture
-def world(cm_empty, sf_emulator, admin_user):
-    """cmsync connected to an empty Campaign Monitor client and the Salesforce emulator."""
+def world(cm_empty, sf_emulator, admin_user, settings):
+    """cmsync connected to an empty Campaign Monitor client and the Salesforce emulator.
+
+    The webhooks a primary sync registers point at a port where nothing listens (never at
+    a `make run` console on this machine), unless a test serves cmsync itself (live_server)
+    and sets CMSYNC_URL to it."""
     from .sync_world import World
 
+    settings.CMSYNC_URL = "http://127.0.0.1:9"  # the discard port
     return World(cm_empty, sf_emulator, admin_user)
 
 

@@ -22,16 +22,8 @@ from .test_sync_changes import cm_state
 
 pytestmark = pytest.mark.django_db
 
-CLOSED = "http://127.0.0.1:9"  # the discard port: nothing answers there
 ONE_EVENT = b'"EmailAddress": "x@example.com", "Date": "2024-01-01 10:00:00"'
 LIST = b'"ListID": "LIST"}'
-
-
-@pytest.fixture(autouse=True)
-def console_address(settings):
-    """Webhooks registered by these tests point at a port where nothing listens, unless a
-    test serves cmsync itself (live_server)."""
-    settings.CMSYNC_URL = CLOSED
 
 
 def event(kind: str, email: str, date: str, state: str = "", fields=(), old: str = "") -> dict:
