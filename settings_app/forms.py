@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from salesforce.connection import TabsChange, apply_show_tabs
+from sync.webhooks import WebhookChange, apply_setting
 
 from .models import (
     STATUS_LABEL_MAX_LENGTH,
@@ -87,10 +88,8 @@ class SyncSettingsForm(SettingsForm):
         self.fields["days_to_keep"].widget.attrs.update(min=1, max=3650)
         self.fields["change_poll_minutes"].widget.attrs.update(min=1, max=60)
 
-    def follow_ups(self, user) -> list:
+    def follow_ups(self, user) -> list[WebhookChange]:
         """Switching webhooks on or off registers or removes them in Campaign Monitor now."""
-        from sync.webhooks import apply_setting  # sync's models import this app's
-
         return [apply_setting()] if "cm_webhooks" in self.changed_data else []
 
     def clean_custom_days(self) -> str:

@@ -434,6 +434,23 @@ def test_switching_the_setting_off_removes_the_webhooks_and_on_puts_them_back(wo
     assert "Webhooks registered on 2 list(s)" in response.content.decode()
 
 
+def test_the_setting_through_the_api_removes_the_webhooks_too(world, alice):
+    from rest_framework.test import APIClient
+
+    world.sync()
+    api = APIClient()
+    api.force_authenticate(alice)
+    url = "/api/v1/settings/sync/"
+    assert api.get(url).json()["cm_webhooks"] is True
+
+    response = api.patch(
+        url, {"cm_webhooks": False}, format="json", HTTP_IF_MATCH=api.get(url)["ETag"]
+    )
+
+    assert response.status_code == 200 and response.json()["cm_webhooks"] is False
+    assert ours(world) == []
+
+
 def test_prevent_member_sync_removes_the_lists_webhook(
     world, alice_client, django_capture_on_commit_callbacks
 ):
