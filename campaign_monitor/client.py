@@ -41,6 +41,7 @@ from .records import (
     PlannedCampaign,
     Recipient,
     Subscriber,
+    SuppressedAddress,
     TrackingEvent,
     format_date,
     offset_from_system_date,
@@ -404,6 +405,12 @@ class CampaignMonitorClient:
         return [Person.from_api(row) for row in self.get(f"clients/{client_id}/people.json")]
 
     # -- subscribers ------------------------------------------------------------------------
+
+    def suppression_pages(self, client_id: str) -> Iterator[Page]:
+        """The client's whole suppression list, by email (it has no date filter)."""
+        params = {"orderfield": "email", "orderdirection": "asc"}
+        path = f"clients/{client_id}/suppressionlist.json"
+        return self.pages(path, SuppressedAddress.from_api, params, ordered_by="email")
 
     def subscriber_pages(
         self, list_id: str, state: str, since: datetime | None = None

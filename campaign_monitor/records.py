@@ -195,6 +195,24 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
+class SuppressedAddress:
+    """One address on a client's suppression list: no AllClientLists list of the client
+    takes it, and an unsubscribe from such a list puts it there."""
+
+    email: str
+    reason: str  # "Unsubscribed" in Campaign Monitor's sample
+    date: datetime | None
+
+    @classmethod
+    def from_api(cls, row: dict, tz: tzinfo) -> "SuppressedAddress":
+        return cls(
+            email=row["EmailAddress"],
+            reason=row.get("SuppressionReason") or "",
+            date=parse_date(row.get("Date"), tz),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     """A sent campaign."""
 

@@ -78,8 +78,10 @@ CODES = {
     ),
     "CM_BAD_RECORD": Code(
         "Unreadable record from Campaign Monitor",
-        "A record from Campaign Monitor could not be read (for example a malformed date).",
-        "Check the subscriber in Campaign Monitor; the rest of the run went on.",
+        "A record from Campaign Monitor (a subscriber, or an address of a client's "
+        "suppression list) could not be read (for example a malformed date).",
+        "Check the subscriber or the suppression list in Campaign Monitor; the rest of the "
+        "run went on.",
         retryable=False,
     ),
     "CM_REACTION_FAILED": Code(
@@ -143,10 +145,15 @@ CODES = {
     "CM_RULE_FAILED": Code(
         "Campaign Monitor refused a subscription rule's change",
         "Adding a subscriber to a list, or setting one to Deleted, for a subscription rule "
-        "was refused by Campaign Monitor; its message is shown.",
+        'was refused by Campaign Monitor; its message is shown. "In Suppression List" '
+        "(Code 204) means the address is on the client's suppression list, which every list "
+        "set to unsubscribe people from all the client's lists refuses; cmsync also counts "
+        "such an address as unsubscribed everywhere and ticks Email Opt Out, unless it is "
+        "still active or unconfirmed on a connected list.",
         "Correct the record in Salesforce (for example its email address) or the list in "
-        "Campaign Monitor. The rule acts again at the record's next change, or run it "
-        "retrospectively from the list's rules page.",
+        "Campaign Monitor; for a suppressed address that asked to be emailed again, remove "
+        "it from the client's suppression list in Campaign Monitor first. The rule acts again "
+        "at the record's next change, or run it retrospectively from the list's rules page.",
         retryable=False,
     ),
     "RULE_INVALID": Code(

@@ -202,6 +202,7 @@ def _primary_steps(ctx: Context) -> None:
     for client in ctx.clients:
         steps.discover(ctx, client)
         steps.subscribers(ctx, client)
+        steps.suppressions(ctx, client)
     steps.opt_out(ctx)
     missing = schema.missing(ctx.sf)
     memberships.sync_lists_and_memberships(ctx, missing)

@@ -35,6 +35,7 @@ STEPS = [
     ("discover", "Lists"),
     ("subscribers", "Subscribers"),
     ("field_mappings", "Custom fields to Salesforce"),
+    ("suppressions", "Suppression lists"),
     ("opt_out", "Email opt-out"),
     ("lists", "Subscriber lists"),
     ("memberships", "List memberships"),
