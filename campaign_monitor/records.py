@@ -46,6 +46,12 @@ def format_date(value: datetime, tz: tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def latest_reading(value: datetime) -> datetime:
+    """The latest instant a date read from Campaign Monitor can stand for, in UTC: an hour
+    after ``value`` when its local time is one the fall-back hour repeats, else ``value``."""
+    return value.replace(fold=1).astimezone(UTC)
+
+
 def _latest_reading(local: datetime, tz: tzinfo) -> datetime:
     """The latest instant a naive local time can stand for (two in a repeated hour)."""
     return max(local.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))

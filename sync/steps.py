@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaign_monitor.models import ConnectedClient
-from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber
+from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber, latest_reading
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 
@@ -75,7 +75,10 @@ def _store_states(
                     joined_date=record.list_joined,
                 )
             )
-        elif row.state_date < record.date or (row.state_date == record.date and row.state != state):
+        elif row.state_date < record.date or (
+            # Not provably older: a date in a repeated fall-back hour may be the later one.
+            row.state != state and row.state_date <= latest_reading(record.date)
+        ):
             row.state, row.state_date, row.email = state, record.date, record.email
             row.joined_date = record.list_joined or row.joined_date
             row.opt_out_pending = row.membership_pending = True

@@ -1,6 +1,6 @@
 """Both emulators with cmsync connected, for the primary sync's tests."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from campaign_monitor.connection import connect as connect_cm
 from salesforce import schema
@@ -33,11 +33,10 @@ class World:
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.
 
-        (Moving the emulator's clock would make the account's UTC offset, read from
-        systemdate against the real clock, come out wrong.)
+        (Moving the emulator's clock alone would make its systemdate disagree with the real
+        clock; to test other times, move both with time_machine.)
         """
-        now = datetime.strptime(self.cm.now(), "%Y-%m-%d %H:%M:%S")
-        date = (now + timedelta(minutes=minutes_later)).strftime("%Y-%m-%d %H:%M:%S")
+        date = self.local(minutes_later)
         self.cm.set_subscriber(list_id=list_id, email=email, state=state, date=date)
 
     def contact(self, email: str, opted_out: bool = False, sobject: str = "Contact") -> str:
@@ -62,9 +61,11 @@ class World:
     # -- campaigns and tracking -------------------------------------------------------------
 
     def local(self, minutes: float = 0) -> str:
-        """The Campaign Monitor account's local time, minutes from now (negative: ago)."""
-        now = datetime.strptime(self.cm.now(), "%Y-%m-%d %H:%M:%S")
-        return (now + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+        """The Campaign Monitor account's local time, minutes from now (negative: ago), with
+        its UTC offset: exact on either side of a daylight saving change."""
+        now = datetime.strptime(self.cm.utc_now(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        moment = (now + timedelta(minutes=minutes)).astimezone(self.cm.time_zone)
+        return moment.isoformat(sep=" ", timespec="seconds")
 
     def campaign(self, name: str, emails: list[str], minutes: float = -60) -> str:
         """Send a campaign to ``emails`` (made active on list A first)."""
