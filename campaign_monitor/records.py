@@ -20,6 +20,9 @@ SUBSCRIBER_STATES = ("active", "unconfirmed", "unsubscribed", "bounced", "delete
 # The states in which a subscriber still receives email.
 LIVE_STATES = ("active", "unconfirmed")
 EVENT_KINDS = ("opens", "clicks", "unsubscribes", "bounces", "spam")
+# The per-email code of an add or import refused because the address is on the client's
+# suppression list ("In Suppression List").
+IN_SUPPRESSION_LIST = 204
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 

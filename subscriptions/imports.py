@@ -39,7 +39,7 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.records import NewSubscriber
+from campaign_monitor.records import IN_SUPPRESSION_LIST, NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
@@ -55,8 +55,6 @@ from .models import FieldMapping, ImportFailure, ImportJob
 log = logging.getLogger(__name__)
 
 BATCH = IMPORT_BATCH  # people per import call: Campaign Monitor's limit
-# Campaign Monitor's per-email code for an address on the client's suppression list.
-IN_SUPPRESSION_LIST = 204
 SAMPLE = 10  # rows and skipped examples shown in the preview
 STALE_AFTER = timedelta(minutes=15)  # a running job without a heartbeat for this long was lost
 NAME_CHOICES = {

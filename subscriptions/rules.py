@@ -33,7 +33,7 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.records import LIVE_STATES, NewSubscriber
+from campaign_monitor.records import IN_SUPPRESSION_LIST, LIVE_STATES, NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
@@ -236,7 +236,15 @@ def add(
     refused = {f.email.lower(): f for f in result.failures}
     for c in allowed:
         failure, state = refused.get(c.email.lower()), states.get(c.email.lower())
-        if failure:
+        if failure and failure.code == IN_SUPPRESSION_LIST and state in INACTIVE_STATES:
+            # Unsubscribed from a list that unsubscribes from all the client's lists: the
+            # suppression list refuses the import, as it would refuse a re-subscription.
+            note = (
+                f"stays {state} on {target.name} (rules never re-subscribe; the address is "
+                "on the client's suppression list)"
+            )
+            done.append(Done(c.id, c.email, "unchanged", note))
+        elif failure:
             report(
                 "CM_RULE_FAILED",
                 f"Could not add {c.email} ({sobject} {c.id}) to {target.name}",
