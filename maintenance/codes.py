@@ -145,8 +145,8 @@ CODES = {
     "CM_RULE_FAILED": Code(
         "Campaign Monitor refused a subscription rule's change",
         "Adding a subscriber to a list, or setting one to Deleted, for a subscription rule "
-        'was refused by Campaign Monitor; its message is shown. "In Suppression List" '
-        "(Code 204) means the address is on the client's suppression list, which every list "
+        "was refused by Campaign Monitor; its message is shown. Code 204 (In Suppression List) "
+        "means the address is on the client's suppression list, which every list "
         "set to unsubscribe people from all the client's lists refuses; cmsync also counts "
         "such an address as unsubscribed everywhere and ticks Email Opt Out, unless it is "
         "still active or unconfirmed on a connected list.",
