@@ -24,6 +24,7 @@ from emulators.salesforce.oauth import OAuth
 from emulators.salesforce.outbound import Outbound
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.schema import Registry, standard_objects, tooling_objects
+from emulators.salesforce.security import Security
 from emulators.salesforce.store import Store
 from emulators.salesforce.tooling import Tooling
 from emulators.salesforce.wire import Reply, Request, error_reply
@@ -151,7 +152,8 @@ class Org:
         self.tooling_registry = Registry(tooling_objects())
         self.engine = Engine(self.store, self.registry, self.clock, self.ids)
         CampaignRules(self.engine)
-        self.tooling = Tooling(self.engine, self.tooling_registry)
+        self.security = Security(self.engine)
+        self.tooling = Tooling(self.engine, self.tooling_registry, self.security)
         self.queries = QueryEngine(self.store, lambda: self.ids.new("01g"))
         self.root_url = ""
         self.oauth = OAuth(self.identity, "")

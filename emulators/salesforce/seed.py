@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime
 from emulators.salesforce.dml import EMAIL_RE, Actor, ValidationRule
-from emulators.salesforce.identity import USERS
+from emulators.salesforce.identity import PROFILES, USERS
 from emulators.salesforce.store import quote
 
 if TYPE_CHECKING:
@@ -143,10 +143,38 @@ def insert_org_and_users(org: "Org") -> None:
             "InstanceName": "EMU1",
         },
     )
-    users = org.engine.sobject("User")
+    profiles = insert_profiles(org, audit)
     for user in org.identity.users:
-        fields = ("Id", "Username", "FirstName", "LastName", "Email", "Alias")
-        org.store.insert(users, {**audit, **{k: user[k] for k in fields}, "IsActive": 1})
+        insert_user(org, user, profiles[user["profile"]], audit)
+
+
+def insert_profiles(org: "Org", audit: dict[str, Any]) -> dict[str, str]:
+    """The profiles and the permission set each owns (which holds its object and field
+    permissions); the System Administrator's has View All Data and Modify All Data."""
+    found = {}
+    for name in PROFILES:
+        profile_id = org.ids.new("00e")
+        org.store.insert(org.engine.sobject("Profile"), {**audit, "Id": profile_id, "Name": name})
+        admin = int(name == "System Administrator")
+        owned = {
+            "Id": org.ids.new("0PS"),
+            "Name": f"X{profile_id[:15]}",
+            "Label": profile_id[:15],
+            "IsOwnedByProfile": 1,
+            "IsCustom": 0,
+            "ProfileId": profile_id,
+            "PermissionsViewAllData": admin,
+            "PermissionsModifyAllData": admin,
+        }
+        org.store.insert(org.engine.sobject("PermissionSet"), {**audit, **owned})
+        found[name] = profile_id
+    return found
+
+
+def insert_user(org: "Org", user: dict[str, Any], profile_id: str, audit: dict) -> None:
+    fields = ("Id", "Username", "FirstName", "LastName", "Email", "Alias")
+    record = {**audit, **{k: user[k] for k in fields}, "IsActive": 1, "ProfileId": profile_id}
+    org.store.insert(org.engine.sobject("User"), record)
 
 
 def reopen(org: "Org") -> None:
@@ -157,7 +185,7 @@ def reopen(org: "Org") -> None:
     org.identity.users = [
         {
             **user,
-            "Id": found[user["Username"]],
+            "Id": found.get(user["Username"]) or "",
             "Email": user["Username"],
             "Name": f"{user['FirstName']} {user['LastName']}",
         }
@@ -171,6 +199,39 @@ def reopen(org: "Org") -> None:
     org.engine.rules = [ValidationRule(**r) for r in org.store.meta("validation_rules", [])]
     for rule in org.engine.rules:
         org.ids.observe(rule.id)
+    _upgrade(org)
+
+
+def _upgrade(org: "Org") -> None:
+    """A data_dir written before profiles, permission sets and the third user existed."""
+    for obj in org.registry.objects.values():
+        if not org.store.has_table(obj):
+            org.store.create_table(obj)
+    users = org.engine.sobject("User")
+    columns = {row[1] for row in org.store.rows('PRAGMA table_info("User")')}
+    if "ProfileId" not in columns:
+        org.store.add_column(users, users.fields["profileid"])
+    if not org.store.rows('SELECT 1 FROM "Profile"'):
+        now = org.clock.stamp()
+        admin_id = org.identity.users[0]["Id"]
+        audit = {
+            "IsDeleted": 0,
+            "CreatedDate": now,
+            "CreatedById": admin_id,
+            "LastModifiedDate": now,
+            "LastModifiedById": admin_id,
+            "SystemModstamp": now,
+        }
+        profiles = insert_profiles(org, audit)
+        for user in org.identity.users:
+            if not user["Id"]:
+                user["Id"] = org.ids.new("005")
+                insert_user(org, user, profiles[user["profile"]], audit)
+            else:
+                org.store.execute(
+                    'UPDATE "User" SET "ProfileId" = ? WHERE "Id" = ?',
+                    (profiles[user["profile"]], user["Id"]),
+                )
 
 
 def insert(org: "Org", type_name: str, records: list[Any]) -> list[dict[str, Any]]:
@@ -277,7 +338,9 @@ def seed_count(org: "Org", count: int, chunk: int = 20_000) -> None:
 
 
 def bulk_insert(org: "Org", people: list[Person], rng: random.Random) -> None:
-    users = [u["Id"] for u in org.identity.users]
+    # Owners: the admin and the integration user, as before the marketing user existed
+    # (the same seed gives the same people).
+    users = [u["Id"] for u in org.identity.users[:2]]
     accounts = [row[0] for row in org.store.rows('SELECT "Id" FROM "Account" ORDER BY _rid')]
     with org.store.transaction():
         for kind, prefix in (("Contact", "003"), ("Lead", "00Q")):
