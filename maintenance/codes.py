@@ -65,6 +65,17 @@ CODES = {
         "Press 'Install cmsync's schema' on the Sync tab, then Sync now.",
         retryable=False,
     ),
+    "SF_NO_ACCESS": Code(
+        "The sync user cannot use cmsync's Salesforce objects",
+        "cmsync's objects and fields are installed, but the sync user's Salesforce user may "
+        "not read or write some of them (Salesforce hides new objects and fields until a "
+        "permission set grants them). Missing tracking or Campaign access: campaigns, "
+        "statistics and tracking were skipped. Missing list access: subscriber lists and "
+        "memberships wait (opt-outs still synced).",
+        "Press 'Install components' on the Maintenance tab: it grants cmsync's permission set "
+        "(cmsync_Integration) and assigns it to the sync user. Then Sync now.",
+        retryable=False,
+    ),
     "SF_OTHER": Code(
         "Salesforce refused the record",
         "Salesforce returned an error cmsync has no specific advice for; its message is shown.",

@@ -3,8 +3,7 @@
 from datetime import datetime, timedelta
 
 from campaign_monitor.connection import connect as connect_cm
-from salesforce import schema
-from salesforce.connection import connect_client_credentials
+from salesforce.connection import check_schema, connect_client_credentials
 from sync import runner
 from sync.models import SyncRun
 
@@ -28,7 +27,9 @@ class World:
             admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
         )
         self.gateway = self.sf_connection.gateway()
-        schema.install(self.gateway)
+        # cmsync's schema and the permission set that lets the sync user use it, as
+        # install_salesforce_schema does.
+        check_schema(self.sf_connection, install=True)
 
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.
