@@ -5,6 +5,17 @@ they were installed through the Tooling API), SOQL is parsed and type-checked, a
 go through Salesforce's own rules (required fields, e-mail format, restricted picklists,
 read-only fields, references, campaign member statuses, unique fields, validation rules).
 
+Object and field-level security is on in every seed (security.py): a custom object or field
+installed through the Tooling API is hidden from every user, the System Administrator's
+fields included, until a PermissionSet grants it (ObjectPermissions, FieldPermissions,
+PermissionSetAssignment, all REST records). Users: admin@ (System Administrator profile:
+View All Data and Modify All Data, so every object but no new field), integration@ and
+marketing@ (Standard User: no custom object). A hidden object answers like an unknown one
+(SOQL INVALID_TYPE, REST 404, left out of /sobjects); a hidden field like an unknown one
+(SOQL INVALID_FIELD "No such column", left out of describe and records, INVALID_FIELD on
+writes); a readable but not editable field refuses writes per record with
+INVALID_FIELD_FOR_INSERT_UPDATE and describes as createable/updateable false.
+
     with SalesforceEmulator(seed="demo") as emu:
         sf = Salesforce(instance_url=emu.root_url, session_id=emu.issue_token(),
                         session=<a requests.Session rewriting https://127.0.0.1 to http://>,
@@ -12,12 +23,14 @@ read-only fields, references, campaign member statuses, unique fields, validatio
 
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
 soql + query (parser, compiler to SQL, pages), dml + campaigns (the write rules),
-sobject_collections, tooling (custom objects and fields), layouts (page layouts and custom
-buttons), outbound (Outbound Messages), oauth, control (/_emulator/), seed, store (SQLite),
-schema (objects, fields, describe).
+security (profiles, permission sets, who sees what), sobject_collections, tooling (custom
+objects and fields), layouts (page layouts and custom buttons), outbound (Outbound
+Messages), oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields,
+describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
-info, seed_people, insert (POST records), issue_token (POST token), faults, validation
+info (its users: admin, integration and marketing), seed_people, insert (POST records; the
+control surface is no user: no object or field security), issue_token (POST token), faults, validation
 rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
 query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
 that relies on an order Salesforce does not promise), and Outbound Messages:
@@ -53,7 +66,29 @@ Known differences from Salesforce, on purpose or for want of evidence:
   fields (not emulated) and an unknown name in the text field is refused with another
   error. Multi-select picklists (Tooling type MultiselectPicklist) keep their ";"-joined
   values in the order written.
-- No sharing, field-level security, duplicate rules, triggers or flows; validation rules are
+- Object and field-level security, simplified: no sharing (record access), no field
+  security on standard objects and fields (they stay visible and writable whatever the
+  permission sets say; their ObjectPermissions/FieldPermissions rows are kept but change
+  nothing), no master-detail fields, no permission set groups, muting sets, licenses,
+  session activation or expiring assignments. Two profiles only (System Administrator,
+  Standard User), read-only, each with its owned permission set; profile and user
+  permissions other than View All Data and Modify All Data are not modelled, and View
+  All Data / Modify All Data cannot be set on custom sets. Setup objects (PermissionSet,
+  ObjectPermissions, FieldPermissions, PermissionSetAssignment) are open to every user
+  (Salesforce wants View Setup and Configuration, Manage Profiles and Permission Sets,
+  Assign Permission Sets), and the Tooling API to every user too. Access is read afresh
+  on each request (Salesforce may cache it for a session). An object the user may read but
+  not create, edit or delete refuses the write with INVALID_TYPE_FOR_OPERATION "entity
+  type cannot be inserted/updated/deleted" (for want of evidence of Salesforce's exact
+  answer). Emulator wording, for want of the exact messages: a dependency
+  ("Permission Create depends on permission(s): Read", FIELD_INTEGRITY_EXCEPTION), Edit
+  on a read-only field, assigning a profile-owned set (FIELD_INTEGRITY_EXCEPTION),
+  deleting a profile-owned set (INSUFFICIENT_ACCESS_OR_READONLY) or an assigned set
+  (DELETE_FAILED, the emulator's restrict-delete message). Deleted permission rows and
+  assignments go to the recycle bin like other records (queryAll shows them); Salesforce
+  deletes setup records outright. A PermissionSet's Name follows the developer-name rules
+  and is unique case-insensitively (DUPLICATE_VALUE).
+- No sharing, duplicate rules, triggers or flows; validation rules are
   "field equals value" rules installed through the control surface. Outbound Messages have
   no criteria (every create and update is sent), SessionId is always nil, their Enterprise
   and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
