@@ -31,6 +31,30 @@ class World:
         # install_salesforce_schema does.
         check_schema(self.sf_connection, install=True)
 
+    def custom_field(self, full_name: str, metadata: dict) -> None:
+        """A custom field of the org's own (not cmsync's), with read and edit for the sync
+        user, as an admin creating it in Setup would grant: through a permission set."""
+        self.gateway.tooling_create("CustomField", {"FullName": full_name, "Metadata": metadata})
+        found = list(self.gateway.query("SELECT Id FROM PermissionSet WHERE Name = 'Org_Fields'"))
+        if found:
+            set_id = found[0]["Id"]
+        else:
+            (created,) = self.gateway.create(
+                "PermissionSet", [{"Name": "Org_Fields", "Label": "Org fields"}]
+            )
+            set_id = created.id
+            assignment = {"AssigneeId": self.sf_connection.sf_user_id, "PermissionSetId": set_id}
+            self.gateway.create("PermissionSetAssignment", [assignment])
+        grant = {
+            "ParentId": set_id,
+            "SobjectType": full_name.split(".")[0],
+            "Field": full_name,
+            "PermissionsRead": True,
+            "PermissionsEdit": True,
+        }
+        (result,) = self.gateway.create("FieldPermissions", [grant])
+        assert result.success, result.errors
+
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.
 

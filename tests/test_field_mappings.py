@@ -46,8 +46,7 @@ CUSTOM_FIELDS = {
 def fields_world(world):
     for sobject in ("Contact", "Lead"):
         for name, metadata in CUSTOM_FIELDS.items():
-            body = {"FullName": f"{sobject}.{name}", "Metadata": metadata}
-            world.gateway.tooling_create("CustomField", body)
+            world.custom_field(f"{sobject}.{name}", metadata)
     return world
 
 
