@@ -30,8 +30,8 @@ describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info (its users: admin, integration and marketing), seed_people, insert (POST records; the
-control surface is no user: no object or field security), issue_token (POST token), faults, validation
-rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
+control surface is no user: no object or field security), issue_token (POST token),
+faults, validation rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
 query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
 that relies on an order Salesforce does not promise), and Outbound Messages:
 
