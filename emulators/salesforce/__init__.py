@@ -31,9 +31,10 @@ describe).
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info (its users: admin, integration and marketing), seed_people, insert (POST records; the
 control surface is no user: no object or field security), issue_token (POST token),
-faults, validation rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
-query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
-that relies on an order Salesforce does not promise), and Outbound Messages:
+faults, validation rules, request counts, limits, expire_sessions, advance_clock,
+set_unordered_rows (POST query_order: rows no ORDER BY decides come back in insertion order,
+or reversed, to show code that relies on an order Salesforce does not promise), and
+Outbound Messages:
 
     action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
                                       ["Email", "HasOptedOutOfEmail"], retry_delays=[0.1])
