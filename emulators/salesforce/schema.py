@@ -501,6 +501,9 @@ def _lead() -> SObject:
         text("City", 40, "City"),
         picklist("Country", COUNTRIES, "Country", restricted=True),
         readonly(boolean("IsConverted", "Converted")),
+        readonly(Field("ConvertedDate", "date", "Converted Date")),
+        readonly(ref("ConvertedAccountId", "Account", "ConvertedAccount", "Converted Account ID")),
+        readonly(ref("ConvertedContactId", "Contact", "ConvertedContact", "Converted Contact ID")),
     ]
     obj = make_object("Lead", "Lead", "Leads", "00Q", fields)
     obj.fields["name"].name_field = True
