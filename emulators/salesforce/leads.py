@@ -3,7 +3,8 @@
 Converting a Lead creates a Contact from it (or links an existing one) under an Account (a
 new one named after the Lead's Company, unless the Contact has one or one is given), sets
 the Lead's IsConverted, ConvertedContactId, ConvertedAccountId, ConvertedDate and its
-Status to the converted status "Closed - Converted". A converted Lead stays readable
+Status to the converted status "Closed - Converted"; the Lead's campaign members get the
+ContactId as well. A converted Lead stays readable
 through the API (SOQL returns it unless filtered with IsConverted = false) but any update
 is refused with CANNOT_UPDATE_CONVERTED_LEAD "cannot reference converted lead".
 """
@@ -26,6 +27,16 @@ class LeadRules:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         engine.hooks.setdefault("Lead", {})["before_update"] = self.lead_updating
+
+    def members_follow(self, lead_id: str, contact_id: str) -> None:
+        """The Lead's campaign members get the Contact too (and keep the Lead), except in
+        campaigns the Contact is already a member of."""
+        self.engine.store.execute(
+            'UPDATE "CampaignMember" SET "ContactId" = ? WHERE "LeadId" = ? AND "IsDeleted" = 0 '
+            'AND "ContactId" IS NULL AND "CampaignId" NOT IN (SELECT "CampaignId" FROM '
+            '"CampaignMember" WHERE "ContactId" = ? AND "IsDeleted" = 0)',
+            (contact_id, lead_id, contact_id),
+        )
 
     @staticmethod
     def lead_updating(current: dict[str, Any]) -> None:
@@ -72,4 +83,5 @@ class LeadRules:
             }
             engine.store.update(leads, lead["Id"], changes)
             engine.store.defer(Saved("Lead", lead["Id"], False))
+            self.members_follow(lead["Id"], contact_id)
         return {"Id": lead["Id"], **changes}
