@@ -3,7 +3,9 @@
 It fails where Salesforce fails: objects and fields exist only if Salesforce has them (or
 they were installed through the Tooling API), SOQL is parsed and type-checked, and writes
 go through Salesforce's own rules (required fields, e-mail format, restricted picklists,
-read-only fields, references, campaign member statuses, unique fields, validation rules).
+read-only fields, references, campaign member statuses, unique fields, validation rules,
+duplicate rules, converted leads). Datetimes are whole seconds ("...:30.000+0000"), as
+Salesforce keeps them, so records written within one second share their SystemModstamp.
 
     with SalesforceEmulator(seed="demo") as emu:
         sf = Salesforce(instance_url=emu.root_url, session_id=emu.issue_token(),
@@ -11,14 +13,17 @@ read-only fields, references, campaign member statuses, unique fields, validatio
                         version="62.0")
 
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
-soql + query (parser, compiler to SQL, pages), dml + campaigns (the write rules),
+soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
+write rules),
 sobject_collections, tooling (custom objects and fields), layouts (page layouts and custom
 buttons), tabs (custom object tabs), outbound (Outbound Messages), oauth, control
 (/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info, seed_people, insert (POST records), issue_token (POST token), faults, validation
-rules, request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
+rules, duplicate rules (add_duplicate_rule(object, "alert" | "block"), duplicate_rules,
+clear_duplicate_rules; GET|POST|DELETE /_emulator/duplicate_rules), convert_lead (POST
+/_emulator/leads/convert {"lead_id", "contact_id"?, "account_id"?}), request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
 query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
 that relies on an order Salesforce does not promise), and Outbound Messages:
 
@@ -42,6 +47,11 @@ that relies on an order Salesforce does not promise), and Outbound Messages:
   is retried after each of retry_delays (0.5, 1, 2 s by default), with the same notification
   ids; each attempt is recorded.
 
+The seed option duplicate_rules ("alert", "block" or "none"; SalesforceEmulator(...,
+duplicate_rules=...)) turns on the standard Contact and Lead duplicate rules of a new org;
+by default "demo" has alert rules and other seeds none. seed_people makes duplicates those
+rules match (same email and names) and some Leads converted long ago into their Contacts.
+
 Known differences from Salesforce, on purpose or for want of evidence:
 - Single-record ENTITY_IS_DELETED is a 404; inside sObject Collections the body errors that
   stop deserialization (JSON_PARSER_ERROR, an unknown field) fail the whole call with 400.
@@ -53,8 +63,30 @@ Known differences from Salesforce, on purpose or for want of evidence:
   fields (not emulated) and an unknown name in the text field is refused with another
   error. Multi-select picklists (Tooling type MultiselectPicklist) keep their ";"-joined
   values in the order written.
-- No sharing, field-level security, duplicate rules, triggers or flows; validation rules are
-  "field equals value" rules installed through the control surface. Outbound Messages have
+- No sharing, field-level security, triggers or flows; validation rules are "field equals
+  value" rules installed through the control surface.
+- Duplicate rules (duplicates.py): at most one per object, on Contact and Lead only, standing
+  for the standard rules and named after them ("Standard_Contact_Duplicate_Rule" compares
+  Contacts with Contacts; "Standard_Lead_Duplicate_Rule" compares Leads with unconverted
+  Leads and with Contacts). Matching is exact, not fuzzy: Email, FirstName and LastName
+  equal after trimming, ignoring case, none blank (the standard matching rules also match
+  fuzzy names, and company or phone combinations). A rule runs on every create and edit
+  (the standard rules' "Action On Edit"); alert means Allow with Alert and Report (refused
+  with DUPLICATES_DETECTED unless Sforce-Duplicate-Rule-Header allowSave=true, API 52.0 and
+  later), block means Block; no conditions, no record-level security options, no duplicate
+  record sets or reports. The error's message is the rule's alert text, "Use one of these
+  records?"; the duplicate result comes under "duplicateResut" (Salesforce's REST spelling)
+  in both single-record errors and collections' per-record errors, its match records always
+  with matchConfidence 100 and a v62.0 url, never with record details
+  (includeRecordDetails is ignored). The control insert and lead conversion skip the rules.
+- Lead conversion (leads.py) is a control-surface action, not the convertLead call: no
+  Opportunity, no converted-status choice ("Closed - Converted"), the new Contact takes
+  FirstName, LastName, Title, Email, Phone and HasOptedOutOfEmail only, and the conversion
+  sends the Lead's Outbound Message (as with "Require Validation for Converted Leads" on).
+  Every update of a converted Lead is refused with CANNOT_UPDATE_CONVERTED_LEAD (Salesforce
+  lets users with "View and Edit Converted Leads" edit some fields).
+- Datetime values written through the API lose their milliseconds, as stamps do; SOQL
+  datetime literals keep theirs when compared. Outbound Messages have
   no criteria (every create and update is sent), SessionId is always nil, their Enterprise
   and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
   (Salesforce keeps trying for 24 hours) and they are not kept in a data_dir.
