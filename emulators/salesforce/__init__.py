@@ -23,8 +23,9 @@ Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_e
 info, seed_people, insert (POST records), issue_token (POST token), faults, validation
 rules, duplicate rules (add_duplicate_rule(object, "alert" | "block"), duplicate_rules,
 clear_duplicate_rules; GET|POST|DELETE /_emulator/duplicate_rules), convert_lead (POST
-/_emulator/leads/convert {"lead_id", "contact_id"?, "account_id"?}), request counts, limits, expire_sessions, advance_clock, set_unordered_rows (POST
-query_order: rows no ORDER BY decides come back in insertion order, or reversed, to show code
+/_emulator/leads/convert {"lead_id", "contact_id"?, "account_id"?}), request counts,
+limits, expire_sessions, advance_clock, set_unordered_rows (POST query_order: rows no
+ORDER BY decides come back in insertion order, or reversed, to show code
 that relies on an order Salesforce does not promise), and Outbound Messages:
 
     action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
