@@ -157,3 +157,26 @@ def test_a_campaign_import_takes_the_contact_a_member_lead_became(world, alice):
     assert (preview.found, preview.allowed) == (1, 1)
     (contact,) = world.gateway.query("SELECT Id FROM Contact WHERE Email = 'member@example.com'")
     assert (candidate.sobject, candidate.id) == ("Contact", contact["Id"])
+
+
+def test_a_demo_sync_meets_duplicates_and_converted_leads_without_a_message(
+    cm_emulator, sf_emulator, admin_user
+):
+    """Both emulators seeded as ``make run`` seeds them: the alert rules are on, people
+    with duplicates and converted Leads share the demo's addresses."""
+    from .sync_world import World
+
+    counts = sf_emulator.seed_people(cm_emulator.emails())
+    assert counts["duplicates"] and counts["converted_leads"]
+    world = World(cm_emulator, sf_emulator, admin_user)
+    converted = {
+        row["Id"] for row in world.gateway.query("SELECT Id FROM Lead WHERE IsConverted = true")
+    }
+
+    run = world.sync()
+
+    messages = Message.objects.filter(run=run)
+    assert not messages.filter(code="SF_DUPLICATE").exists()
+    assert not [m for m in messages if (m.record.get("fields") or {}).get("Id") in converted]
+    assert "CANNOT_UPDATE_CONVERTED_LEAD" not in " ".join(m.upstream_message for m in messages)
+    assert run.counts["opt_out"]["written"] > 0
