@@ -30,8 +30,11 @@ CODES = {
     ),
     "SF_DUPLICATE": Code(
         "Duplicate record or value",
-        "A duplicate rule, a unique field or an existing campaign member blocked the write.",
-        "Merge the duplicates in Salesforce or relax the duplicate rule, then retry.",
+        "A duplicate rule whose action is Block (the message names it), a unique field or an "
+        "existing campaign member refused the write. cmsync saves past duplicate rules whose "
+        "action is Allow with an alert, as a person confirming the alert would.",
+        "Merge the duplicates in Salesforce, or set the named duplicate rule's action on edit "
+        "to Allow (Alert) in Setup, then retry.",
     ),
     "SF_INVALID_DATA": Code(
         "Salesforce refused the record's data",

@@ -65,17 +65,29 @@ def maintenance(request: HttpRequest) -> HttpResponse:
 
 
 def components_context() -> dict:
+    from salesforce import tabs
     from salesforce.models import SalesforceSettings
     from salesforce.schema import components
+    from settings_app.models import GeneralSettings
 
     sf = SalesforceSettings.get_solo()
     schema_parts = components()
+    show_tabs = GeneralSettings.get_solo().show_tabs
+    installed = {name.lower() for name in sf.tabs_installed}
+    tab_states = [
+        {"label": tab.label, "installed": tab.object_name.lower() in installed}
+        for tab in tabs.components()
+    ]
     return {
         "checked_at": sf.schema_checked_at,
         "schema_total": len(schema_parts),
         "schema_missing": sf.schema_missing,
         "layouts_missing": sf.layouts_missing,
         "permissions_missing": sf.permissions_missing,
+        "show_tabs": show_tabs,
+        "tabs": tab_states,
+        # Wanted and absent; with Show tabs off, none is missing.
+        "tabs_missing": [t["label"] for t in tab_states if show_tabs and not t["installed"]],
     }
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cmsync import endpoints
 
-from . import auth, errors, layouts, permissions, schema
+from . import auth, errors, layouts, permissions, schema, tabs
 from .gateway import SalesforceGateway
 from .models import SalesforceConnection, SalesforceSettings
 
@@ -233,6 +233,8 @@ def check_schema(connection: SalesforceConnection, *, install: bool = False) -> 
     settings = SalesforceSettings.get_solo()
     if install and (schema.install(gateway) + _grant(gateway, settings)):
         settings.schema_installed_at = timezone.now()
+    if install:
+        _follow_show_tabs(gateway)
     _remember(settings, gateway)
     return settings.schema_missing + settings.permissions_missing
 
@@ -256,18 +258,21 @@ def _remember(settings: SalesforceSettings, gateway) -> None:
         else [f"{c.layout}: {c.label}" for c in layouts.components()]
     )
     settings.permissions_missing = permissions.status(gateway, _sync_user_sf_id(settings))
+    settings.tabs_installed = [s.tab.object_name for s in tabs.status(gateway) if s.installed]
     settings.schema_checked_at = timezone.now()
     settings.save()
 
 
 def install_components(connection: SalesforceConnection, console_url: str) -> list[str]:
     """cmsync's objects and fields, the permission sets that let the sync user (and readers)
-    use them, then its buttons, fields and related lists on layouts."""
+    use them, then its buttons, fields and related lists on layouts, then its tabs as Show
+    tabs says (on: added; off: any left in the org removed)."""
     gateway = connection.gateway(retries=1)
     settings = SalesforceSettings.get_solo()
     added = schema.install(gateway)
     added += _grant(gateway, settings)
     added += [f"{c.layout}: {c.label}" for c in layouts.install(gateway, console_url)]
+    added += _follow_show_tabs(gateway)
     if added:
         settings.schema_installed_at = timezone.now()
     _remember(settings, gateway)
@@ -292,7 +297,70 @@ def remove_components(connection: SalesforceConnection, *, layouts_only: bool) -
     gateway = connection.gateway(retries=1)
     removed = [f"{c.layout}: {c.label}" for c in layouts.remove(gateway)]
     if not layouts_only:
+        removed += [f"Tab: {t.label}" for t in tabs.remove(gateway)]
         removed += permissions.remove(gateway)
         removed += schema.remove(gateway)
     _remember(SalesforceSettings.get_solo(), gateway)
     return removed
+
+
+# -- Show tabs ---------------------------------------------------------------------------------
+
+
+def _follow_show_tabs(gateway) -> list[str]:
+    """Add cmsync's tabs when Show tabs is on, remove them when it is off. Returns what
+    changed, as the Maintenance tab's component lists say it."""
+    from settings_app.models import GeneralSettings
+
+    if GeneralSettings.get_solo().show_tabs:
+        return [f"Tab: {t.label}" for t in tabs.install(gateway)]
+    return [f"Tab removed (Show tabs is off): {t.label}" for t in tabs.remove(gateway)]
+
+
+@dataclass(frozen=True)
+class TabsChange:
+    message: str
+    done: bool  # False: the org was not changed now; the next Install does it
+
+
+def apply_show_tabs(user) -> TabsChange:
+    """After Show tabs was switched: add or remove cmsync's tabs in Salesforce now, through
+    ``user``'s usable connection, audited like any component change. When that cannot happen
+    (no permission to manage components, no connection, cmsync's objects not installed,
+    Salesforce unreachable) the setting stays as saved and the next Install follows it."""
+    from maintenance.audit import record_action
+    from settings_app.models import GeneralSettings
+
+    show = GeneralSettings.get_solo().show_tabs
+    later = "The tabs follow at the next Install of Salesforce components (Maintenance tab)."
+    if not user.has_perm("salesforce.change_salesforcesettings"):
+        return TabsChange(
+            f"Managing Salesforce components needs the Full access role. {later}", False
+        )
+    connection = usable_connection(user)
+    if connection is None:
+        return TabsChange(f"Salesforce is not connected, so its tabs are unchanged. {later}", False)
+    try:
+        gateway = connection.gateway(retries=1)
+        changed = _follow_show_tabs(gateway)
+        _remember(SalesforceSettings.get_solo(), gateway)
+    except errors.SalesforceError as exc:
+        if exc.code == "SCHEMA_NOT_INSTALLED":
+            return TabsChange(
+                "cmsync's objects are not installed in Salesforce: the tabs are added when "
+                "the components are installed (Maintenance tab).",
+                False,
+            )
+        return TabsChange(f"{explain(exc).rstrip('.')}. {later}", False)
+    if changed:
+        done = "Added" if show else "Removed"
+        names = ", ".join(name.partition(": ")[2] for name in changed)
+        record_action(
+            SalesforceSettings.get_solo(),
+            "maintenance",
+            f"{done} Salesforce tabs (Show tabs {'on' if show else 'off'}): {names}",
+        )
+    labels = ", ".join(t.label for t in tabs.components())
+    if show:
+        return TabsChange(f"The Campaign Monitor tabs are in Salesforce: {labels}.", True)
+    return TabsChange(f"The Campaign Monitor tabs were removed from Salesforce: {labels}.", True)

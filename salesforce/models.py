@@ -38,6 +38,8 @@ class SalesforceSettings(InAuditArea, SingletonModel):
     # What the last check found missing of cmsync's permission sets and the sync user's
     # assignment (permissions.status, in words).
     permissions_missing = models.JSONField(default=list, blank=True)
+    # The objects whose custom tab the last check found in the org (tabs.py).
+    tabs_installed = models.JSONField(default=list, blank=True)
     schema_checked_at = models.DateTimeField(null=True, blank=True)
     # Audited: when cmsync last created parts of its schema in the org.
     schema_installed_at = models.DateTimeField(null=True, blank=True)

@@ -999,6 +999,7 @@ def test_control_surface_over_http(emu, sf):
         "duplicates",
         "unmatched",
         "validation_traps",
+        "converted_leads",
     }
     inserted = requests.post(
         f"{root}/records",

@@ -179,11 +179,9 @@ class Control:
                 body = {"EmailAddress": email}
                 subscribers.insert(conn, list_pk, email, name or "", code, when, "Yes", body)
             else:
+                if name is not None and name != existing.name:
+                    subscribers.rename(conn, existing, name, when)
                 subscribers.change_state(conn, existing.pk, code, when)
-                if name is not None:
-                    conn.execute(
-                        "UPDATE subscribers SET name = ? WHERE id = ?", (name, existing.pk)
-                    )
             return subscribers.fetch(conn, list_pk, email, True)
 
     def send_campaign(

@@ -3,7 +3,9 @@
 It fails where Salesforce fails: objects and fields exist only if Salesforce has them (or
 they were installed through the Tooling API), SOQL is parsed and type-checked, and writes
 go through Salesforce's own rules (required fields, e-mail format, restricted picklists,
-read-only fields, references, campaign member statuses, unique fields, validation rules).
+read-only fields, references, campaign member statuses, unique fields, validation rules,
+duplicate rules, converted leads). Datetimes are whole seconds ("...:30.000+0000"), as
+Salesforce keeps them, so records written within one second share their SystemModstamp.
 
 Object and field-level security is on in every seed (security.py): a custom object or field
 installed through the Tooling API is hidden from every user, the System Administrator's
@@ -22,16 +24,19 @@ INVALID_FIELD_FOR_INSERT_UPDATE and describes as createable/updateable false.
                         version="62.0")
 
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
-soql + query (parser, compiler to SQL, pages), dml + campaigns (the write rules),
-security (profiles, permission sets, who sees what), sobject_collections, tooling (custom
-objects and fields), layouts (page layouts and custom buttons), outbound (Outbound
-Messages), oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields,
-describe).
+soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
+write rules), security (profiles, permission sets, who sees what), sobject_collections,
+tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
+(custom object tabs), outbound (Outbound Messages), oauth, control (/_emulator/), seed,
+store (SQLite), schema (objects, fields, describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info (its users: admin, integration and marketing), seed_people, insert (POST records; the
-control surface is no user: no object or field security), issue_token (POST token),
-faults, validation rules, request counts, limits, expire_sessions, advance_clock,
+control surface is no user: no object or field security, no duplicate rule), issue_token
+(POST token), faults, validation rules, duplicate rules (add_duplicate_rule(object,
+"alert" | "block"), duplicate_rules, clear_duplicate_rules; GET|POST|DELETE
+/_emulator/duplicate_rules), convert_lead (POST /_emulator/leads/convert {"lead_id",
+"contact_id"?, "account_id"?}), request counts, limits, expire_sessions, advance_clock,
 set_unordered_rows (POST query_order: rows no ORDER BY decides come back in insertion order,
 or reversed, to show code that relies on an order Salesforce does not promise), and
 Outbound Messages:
@@ -55,6 +60,11 @@ Outbound Messages:
   nil fields as xsi:nil, datetimes as ...000Z). Anything but HTTP 200 with <Ack>true</Ack>
   is retried after each of retry_delays (0.5, 1, 2 s by default), with the same notification
   ids; each attempt is recorded.
+
+The seed option duplicate_rules ("alert", "block" or "none"; SalesforceEmulator(...,
+duplicate_rules=...)) turns on the standard Contact and Lead duplicate rules of a new org;
+by default "demo" has alert rules and other seeds none. seed_people makes duplicates those
+rules match (same email and names) and some Leads converted long ago into their Contacts.
 
 Known differences from Salesforce, on purpose or for want of evidence:
 - Single-record ENTITY_IS_DELETED is a 404; inside sObject Collections the body errors that
@@ -89,8 +99,31 @@ Known differences from Salesforce, on purpose or for want of evidence:
   assignments go to the recycle bin like other records (queryAll shows them); Salesforce
   deletes setup records outright. A PermissionSet's Name follows the developer-name rules
   and is unique case-insensitively (DUPLICATE_VALUE).
-- No sharing, duplicate rules, triggers or flows; validation rules are
-  "field equals value" rules installed through the control surface. Outbound Messages have
+- No sharing, triggers or flows; validation rules are "field equals value" rules
+  installed through the control surface.
+- Duplicate rules (duplicates.py): at most one per object, on Contact and Lead only, standing
+  for the standard rules and named after them ("Standard_Contact_Duplicate_Rule" compares
+  Contacts with Contacts; "Standard_Lead_Duplicate_Rule" compares Leads with unconverted
+  Leads and with Contacts). Matching is exact, not fuzzy: Email, FirstName and LastName
+  equal after trimming, ignoring case, none blank (the standard matching rules also match
+  fuzzy names, and company or phone combinations). A rule runs on every create and edit
+  (the standard rules' "Action On Edit"); alert means Allow with Alert and Report (refused
+  with DUPLICATES_DETECTED unless Sforce-Duplicate-Rule-Header allowSave=true, API 52.0 and
+  later), block means Block; no conditions, no record-level security options, no duplicate
+  record sets or reports. The error's message is the rule's alert text, "Use one of these
+  records?"; the duplicate result comes under "duplicateResut" (Salesforce's REST spelling)
+  in both single-record errors and collections' per-record errors, its match records always
+  with matchConfidence 100 and a v62.0 url, never with record details
+  (includeRecordDetails is ignored). The control insert and lead conversion skip the rules.
+- Lead conversion (leads.py) is a control-surface action, not the convertLead call: no
+  Opportunity, no converted-status choice ("Closed - Converted"), the new Contact takes
+  FirstName, LastName, Title, Email, Phone and HasOptedOutOfEmail only, and the conversion
+  sends the Lead's Outbound Message (as with "Require Validation for Converted Leads" on).
+  Every update of a converted Lead is refused with CANNOT_UPDATE_CONVERTED_LEAD (Salesforce
+  lets users with "View and Edit Converted Leads" edit some fields).
+- Datetime values written through the API lose their milliseconds, as stamps do; SOQL
+  datetime literals keep theirs when compared.
+- Outbound Messages have
   no criteria (every create and update is sent), SessionId is always nil, their Enterprise
   and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
   (Salesforce keeps trying for 24 hours) and they are not kept in a data_dir.
@@ -103,10 +136,10 @@ Known differences from Salesforce, on purpose or for want of evidence:
   emulator: ..."); date literals use UTC, weeks start on Sunday.
 - The daily API allocation is a plain counter that stops at its maximum (no overage, no
   rolling window); query locators are kept for the 32 most recent queries.
-- Tooling API: CustomObject, CustomField, Layout and WebLink only. Layouts cannot be created
-  or deleted, only read and updated (PATCH {"Metadata"}); WebLinks can be created, updated
-  and deleted; CustomObject/CustomField cannot be updated. FullName and Metadata may only be
-  selected by a query returning one row, for every Tooling object.
+- Tooling API: CustomObject, CustomField, Layout, WebLink and CustomTab only. Layouts cannot
+  be created or deleted, only read and updated (PATCH {"Metadata"}); WebLinks can be created,
+  updated and deleted; CustomObject/CustomField/CustomTab cannot be updated. FullName and
+  Metadata may only be selected by a query returning one row, for every Tooling object.
 - Page layouts: one per object ("Contact Layout", "Lead Layout", "Campaign Layout", and
   "<Label> Layout" for a custom object); no record types, profile assignments, compact or
   Lightning pages. Metadata comes back as last written (Salesforce fills in every Layout key,
@@ -116,6 +149,17 @@ Known differences from Salesforce, on purpose or for want of evidence:
   fields to be on the layout. Error messages are the emulator's wording.
 - WebLinks: merge fields in a button's URL are not checked; deleting a custom object also
   deletes its WebLinks and layouts, with no recycle bin.
+- CustomTab: custom object tabs only (Type "customObject", the emulator's spelling of the
+  restricted picklist; web, Visualforce, Lightning page and component tabs are refused as not
+  supported), one per custom object, none for standard objects; deleting the object deletes
+  its tab (Salesforce Help, deleting a custom object "Deletes the custom tab and list views
+  for the object"). A tab's DeveloperName and MasterLabel are null, following a report that a real
+  org's custom object tabs carry their object only in FullName (SalesforceLabs/OrgCheck#564).
+  The motif is checked for the "Custom<1-100>: <name>" form, not against the list of icon
+  names. Refusing a label on a custom object tab, and "There is already a tab for X"
+  (DUPLICATE_DEVELOPER_NAME), are the emulator's reading and wording; "In field: fullName -
+  no CustomObject named X found" is Salesforce's deploy message. No tab visibility (profiles,
+  permission sets) and no CustomApplication: a tab is not added to any app's navigation.
 - Not emulated: SOAP login, Bulk APIs, /composite, /composite/batch and /tree, SOSL, Apex
   REST, the Metadata API; recycle-bin purge and undelete.
 """

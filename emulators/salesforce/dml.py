@@ -40,14 +40,18 @@ READ_ONLY_MESSAGE = (
 @dataclass
 class Actor:
     """Who writes. allow_audit is Salesforce's "Set Audit Fields upon Record Creation";
-    skip_rules lets seeding create data that predates the validation rules. access is the
-    user's object and field access (security.Access); None (the control surface, seeding)
-    is not checked."""
+    skip_rules lets seeding create data that predates the validation rules; allow_save is
+    the request's Sforce-Duplicate-Rule-Header allowSave=true (alert duplicate rules let
+    the save through, block rules still refuse); skip_duplicates is the control surface's
+    unrestricted insert, which no duplicate rule stops. access is the user's object and
+    field access (security.Access); None (the control surface, seeding) is not checked."""
 
     user_id: str
     allow_audit: bool = False
     skip_rules: bool = False
     access: Any = None
+    allow_save: bool = False
+    skip_duplicates: bool = False
 
     def sees(self, obj: SObject, f: Field) -> bool:
         return self.access is None or self.access.sees(obj, f)
@@ -104,6 +108,9 @@ class Engine:
     def __init__(self, store: Store, registry: Registry, clock: Clock, idf: ids.IdFactory) -> None:
         self.store, self.registry, self.clock, self.ids = store, registry, clock, idf
         self.rules: list[ValidationRule] = []
+        # Checks other modules add (duplicates.py): run after the validation rules, as
+        # Salesforce runs duplicate rules after them.
+        self.after_rules: list[Callable[[SObject, dict[str, Any], Actor], None]] = []
         # object name -> {"before_save" | "after_save" | "before_delete": hook}
         self.hooks: dict[str, dict[str, Hook]] = {}
 
@@ -155,6 +162,7 @@ class Engine:
             raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be updated", [])
         with self.store.transaction():  # the read belongs to the write: no one may slip in
             current = self.live(obj, record_id)
+            self.hook(obj, "before_update", current)
             values = self.read_input(obj, data, False, actor, record_id=current["Id"])
             record = {**current, **values}
             self.check(obj, record, current, set(values), actor)
@@ -310,6 +318,8 @@ class Engine:
         self.check_unique(obj, record, current, changed)
         if not actor.skip_rules:
             self.check_rules(obj, record)
+            for extra in self.after_rules:
+                extra(obj, record, actor)
 
     def check_value(self, f: Field, value: Any) -> Any:
         if f.type in ID_TYPES:

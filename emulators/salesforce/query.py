@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from emulators.salesforce import ids
-from emulators.salesforce.clock import day_start, format_datetime, parse_datetime
+from emulators.salesforce.clock import day_start, format_literal, parse_datetime
 from emulators.salesforce.errors import SfError, malformed_query
 from emulators.salesforce.schema import ID_TYPES, NUMBER_TYPES, Field, Registry, SObject
 from emulators.salesforce.soql import (
@@ -314,7 +314,7 @@ class Compiler:
             moment = parse_datetime(lit.value)
             if moment is None:
                 raise malformed_query(f"unexpected token: {lit.text}")
-            return format_datetime(moment)
+            return format_literal(moment)
         self.type_error(f, lit)
 
     def type_error(self, f: Field, lit: Literal) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emulators.salesforce import ids
+from emulators.salesforce import duplicates, ids
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime, parse_datetime
 from emulators.salesforce.dml import Actor, MultipleMatches
@@ -38,7 +38,8 @@ def access(org: "Org", request: Request) -> Any:
 
 
 def actor(org: "Org", request: Request) -> Actor:
-    return Actor(request.user_id, access=access(org, request))
+    allow_save = float(request.version) >= 52.0 and duplicates.allow_save(request)
+    return Actor(request.user_id, access=access(org, request), allow_save=allow_save)
 
 
 def sobject(org: "Org", request: Request) -> SObject:

@@ -517,6 +517,9 @@ def _lead() -> SObject:
         text("City", 40, "City"),
         picklist("Country", COUNTRIES, "Country", restricted=True),
         readonly(boolean("IsConverted", "Converted")),
+        readonly(Field("ConvertedDate", "date", "Converted Date")),
+        readonly(ref("ConvertedAccountId", "Account", "ConvertedAccount", "Converted Account ID")),
+        readonly(ref("ConvertedContactId", "Contact", "ConvertedContact", "Converted Contact ID")),
     ]
     obj = make_object("Lead", "Lead", "Leads", "00Q", fields)
     obj.fields["name"].name_field = True
@@ -838,7 +841,7 @@ def tooling_objects() -> list[SObject]:
         url_base="tooling/sobjects",
     )
     custom_field.add(readonly(text("TableEnumOrId", 40, "Table Enum or ID", nillable=False)))
-    return [custom_object, custom_field, _layout(), _web_link()]
+    return [custom_object, custom_field, _layout(), _web_link(), _custom_tab()]
 
 
 def _metadata_fields() -> list[Field]:
@@ -893,5 +896,35 @@ def _web_link() -> SObject:
         "00b",
         fields,
         table="_tooling_WebLink",
+        url_base="tooling/sobjects",
+    )
+
+
+def _custom_tab() -> SObject:
+    """Custom object tabs. A custom object tab has no DeveloperName or MasterLabel of its own:
+    the object it shows is its FullName."""
+    tab_type = Field(
+        "Type",
+        "picklist",
+        "Type",
+        length=40,
+        picklist=(PicklistValue("customObject", "Custom Object"),),
+        restricted=True,
+    )
+    fields = [
+        *_metadata_fields(),
+        readonly(text("DeveloperName", 40, "Developer Name")),
+        readonly(text("MasterLabel", 255, "Master Label")),
+        readonly(tab_type),
+        readonly(Field("Description", "textarea", "Description", length=1000)),
+    ]
+    return make_object(
+        "CustomTab",
+        "Custom Tab",
+        "Custom Tabs",
+        "01r",
+        fields,
+        updateable=False,
+        table="_tooling_CustomTab",
         url_base="tooling/sobjects",
     )
