@@ -139,8 +139,7 @@ def _bench(info: dict, subscribers: int) -> None:
     from django.contrib.auth import get_user_model
 
     from campaign_monitor.connection import connect
-    from salesforce import schema
-    from salesforce.connection import connect_client_credentials
+    from salesforce.connection import check_schema, connect_client_credentials
 
     agency = next(a for a in info["cm"]["accounts"] if a["type"] == "agency")
     client = agency["clients"][0]
@@ -151,7 +150,7 @@ def _bench(info: dict, subscribers: int) -> None:
     connection = connect_client_credentials(
         admin, info["sf"]["login_url"], oauth["client_id"], oauth["client_secret"]
     )
-    schema.install(connection.gateway())
+    check_schema(connection, install=True)  # the schema and the sync user's permission set
     cm_bound = cm_lower_bound(info["cm"], client)
 
     results = [measure("first full sync")]

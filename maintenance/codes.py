@@ -30,8 +30,11 @@ CODES = {
     ),
     "SF_DUPLICATE": Code(
         "Duplicate record or value",
-        "A duplicate rule, a unique field or an existing campaign member blocked the write.",
-        "Merge the duplicates in Salesforce or relax the duplicate rule, then retry.",
+        "A duplicate rule whose action is Block (the message names it), a unique field or an "
+        "existing campaign member refused the write. cmsync saves past duplicate rules whose "
+        "action is Allow with an alert, as a person confirming the alert would.",
+        "Merge the duplicates in Salesforce, or set the named duplicate rule's action on edit "
+        "to Allow (Alert) in Setup, then retry.",
     ),
     "SF_INVALID_DATA": Code(
         "Salesforce refused the record's data",
@@ -63,6 +66,17 @@ CODES = {
         "Campaign parts: campaigns, statistics and tracking were skipped. Missing list or "
         "list membership parts: subscriber lists and memberships wait (opt-outs still synced).",
         "Press 'Install cmsync's schema' on the Sync tab, then Sync now.",
+        retryable=False,
+    ),
+    "SF_NO_ACCESS": Code(
+        "The sync user cannot use cmsync's Salesforce objects",
+        "cmsync's objects and fields are installed, but the sync user's Salesforce user may "
+        "not read or write some of them (Salesforce hides new objects and fields until a "
+        "permission set grants them). Missing tracking or Campaign access: campaigns, "
+        "statistics and tracking were skipped. Missing list access: subscriber lists and "
+        "memberships wait (opt-outs still synced).",
+        "Press 'Install components' on the Maintenance tab: it grants cmsync's permission set "
+        "(cmsync_Integration) and assigns it to the sync user. Then Sync now.",
         retryable=False,
     ),
     "SF_OTHER": Code(

@@ -16,6 +16,7 @@ from .gateway import SalesforceGateway, soql
 
 METADATA_DIR = Path(__file__).resolve().parent / "metadata"
 LAYOUTS_FILE = "layouts.json"  # page layouts and buttons (layouts.py), not an object
+TABS_FILE = "tabs.json"  # custom object tabs (tabs.py), not an object
 # Objects before the objects whose lookups point at them.
 OBJECT_ORDER = ["CM_Subscriber_List__c", "CM_List_Membership__c", "CM_Email_Tracking__c"]
 
@@ -49,7 +50,7 @@ def components() -> tuple[Component, ...]:
     files = {
         path.stem: json.loads(path.read_text())
         for path in METADATA_DIR.glob("*.json")
-        if path.name != LAYOUTS_FILE
+        if path.name not in (LAYOUTS_FILE, TABS_FILE)
     }
     ordered = OBJECT_ORDER + sorted(name for name in files if name not in OBJECT_ORDER)
     objects, fields = [], []

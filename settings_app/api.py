@@ -117,7 +117,11 @@ class SettingsView(APIView):
         },
     )
     def patch(self, request):
-        """Change some settings; validated exactly as the console's form validates them."""
+        """Change some settings; validated exactly as the console's form validates them.
+
+        As in the console, switching ``show_tabs`` also adds or removes cmsync's tabs in
+        Salesforce when the caller may manage Salesforce components and Salesforce is
+        reachable; otherwise the next Install of the components does it."""
         instance = self.model.get_solo()
         check_if_match(request, represent(self.form_class, instance))
         changes = request.data
@@ -140,6 +144,7 @@ class SettingsView(APIView):
             form.save()
             if formset is not None:
                 formset.save()
+        form.follow_ups(request.user)  # as the console does; audited, shown in Maintenance
         return with_etag(represent(self.form_class, self.model.get_solo()))
 
 

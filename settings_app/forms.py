@@ -1,6 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from salesforce.connection import TabsChange, apply_show_tabs
+
 from .models import (
     STATUS_LABEL_MAX_LENGTH,
     TRACKING_TYPES,
@@ -27,6 +29,10 @@ class SettingsForm(forms.ModelForm):
             for field, (value, why) in self.risky.items()
             if self.cleaned_data.get(field) == value and self.initial.get(field) != value
         ]
+
+    def follow_ups(self, user) -> list[TabsChange]:
+        """After saving: what the saved changes do outside cmsync, done as ``user``."""
+        return []
 
 
 class SyncSettingsForm(SettingsForm):
@@ -94,9 +100,6 @@ class SyncSettingsForm(SettingsForm):
 
 
 class GeneralSettingsForm(SettingsForm):
-    # Options whose feature is not built yet: stored, shown with a "not active yet" badge.
-    not_active_yet = {"show_tabs"}
-
     class Meta:
         model = GeneralSettings
         fields = [
@@ -120,7 +123,8 @@ class GeneralSettingsForm(SettingsForm):
             "be added to a subscriber list. Not retrospective: nobody is removed from a list.",
             "unsubscribe_on_opt_out": "When 'Email Opt Out' is ticked in Salesforce, unsubscribe "
             "the contact or lead from every list it is on in Campaign Monitor.",
-            "show_tabs": "Show the extra Campaign Monitor menu items to Salesforce users.",
+            "show_tabs": "Add Campaign Monitor tabs (lists, email tracking statistics) to "
+            "Salesforce's navigation. Off removes them; the records stay.",
             "resubscribe_deleted_via_import": "Let the import wizard re-subscribe people who "
             "were deleted from a list. People who unsubscribed are never re-subscribed.",
             "delete_subscriber_on_record_delete": "When a contact or lead is deleted in "
@@ -137,6 +141,10 @@ class GeneralSettingsForm(SettingsForm):
             "full_daily_sync": "Once a day, the first scheduled run reconciles everything "
             "instead of only what changed since the last run.",
         }
+
+    def follow_ups(self, user) -> list[TabsChange]:
+        """Show tabs adds cmsync's tabs to Salesforce, or removes them."""
+        return [apply_show_tabs(user)] if "show_tabs" in self.changed_data else []
 
     risky = {
         "trigger_list_journeys": (

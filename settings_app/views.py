@@ -55,6 +55,8 @@ def _settings_page(
                 if formset is not None:
                     formset.save()
             messages.success(request, f"{instance} saved.")
+            for change in form.follow_ups(request.user):
+                (messages.success if change.done else messages.warning)(request, change.message)
             return redirect(request.path)
 
     context = {"form": form, "formset": formset, "can_change": can_change, "confirm": confirm}

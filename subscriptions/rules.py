@@ -38,7 +38,7 @@ from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import ObjectInfo, SalesforceGateway, soql
+from salesforce.gateway import ObjectInfo, SalesforceGateway, soql, unconverted
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
@@ -155,10 +155,10 @@ def _flat(row: dict) -> dict:
 def matching(
     sf: SalesforceGateway, sobject: str, criteria: Criteria, ids: list[str], fields: list[str]
 ) -> list[dict]:
-    """The records among ``ids`` the criteria match. The id list and the condition are
-    formatted apart: a condition's quoted value may hold braces."""
+    """The records among ``ids`` the criteria match (converted Leads never do). The id list
+    and the condition are formatted apart: a condition's quoted value may hold braces."""
     head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
-    tail = f" AND ({criteria.where()})"
+    tail = f"{unconverted(sobject)} AND ({criteria.where()})"
     rows = []
     for chunk in chunks(ids, IN_CHUNK):
         rows += sf.query(head + soql("Id IN {ids}", ids=chunk) + tail)
@@ -686,8 +686,8 @@ def _retro_add(rule, criteria, target, api, sf, describe, general, tally: Tally)
     fields = select_fields(target.list_id, sobject, describe)
     remover = _remover(rule, describe)
     query = (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {criteria.where()} "
-        "ORDER BY LastModifiedDate DESC, Id"
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE ({criteria.where()})"
+        f"{unconverted(sobject)} ORDER BY LastModifiedDate DESC, Id"
     )
     seen: set[str] = set()  # screen() drops duplicates within a batch; this across batches
     for rows in chunks(map(_flat, sf.query(query)), IMPORT_BATCH):
@@ -722,7 +722,7 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
                 query = (
                     f"SELECT Id, Email FROM {sobject} WHERE "
                     + soql("Email IN {emails}", emails=chunk)
-                    + f" AND ({where})"
+                    + f"{unconverted(sobject)} AND ({where})"
                 )
                 for row in sf.query(query):
                     found.setdefault((row.get("Email") or "").lower(), (row, state))

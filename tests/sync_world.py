@@ -3,8 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from campaign_monitor.connection import connect as connect_cm
-from salesforce import schema
-from salesforce.connection import connect_client_credentials
+from salesforce.connection import check_schema, connect_client_credentials
 from sync import runner
 from sync.models import SyncRun
 
@@ -28,7 +27,33 @@ class World:
             admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
         )
         self.gateway = self.sf_connection.gateway()
-        schema.install(self.gateway)
+        # cmsync's schema and the permission set that lets the sync user use it, as
+        # install_salesforce_schema does.
+        check_schema(self.sf_connection, install=True)
+
+    def custom_field(self, full_name: str, metadata: dict) -> None:
+        """A custom field of the org's own (not cmsync's), with read and edit for the sync
+        user, as an admin creating it in Setup would grant: through a permission set."""
+        self.gateway.tooling_create("CustomField", {"FullName": full_name, "Metadata": metadata})
+        found = list(self.gateway.query("SELECT Id FROM PermissionSet WHERE Name = 'Org_Fields'"))
+        if found:
+            set_id = found[0]["Id"]
+        else:
+            (created,) = self.gateway.create(
+                "PermissionSet", [{"Name": "Org_Fields", "Label": "Org fields"}]
+            )
+            set_id = created.id
+            assignment = {"AssigneeId": self.sf_connection.sf_user_id, "PermissionSetId": set_id}
+            self.gateway.create("PermissionSetAssignment", [assignment])
+        grant = {
+            "ParentId": set_id,
+            "SobjectType": full_name.split(".")[0],
+            "Field": full_name,
+            "PermissionsRead": True,
+            "PermissionsEdit": True,
+        }
+        (result,) = self.gateway.create("FieldPermissions", [grant])
+        assert result.success, result.errors
 
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.

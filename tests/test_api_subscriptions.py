@@ -53,8 +53,7 @@ def fields_world(world):
     """The world with the Contact and Lead fields the list's custom fields map to."""
     for sobject in ("Contact", "Lead"):
         for name, metadata in CUSTOM_FIELDS.items():
-            body = {"FullName": f"{sobject}.{name}", "Metadata": metadata}
-            world.gateway.tooling_create("CustomField", body)
+            world.custom_field(f"{sobject}.{name}", metadata)
     return world
 
 

@@ -3,7 +3,7 @@
 import pytest
 from auditlog.models import LogEntry
 
-from salesforce import layouts, schema
+from salesforce import layouts, schema, tabs
 from salesforce.connection import connect_client_credentials
 from salesforce.models import SalesforceSettings
 
@@ -23,8 +23,11 @@ def connected(alice, sf_emulator):
 def test_check_shows_what_is_missing(alice_client, connected):
     page = alice_client.post("/maintenance/components/", {"action": "check"}, follow=True).text
     total = len(schema.components())
-    assert f"{total} schema parts and {len(layouts.components())} layout items missing" in page
+    layout_items, tab_count = len(layouts.components()), len(tabs.components())
+    assert f"{total} schema parts, {layout_items} layout items and {tab_count} tabs missing" in page
     assert "Contact Layout: " in page
+    assert "<li>Tab: Campaign Monitor Lists</li>" in page
+    assert "Campaign Monitor Lists tab: not installed (missing)" in page
 
 
 def test_install_puts_everything_in_place_and_is_audited(alice_client, alice, connected):

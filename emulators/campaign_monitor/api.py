@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from emulators.campaign_monitor import campaigns, subscribers
+from emulators.campaign_monitor import campaigns, subscribers, webhooks
 from emulators.campaign_monitor.app import ApiError, Reply, Route, flag, parse_json_body, route
 from emulators.campaign_monitor.auth import Principal, find_campaign, find_client, find_list
 from emulators.campaign_monitor.clock import (
@@ -672,4 +672,5 @@ def routes() -> list[Route]:
         table.append(("GET", f"/lists/{{id}}/{endpoint}.json", _state_list(code)))
     for endpoint, kind in REPORTS.items():
         table.append(("GET", f"/campaigns/{{id}}/{endpoint}.json", _report(kind)))
+    table.extend(webhooks.ROUTES)
     return [route(method, template, handler) for method, template, handler in table]

@@ -197,10 +197,10 @@ class Control:
             if existing is None:
                 body = {"EmailAddress": email}
                 subscribers.insert(conn, list_pk, email, name or "", code, when, "Yes", body)
-            elif code != UNSUBSCRIBED:
+            if existing is not None and name is not None and name != existing.name:
+                subscribers.rename(conn, existing, name, when)
+            if existing is not None and code != UNSUBSCRIBED:
                 subscribers.change_state(conn, existing.pk, code, when)
-            if existing is not None and name is not None:
-                conn.execute("UPDATE subscribers SET name = ? WHERE id = ?", (name, existing.pk))
             if code == UNSUBSCRIBED:
                 if existing is not None and existing.state == UNSUBSCRIBED:
                     subscribers.change_state(conn, existing.pk, code, when)

@@ -17,6 +17,7 @@ from emulators.campaign_monitor.pager import Pager
 from emulators.campaign_monitor.seed import seed_database, seed_label
 from emulators.campaign_monitor.server import API_PREFIX, Dispatcher, Server, info
 from emulators.campaign_monitor.store import Store, existing_seed
+from emulators.campaign_monitor.webhooks import Sender
 
 DB_NAME = "campaign-monitor.sqlite3"
 POLL_SECONDS = 0.1  # how soon serve_forever notices stop(); the default 0.5 s slows tests
@@ -82,6 +83,8 @@ class CampaignMonitorEmulator:
             self._server.server_close()
             self._server, self._thread, self._serving = None, None, False
         if self.env is not None:
+            if self.env.webhooks is not None:
+                self.env.webhooks.close()
             self.env.store.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -106,6 +109,7 @@ class CampaignMonitorEmulator:
         store = Store(path)
         client_id, secret = oauth_app(self.seed)
         self.env = Env(store, self.clock, Pager(store), self.seed, "", client_id, secret)
+        self.env.webhooks = Sender(self.env)
         self.control = Control(self.env)
         self._server = Server((self.host, self.port), Dispatcher(self.env, self.control))
         self.port = self._server.server_address[1]
@@ -228,6 +232,40 @@ class CampaignMonitorEmulator:
     def set_unsubscribe_setting(self, list_id: str, setting: str) -> None:
         """AllClientLists (the default) or OnlyThisList, as the app's list options set it."""
         self._control().set_unsubscribe_setting(list_id, setting)
+
+    # ---- list webhooks (see webhooks.py) ------------------------------------------------------
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Every list webhook: ListID, WebhookID, Events, Url, Status, PayloadFormat."""
+        return self._env().webhooks.configured()
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every POST attempt, oldest first: time, WebhookID, ListID, url, batch, attempt,
+        redelivery, test, status, ok, error, events (a count) and payload."""
+        return self._env().webhooks.deliveries()
+
+    def clear_webhook_deliveries(self) -> None:
+        self._env().webhooks.clear_deliveries()
+
+    def wait_webhooks(self, timeout: float = 10.0) -> bool:
+        """True once no event is queued, being sent or waiting for a retry."""
+        return self._env().webhooks.wait(timeout)
+
+    def pause_webhooks(self) -> None:
+        """Hold every delivery (events keep queueing and batch up) until resume_webhooks()."""
+        self._env().webhooks.pause()
+
+    def resume_webhooks(self) -> None:
+        self._env().webhooks.resume()
+
+    def redeliver_last_webhook(self, webhook_id: str | None = None) -> dict[str, Any]:
+        """Send the last batch (of one webhook, or of any) again, unchanged."""
+        return self._env().webhooks.redeliver_last(webhook_id)
+
+    def set_webhook_retry_delays(self, delays: list[float]) -> list[float]:
+        """The waits before each retry of a failed POST (0.5, 1, 2 and 4 s by default); when
+        they run out the webhook is deactivated."""
+        return self._env().webhooks.set_retry_delays(delays)
 
     def _env(self) -> Env:
         if self.env is None:

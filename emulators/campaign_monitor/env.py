@@ -2,6 +2,7 @@
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulators.campaign_monitor.clock import Clock
 from emulators.campaign_monitor.pager import Pager
@@ -20,3 +21,4 @@ class Env:
     # external session token -> what PUT /externalsession.json was asked for
     sessions: dict[str, dict] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    webhooks: Any = None  # the webhooks.Sender delivering list webhook events

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from emulators.campaign_monitor import oauth
+from emulators.campaign_monitor import oauth, webhooks
 from emulators.campaign_monitor.api import Call, routes
 from emulators.campaign_monitor.app import ApiError, Reply, error_reply, match, not_found
 from emulators.campaign_monitor.app import query_params as parse_query
@@ -160,6 +160,8 @@ class Dispatcher:
             args = _args(data, ListID="list_id", UnsubscribeSetting="setting")
             c.set_unsubscribe_setting(**args)
             return Reply(body={"ok": True})
+        if path == "/_emulator/webhooks" or path.startswith("/_emulator/webhooks/"):
+            return webhooks.control(self.env.webhooks, method, path, data)
         if method == "GET" and path.startswith("/_emulator/session/"):
             return self._session(path.rsplit("/", 1)[-1])
         return Reply(404, {"error": "No such control endpoint"})

@@ -9,7 +9,7 @@ rows.
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,6 +99,8 @@ class Store:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._versions: dict[tuple, int] = {}
+        # called after every committed write transaction (webhooks.py wakes its sender)
+        self.on_commit: list[Callable[[], None]] = []
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -139,6 +141,8 @@ class Store:
                 raise
             conn.commit()
             self.bump(*scopes)
+        for listener in self.on_commit:
+            listener()
 
     def bump(self, *scopes: tuple) -> None:
         with self._lock:

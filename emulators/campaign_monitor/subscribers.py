@@ -10,6 +10,11 @@ Unsubscribe Settings", and its suppression list help): on an AllClientLists list
 is unsubscribed from every AllClientLists list of the client it is subscribed to and added to
 the client's suppression list; an OnlyThisList list is isolated both ways: its unsubscribes
 touch nothing else and the suppression list does not stop adds to it.
+
+Every write of a subscriber row goes through insert, change_state or _rewrite (or rename),
+which tell the list's webhooks (webhooks.py): Subscribe when an address becomes Active,
+Deactivate when it becomes Unsubscribed, Bounced or Deleted, Update when its details are
+written by an add, update, import or rename.
 """
 
 import json
@@ -17,6 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from emulators.campaign_monitor import webhooks
 from emulators.campaign_monitor.app import ApiError, flag
 from emulators.campaign_monitor.clock import ZONE, show
 from emulators.campaign_monitor.identity import CUSTOM_FIELDS
@@ -259,7 +265,7 @@ def add(conn: sqlite3.Connection, list_pk: int, body: dict, now: str) -> str:
         return email
     if existing.state != ACTIVE and not flag(body.get("Resubscribe")):
         raise ApiError(400, *REFUSALS[existing.state])
-    _rewrite(conn, existing, existing.email, body, consent)
+    _rewrite(conn, existing, existing.email, body, consent, now)
     if existing.state != ACTIVE:
         change_state(conn, existing.pk, ACTIVE, now)
     return email
@@ -277,7 +283,7 @@ def update(conn: sqlite3.Connection, list_pk: int, current: str, body: dict, now
     if clash is not None and clash.pk != existing.pk:
         raise ApiError(400, 201, "New Email Address Already Subscribed")
     consent = consent_value(body.get("ConsentToTrack"), existing.consent)
-    _rewrite(conn, existing, new_email, body, consent)
+    _rewrite(conn, existing, new_email, body, consent, now)
     if existing.state != ACTIVE and flag(body.get("Resubscribe")):
         change_state(conn, existing.pk, ACTIVE, now)
 
@@ -308,15 +314,52 @@ def insert(
     body: dict,
 ) -> None:
     fields = json.dumps(merge_fields([], body.get("CustomFields")), ensure_ascii=False)
-    conn.execute(
+    cursor = conn.execute(
         "INSERT INTO subscribers(list_id, email, email_lc, name, state, date, joined, fields, "
         "reads_with, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
         (list_pk, email, email.lower(), name, state, date, date, fields, consent),
     )
+    if state == ACTIVE:
+        _notify(conn, list_pk, cursor.lastrowid, "Subscribe")
 
 
 def change_state(conn: sqlite3.Connection, pk: int, state: int, date: str) -> None:
+    list_pk, before = conn.execute(
+        "SELECT list_id, state FROM subscribers WHERE id = ?", (pk,)
+    ).fetchone()
     conn.execute("UPDATE subscribers SET state = ?, date = ? WHERE id = ?", (state, date, pk))
+    if before != state and state == ACTIVE:
+        _notify(conn, list_pk, pk, "Subscribe")
+    elif before != state and state in (UNSUBSCRIBED, BOUNCED, DELETED):
+        _notify(conn, list_pk, pk, "Deactivate")
+
+
+def rename(conn: sqlite3.Connection, existing: Existing, name: str, now: str) -> None:
+    """Give a subscriber a new name (the control surface's edit of a subscriber)."""
+    conn.execute("UPDATE subscribers SET name = ? WHERE id = ?", (name, existing.pk))
+    _notify(conn, None, existing.pk, "Update", now, existing.email)
+
+
+def _notify(
+    conn: sqlite3.Connection,
+    list_pk: int | None,
+    pk: int,
+    kind: str,
+    when: str | None = None,
+    old_email: str | None = None,
+) -> None:
+    """Queue a webhook event for the subscriber as it now is, if any webhook of its list
+    wants it. An Update is dated `when`; Subscribe and Deactivate carry the Date of the
+    state change, as the API shows it."""
+    if list_pk is None:
+        (list_pk,) = conn.execute("SELECT list_id FROM subscribers WHERE id = ?", (pk,)).fetchone()
+    targets = webhooks.targets(conn, list_pk, kind)
+    if not targets:
+        return
+    values = list(conn.execute(f"SELECT {COLUMNS} FROM subscribers WHERE id = ?", (pk,)).fetchone())
+    if when is not None:
+        values[2] = when
+    webhooks.emit(conn, targets, kind, record(tuple(values), False), old_email)
 
 
 def _name(body: dict, default: str) -> str:
@@ -325,7 +368,7 @@ def _name(body: dict, default: str) -> str:
 
 
 def _rewrite(
-    conn: sqlite3.Connection, existing: Existing, email: str, body: dict, consent: str
+    conn: sqlite3.Connection, existing: Existing, email: str, body: dict, consent: str, now: str
 ) -> None:
     fields = merge_fields(existing.fields, body.get("CustomFields"))
     conn.execute(
@@ -340,6 +383,7 @@ def _rewrite(
             existing.pk,
         ),
     )
+    _notify(conn, None, existing.pk, "Update", now, existing.email)
 
 
 def import_batch(conn: sqlite3.Connection, list_pk: int, body: dict, now: str) -> dict:
@@ -391,7 +435,7 @@ class _ImportResult:
             self.new += 1
             return
         self.existing += first
-        _rewrite(conn, existing, existing.email, person, consent)
+        _rewrite(conn, existing, existing.email, person, consent, now)
         # Without Resubscribe an import updates inactive people but leaves them inactive.
         if existing.state != ACTIVE and resubscribe:
             change_state(conn, existing.pk, ACTIVE, now)

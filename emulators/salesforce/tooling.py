@@ -1,5 +1,5 @@
 """Custom objects and fields, installed and removed through the Tooling API (page layouts and
-custom buttons: see layouts).
+custom buttons: see layouts; custom object tabs: see tabs).
 
 Until a custom object or field is installed it does not exist: queries fail with
 INVALID_TYPE / INVALID_FIELD and writes with NOT_FOUND / INVALID_FIELD, as in an org where
@@ -24,6 +24,7 @@ from emulators.salesforce.schema import (
     make_object,
     system_fields,
 )
+from emulators.salesforce.tabs import Tabs
 
 _SIMPLE_TYPES = {
     "Email": ("email", 80),
@@ -39,7 +40,7 @@ _EXTERNAL_ID_TYPES = frozenset({"Text", "Number", "Email"})
 
 def unsupported(type_name: str, doing: str) -> SfError:
     """Tooling API types and operations the emulator does not have."""
-    known = {"customobject", "customfield", "layout", "weblink"}
+    known = {"customobject", "customfield", "layout", "weblink", "customtab"}
     if type_name.lower() not in known:
         return not_found()
     return not_found(f"Not supported by the Salesforce emulator: {doing} {type_name}")
@@ -199,10 +200,12 @@ def _flags(f: Field, kind: str, meta: dict[str, Any]) -> None:
 
 
 class Tooling:
-    def __init__(self, engine: Engine, registry: Registry) -> None:
+    def __init__(self, engine: Engine, registry: Registry, security: Any = None) -> None:
         self.engine, self.registry = engine, registry
+        self.security = security  # security.Security: permission rows go with the schema
         self.store, self.data = engine.store, engine.registry
         self.layouts = Layouts(self)
+        self.tabs = Tabs(self)
 
     def objects(self) -> tuple[SObject, SObject]:
         obj_meta, field_meta = self.registry.get("CustomObject"), self.registry.get("CustomField")
@@ -222,6 +225,8 @@ class Tooling:
                 return self.create_field(body.get("FullName"), body.get("Metadata"))
             if kind == "weblink":
                 return self.layouts.create_web_link(body.get("FullName"), body.get("Metadata"))
+            if kind == "customtab":
+                return self.tabs.create(body.get("FullName"), body.get("Metadata"))
         raise unsupported(type_name, "creating")
 
     def create_object(self, full_name: Any, metadata: Any) -> str:
@@ -319,6 +324,8 @@ class Tooling:
                 self.delete_object(normal)
             elif kind == "weblink":
                 self.layouts.delete_web_link(normal)
+            elif kind == "customtab":
+                self.tabs.delete(normal)
             else:
                 raise unsupported(type_name, "deleting")
 
@@ -339,6 +346,8 @@ class Tooling:
             self.store.drop_column(obj, f)
             self.store.execute(f'DELETE FROM "{field_meta.table}" WHERE "Id" = ?', (tid,))
             self.layouts.field_deleted(obj, f)  # Salesforce takes it off every layout
+            if self.security is not None:
+                self.security.field_deleted(obj, f)  # and its field permissions go
             obj.fields.pop(f.name.lower(), None)
 
     def delete_object(self, tid: str) -> None:
@@ -361,6 +370,9 @@ class Tooling:
             )
             self.store.execute(f'DELETE FROM "{obj_meta.table}" WHERE "Id" = ?', (tid,))
             self.layouts.object_deleted(obj)  # its layouts, buttons and related lists go too
+            if self.security is not None:
+                self.security.object_deleted(obj)  # and its object and field permissions
+            self.tabs.object_deleted(obj)  # and its tab
             self.data.remove(obj)
 
     # -- reopening a data_dir --------------------------------------------------------------
@@ -368,6 +380,7 @@ class Tooling:
     def load(self) -> None:
         """Rebuild custom objects and fields from the install tables."""
         self.layouts.ensure_tables()
+        self.tabs.ensure_table()
         obj_meta, field_meta = self.objects()
         for tid, full, meta in self.store.rows(
             f'SELECT "Id", "FullName", "Metadata" FROM "{obj_meta.table}" ORDER BY _rid'
