@@ -277,14 +277,14 @@ def readers_view(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             known = {u.id for u in users}
             chosen = [i for i in request.POST.getlist("user") if i in known]
-            added, removed = permissions.set_readers(gateway, chosen)
+            added, removed = permissions.set_readers(gateway, chosen, among=known)
             names = {u.id: u.name for u in users}
             record_action(
                 SalesforceSettings.get_solo(),
                 "maintenance",
                 f"Reader permission set ({permissions.READER}): assigned to "
-                f"{', '.join(names[i] for i in added) or 'nobody new'}; removed from "
-                f"{', '.join(names[i] for i in removed) or 'nobody'}",
+                f"{', '.join(names.get(i, i) for i in added) or 'nobody new'}; removed from "
+                f"{', '.join(names.get(i, i) for i in removed) or 'nobody'}",
             )
             flash.success(
                 request, f"Read access saved: {len(added)} added, {len(removed)} removed."

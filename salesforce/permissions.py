@@ -262,11 +262,16 @@ def unassign(gateway: SalesforceGateway, name: str, user_ids: Iterable[str]) -> 
     return gone
 
 
-def set_readers(gateway: SalesforceGateway, user_ids: Iterable[str]) -> tuple[list, list]:
-    """Make exactly these users the reader set's assignees: (added, removed)."""
-    wanted = set(user_ids)
-    removed = unassign(gateway, READER, set(assignees(gateway, READER)) - wanted)
-    return assign(gateway, READER, sorted(wanted)), removed
+def set_readers(
+    gateway: SalesforceGateway, user_ids: Iterable[str], among: Iterable[str]
+) -> tuple[list, list]:
+    """Of the users ``among`` (those the admin was shown), make exactly ``user_ids`` the
+    reader set's assignees; others (an inactive user, say) keep what they have.
+    Returns (added, removed)."""
+    wanted, shown = set(user_ids), set(among)
+    dropped = (set(assignees(gateway, READER)) & shown) - wanted
+    removed = unassign(gateway, READER, dropped)
+    return assign(gateway, READER, sorted(wanted & shown)), removed
 
 
 def remove(gateway: SalesforceGateway) -> list[str]:

@@ -149,7 +149,7 @@ def test_remove_everything_removes_the_permission_sets(alice_client, connected, 
     alice_client.post("/maintenance/components/", {"action": "install"})
     gateway = connected.gateway()
     marketing = sf_user(sf_emulator, MARKETING)
-    permissions.set_readers(gateway, [marketing])
+    permissions.set_readers(gateway, [marketing], among=[marketing])
     assert set(permissions.installed_sets(gateway)) == {permissions.INTEGRATION, permissions.READER}
     page = alice_client.get("/maintenance/components/remove/").text
     assert "cmsync's permission sets" in page
@@ -193,3 +193,19 @@ def test_reader_page_checks_permissions_on_the_server(client, bob, alice, connec
     client.force_login(bob)
     assert client.get("/maintenance/components/readers/").status_code == 403
     assert client.post("/maintenance/components/readers/", {"user": ["x"]}).status_code == 403
+
+
+def test_readers_not_shown_keep_their_reader_set(alice_client, connected, sf_emulator):
+    """Saving the readers page changes only the users it listed (an inactive user it did not
+    list keeps the set an admin gave it in Salesforce)."""
+    alice_client.post("/maintenance/components/", {"action": "install"})
+    gateway = connected.gateway()
+    marketing = sf_user(sf_emulator, MARKETING)
+    other = next(u.id for u in permissions.active_users(gateway) if u.id != marketing)
+    permissions.assign(gateway, permissions.READER, [other])
+
+    added, removed = permissions.set_readers(gateway, [marketing], among=[marketing])
+    assert (added, removed) == ([marketing], [])
+    assert set(permissions.assignees(gateway, permissions.READER)) == {marketing, other}
+    assert permissions.set_readers(gateway, [], among=[marketing]) == ([], [marketing])
+    assert set(permissions.assignees(gateway, permissions.READER)) == {other}
