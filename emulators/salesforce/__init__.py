@@ -16,7 +16,10 @@ marketing@ (Standard User: no custom object). A hidden object answers like an un
 (SOQL INVALID_TYPE, REST 404, left out of /sobjects); a hidden field like an unknown one
 (SOQL INVALID_FIELD "No such column", left out of describe and records, INVALID_FIELD on
 writes); a readable but not editable field refuses writes per record with
-INVALID_FIELD_FOR_INSERT_UPDATE and describes as createable/updateable false.
+INVALID_FIELD_FOR_INSERT_UPDATE and describes as createable/updateable false. A custom tab
+is hidden from every user until one of the user's sets has a PermissionSetTabSetting for it
+(DefaultOn or DefaultOff) and the user may read its object; GET /services/data/vXX.X/tabs
+lists the tabs a user sees.
 
     with SalesforceEmulator(seed="demo") as emu:
         sf = Salesforce(instance_url=emu.root_url, session_id=emu.issue_token(),
@@ -27,8 +30,8 @@ Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST 
 soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
 write rules), security (profiles, permission sets, who sees what), sobject_collections,
 tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
-(custom object tabs), outbound (Outbound Messages), oauth, control (/_emulator/), seed,
-store (SQLite), schema (objects, fields, describe).
+(custom object tabs, and the REST /tabs a user sees), outbound (Outbound Messages),
+oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
 
 Controls, in process (SalesforceEmulator methods) and over HTTP (control.py, /_emulator/):
 info (its users: admin, integration and marketing), seed_people, insert (POST records; the
@@ -85,20 +88,21 @@ Known differences from Salesforce, on purpose or for want of evidence:
   Standard User), read-only, each with its owned permission set; profile and user
   permissions other than View All Data and Modify All Data are not modelled, and View
   All Data / Modify All Data cannot be set on custom sets. Setup objects (PermissionSet,
-  ObjectPermissions, FieldPermissions, PermissionSetAssignment) are open to every user
-  (Salesforce wants View Setup and Configuration, Manage Profiles and Permission Sets,
-  Assign Permission Sets), and the Tooling API to every user too. Access is read afresh
-  on each request (Salesforce may cache it for a session). An object the user may read but
-  not create, edit or delete refuses the write with INVALID_TYPE_FOR_OPERATION "entity
-  type cannot be inserted/updated/deleted" (for want of evidence of Salesforce's exact
-  answer). Emulator wording, for want of the exact messages: a dependency
-  ("Permission Create depends on permission(s): Read", FIELD_INTEGRITY_EXCEPTION), Edit
-  on a read-only field, assigning a profile-owned set (FIELD_INTEGRITY_EXCEPTION),
-  deleting a profile-owned set (INSUFFICIENT_ACCESS_OR_READONLY) or an assigned set
-  (DELETE_FAILED, the emulator's restrict-delete message). Deleted permission rows and
-  assignments go to the recycle bin like other records (queryAll shows them); Salesforce
-  deletes setup records outright. A PermissionSet's Name follows the developer-name rules
-  and is unique case-insensitively (DUPLICATE_VALUE).
+  ObjectPermissions, FieldPermissions, PermissionSetAssignment, PermissionSetTabSetting)
+  are open to every user (Salesforce wants View Setup and Configuration, Manage Profiles
+  and Permission Sets, Assign Permission Sets), and the Tooling API to every user too.
+  Access is read afresh on each request (Salesforce may cache it for a session). An object
+  the user may read but not create, edit or delete refuses the write with
+  INVALID_TYPE_FOR_OPERATION "entity type cannot be inserted/updated/deleted" (for want of
+  evidence of Salesforce's exact answer). Emulator wording, for want of the exact messages:
+  a dependency ("Permission Create depends on permission(s): Read",
+  FIELD_INTEGRITY_EXCEPTION), Edit on a read-only field, assigning a profile-owned set
+  (FIELD_INTEGRITY_EXCEPTION), deleting a profile-owned set
+  (INSUFFICIENT_ACCESS_OR_READONLY) or an assigned set (DELETE_FAILED, the emulator's
+  restrict-delete message). Deleted permission rows and assignments go to the recycle bin
+  like other records (queryAll shows them); Salesforce deletes setup records outright. A
+  PermissionSet's Name follows the developer-name rules and is unique case-insensitively
+  (DUPLICATE_VALUE).
 - No sharing, triggers or flows; validation rules are "field equals value" rules
   installed through the control surface.
 - Duplicate rules (duplicates.py): at most one per object, on Contact and Lead only, standing
@@ -158,8 +162,24 @@ Known differences from Salesforce, on purpose or for want of evidence:
   The motif is checked for the "Custom<1-100>: <name>" form, not against the list of icon
   names. Refusing a label on a custom object tab, and "There is already a tab for X"
   (DUPLICATE_DEVELOPER_NAME), are the emulator's reading and wording; "In field: fullName -
-  no CustomObject named X found" is Salesforce's deploy message. No tab visibility (profiles,
-  permission sets) and no CustomApplication: a tab is not added to any app's navigation.
+  no CustomObject named X found" is Salesforce's deploy message. No CustomApplication: a tab
+  is not added to any app's navigation.
+- Tab visibility: PermissionSetTabSetting is a REST object only (not in the Tooling API, no
+  MutingPermissionSet parent) and carries the usual audit fields. Name, ParentId and
+  Visibility are required (the reference marks none required; a row without a tab or a
+  visibility means nothing). Name may be a custom object tab (matched ignoring case, kept
+  in the object's spelling) or "standard-" and one of Account, Contact, Lead, Campaign
+  (Salesforce has many more standard tabs); anything else is refused with
+  FIELD_INTEGRITY_EXCEPTION "You can't edit tab settings for X, as it's not a valid tab."
+  (Salesforce's deploy message; the API's exact answer is not documented). A second row for
+  the same set and tab is DUPLICATE_VALUE "Permission set already has a tab setting defined
+  for tab. Update the existing tab setting." Deleting a tab or its object deletes its
+  settings outright; deleting a permission set sends them to the recycle bin with it.
+  GET /tabs lists the four standard tabs for every user, then each custom object tab with a
+  setting in one of the user's sets on an object the user may read (DefaultOff counts: the
+  resource lists tabs "available" to the user, hidden by the user or not); its entries have
+  no colors or icons (empty lists and URLs) and a Classic "/<key prefix>/o" url; there is
+  no describeTabs (apps) and no user tab customisation.
 - Not emulated: SOAP login, Bulk APIs, /composite, /composite/batch and /tree, SOSL, Apex
   REST, the Metadata API; recycle-bin purge and undelete.
 """

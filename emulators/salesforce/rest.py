@@ -57,8 +57,17 @@ def version_list() -> list[dict[str, str]]:
 
 def resources(org: "Org", request: Request) -> Reply:
     base = f"/services/data/v{request.version}"
-    names = ("tooling", "query", "queryAll", "sobjects", "composite", "limits")
+    names = ("tooling", "query", "queryAll", "sobjects", "composite", "limits", "tabs")
     return Reply(200, {name: f"{base}/{name}" for name in names})
+
+
+def tabs(org: "Org", request: Request) -> Reply:
+    """The tabs available to the user (REST API, Tabs: GET /services/data/vXX.X/tabs, in
+    version 31.0 and later)."""
+    if float(request.version) < 31.0:
+        raise not_found()
+    settings = org.security.tab_settings(request.user_id)
+    return Reply(200, org.tooling.tabs.available(org.root_url, access(org, request), settings))
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -407,6 +416,7 @@ ROUTES = [
         "GET", r"/query(?:All)?/(?P<locator>\w+)-(?P<offset>\d+)", "/query/{locator}", query_more
     ),
     Route("GET", r"/limits", "/limits", limits),
+    Route("GET", r"/tabs", "/tabs", tabs),
     Route("GET", r"/sobjects", "/sobjects", global_describe),
     Route("GET", rf"/sobjects/{TYPE}", "/sobjects/{type}", sobject_info),
     Route("POST", rf"/sobjects/{TYPE}", "/sobjects/{type}", create),

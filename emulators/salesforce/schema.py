@@ -766,6 +766,37 @@ def _permission_set_assignment() -> SObject:
     )
 
 
+def _permission_set_tab_setting() -> SObject:
+    """A tab's visibility in a permission set (or a profile's owned set). Name is the tab's
+    API name: a custom object tab's object ("CM_List__c") or "standard-Account"; a tab the
+    set has no row for is hidden from its users."""
+    visibility = Field(
+        "Visibility",
+        "picklist",
+        "Visibility",
+        length=40,
+        nillable=False,
+        picklist=(
+            PicklistValue("DefaultOff", "Default Off"),
+            PicklistValue("DefaultOn", "Default On"),
+        ),
+        restricted=True,
+    )
+    fields = [
+        *system_fields(owner=False),
+        _parent_ref(),
+        text("Name", 60, "Tab Name", nillable=False, updateable=False),
+        visibility,
+    ]
+    return make_object(
+        "PermissionSetTabSetting",
+        "Permission Set Tab Setting",
+        "Permission Set Tab Settings",
+        "01P",
+        fields,
+    )
+
+
 # The objects that grant access (security.py). Standard, so always visible.
 SECURITY_OBJECTS = (
     "Profile",
@@ -773,6 +804,7 @@ SECURITY_OBJECTS = (
     "ObjectPermissions",
     "FieldPermissions",
     "PermissionSetAssignment",
+    "PermissionSetTabSetting",
 )
 
 
@@ -785,6 +817,7 @@ def standard_objects() -> list[SObject]:
         _object_permissions(),
         _field_permissions(),
         _permission_set_assignment(),
+        _permission_set_tab_setting(),
         _account(),
         _contact(),
         _lead(),

@@ -19,6 +19,13 @@ Read is deleted; Field is a restricted picklist spelled "Object.Field" (a lookup
 off its Id); one row per permission set and object or field, one assignment per user and
 set; a profile-owned set can be neither assigned nor deleted, nor can a set that is still
 assigned. Deleting a custom field or object deletes its permission rows.
+
+Tabs (Tooling API and Object Reference, PermissionSetTabSetting): a custom tab is hidden
+from every user until one of the user's sets has a PermissionSetTabSetting row for it,
+DefaultOn or DefaultOff ("There's no hidden value. Instead, a hidden tab is indicated by
+having no PermissionSetTabSetting row"). Name is the tab's API name (a custom object tab's
+object, or "standard-Account"); one row per set and tab; Name and ParentId can't be updated.
+Deleting a tab (or its object) deletes its tab settings.
 """
 
 from dataclasses import dataclass, field
@@ -47,6 +54,8 @@ LABELS = {
     "PermissionsViewAllRecords": "View All",
     "PermissionsModifyAllRecords": "Modify All",
 }
+# The standard tabs a tab setting may name: the emulator's standard objects that have one.
+STANDARD_TABS = ("Account", "Contact", "Lead", "Campaign")
 # Salesforce's answer to a second row for the same key on setup objects.
 DUPLICATE = SfError(
     "DUPLICATE_VALUE",
@@ -122,11 +131,13 @@ class Security:
             "after_save": self.field_permissions_saved,
         }
         engine.hooks["PermissionSetAssignment"] = {"before_save": self.assignment_saving}
+        engine.hooks["PermissionSetTabSetting"] = {"before_save": self.tab_setting_saving}
 
     # -- a user's access -------------------------------------------------------------------
 
-    def access(self, user_id: str) -> Access:
-        sets = self.store.rows(
+    def user_sets(self, user_id: str) -> list[tuple[str, int, int]]:
+        """(Id, View All Data, Modify All Data) of the user's profile's set and assigned sets."""
+        return self.store.rows(
             'SELECT "Id", "PermissionsViewAllData", "PermissionsModifyAllData" '
             'FROM "PermissionSet" WHERE "IsDeleted" = 0 AND ('
             '"ProfileId" = (SELECT "ProfileId" FROM "User" WHERE "Id" = ?) OR "Id" IN '
@@ -134,6 +145,9 @@ class Security:
             'WHERE "AssigneeId" = ? AND "IsDeleted" = 0))',
             (user_id, user_id),
         )
+
+    def access(self, user_id: str) -> Access:
+        sets = self.user_sets(user_id)
         access = Access(
             view_all_data=any(row[1] for row in sets),
             modify_all_data=any(row[2] for row in sets),
@@ -268,6 +282,68 @@ class Security:
             )
         key = ("AssigneeId", "PermissionSetId")
         self.check_unique("PermissionSetAssignment", record, key, record.get("PermissionSetId"))
+
+    # -- PermissionSetTabSetting -----------------------------------------------------------
+
+    def tab_setting_saving(
+        self, record: dict[str, Any], current: dict[str, Any] | None, actor: Actor, changed: set
+    ) -> None:
+        if current is not None:
+            return  # only Visibility can change, a restricted picklist the engine checks
+        name = self.tab_name(record.get("Name") or "")
+        if name is None:
+            raise SfError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"You can't edit tab settings for {record.get('Name')}, as it's not a valid tab.",
+                ["Name"],
+            )
+        record["Name"] = name
+        found = self.store.rows(
+            'SELECT 1 FROM "PermissionSetTabSetting" WHERE "ParentId" = ? AND "Name" = ? '
+            'AND "IsDeleted" = 0',
+            (record.get("ParentId"), name),
+        )
+        if found:
+            raise SfError(
+                "DUPLICATE_VALUE",
+                "Permission set already has a tab setting defined for tab. Update the existing "
+                "tab setting.",
+                [],
+            )
+
+    def tab_name(self, spelled: str) -> str | None:
+        """The tab's API name as Salesforce spells it, or None when there is no such tab:
+        "standard-<Object>" for the standard tabs, the object's name for a custom object
+        tab (CustomTab's FullName)."""
+        prefix, _, rest = spelled.partition("-")
+        if prefix.lower() == "standard" and rest:
+            standard = {name.lower(): name for name in STANDARD_TABS}.get(rest.lower())
+            return f"standard-{standard}" if standard else None
+        rows = self.store.rows(
+            'SELECT "FullName" FROM "_tooling_CustomTab" WHERE lower("FullName") = ?',
+            (spelled.lower(),),
+        )
+        return rows[0][0] if rows else None
+
+    def tab_settings(self, user_id: str) -> dict[str, str]:
+        """Tab name (lower case) -> the user's visibility for it, DefaultOn winning over
+        DefaultOff; a tab left out is hidden from the user."""
+        ids = [row[0] for row in self.user_sets(user_id)]
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        found: dict[str, str] = {}
+        for name, visibility in self.store.rows(
+            'SELECT "Name", "Visibility" FROM "PermissionSetTabSetting" '
+            f'WHERE "IsDeleted" = 0 AND "ParentId" IN ({marks})',
+            ids,
+        ):
+            if found.get(name.lower()) != "DefaultOn":
+                found[name.lower()] = visibility
+        return found
+
+    def tab_deleted(self, name: str) -> None:
+        self.store.execute('DELETE FROM "PermissionSetTabSetting" WHERE "Name" = ?', (name,))
 
     # -- shared ----------------------------------------------------------------------------
 

@@ -184,6 +184,9 @@ def insert_user(org: "Org", user: dict[str, Any], profile_id: str, audit: dict) 
 def reopen(org: "Org") -> None:
     """Pick up a data_dir left by an earlier run with the same seed."""
     org.tooling.load()
+    for obj in org.registry.objects.values():  # objects added since the data_dir was written
+        if not org.store.has_table(obj):
+            org.store.create_table(obj)
     org.identity.org_id = org.store.rows('SELECT "Id" FROM "Organization"')[0][0]
     found = dict(org.store.rows('SELECT "Username", "Id" FROM "User"'))
     org.identity.users = [
@@ -209,9 +212,6 @@ def reopen(org: "Org") -> None:
 
 def _upgrade(org: "Org") -> None:
     """A data_dir written before profiles, permission sets and the third user existed."""
-    for obj in org.registry.objects.values():
-        if not org.store.has_table(obj):
-            org.store.create_table(obj)
     users = org.engine.sobject("User")
     columns = {row[1] for row in org.store.rows('PRAGMA table_info("User")')}
     if "ProfileId" not in columns:
