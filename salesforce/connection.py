@@ -162,7 +162,9 @@ def set_sync_user(user) -> str:
     try:
         gateway = connection.gateway(retries=1)
         permissions.assign_integration(gateway, connection.sf_user_id)
-        settings.permissions_missing = permissions.status(gateway, connection.sf_user_id)
+        settings.permissions_missing = permissions.status(
+            gateway, connection.sf_user_id, _shown_tabs(tabs.status(gateway))
+        )
         settings.save(update_fields=["permissions_missing"])
     except errors.SalesforceError as exc:
         log.warning("Could not give the new sync user cmsync's permission set: %s", exc)
@@ -257,8 +259,11 @@ def _remember(settings: SalesforceSettings, gateway) -> None:
         if not settings.schema_missing
         else [f"{c.layout}: {c.label}" for c in layouts.components()]
     )
-    settings.permissions_missing = permissions.status(gateway, _sync_user_sf_id(settings))
-    settings.tabs_installed = [s.tab.object_name for s in tabs.status(gateway) if s.installed]
+    tab_states = tabs.status(gateway)
+    settings.permissions_missing = permissions.status(
+        gateway, _sync_user_sf_id(settings), _shown_tabs(tab_states)
+    )
+    settings.tabs_installed = [s.tab.object_name for s in tab_states if s.installed]
     settings.schema_checked_at = timezone.now()
     settings.save()
 
@@ -266,7 +271,8 @@ def _remember(settings: SalesforceSettings, gateway) -> None:
 def install_components(connection: SalesforceConnection, console_url: str) -> list[str]:
     """cmsync's objects and fields, the permission sets that let the sync user (and readers)
     use them, then its buttons, fields and related lists on layouts, then its tabs as Show
-    tabs says (on: added; off: any left in the org removed)."""
+    tabs says (on: added and made visible through the permission sets; off: any left in the
+    org removed)."""
     gateway = connection.gateway(retries=1)
     settings = SalesforceSettings.get_solo()
     added = schema.install(gateway)
@@ -307,14 +313,34 @@ def remove_components(connection: SalesforceConnection, *, layouts_only: bool) -
 # -- Show tabs ---------------------------------------------------------------------------------
 
 
+def _show_tabs_on() -> bool:
+    from settings_app.models import GeneralSettings
+
+    return GeneralSettings.get_solo().show_tabs
+
+
+def _shown_tabs(states: list[tabs.TabStatus]) -> list[str]:
+    """The tabs cmsync's permission sets must make visible: its tabs in the org while Show
+    tabs is on. With it off there are none (deleting a tab deletes its tab settings)."""
+    return [s.tab.object_name for s in states if s.installed] if _show_tabs_on() else []
+
+
 def _follow_show_tabs(gateway) -> list[str]:
     """Add cmsync's tabs when Show tabs is on, remove them when it is off. Returns what
     changed, as the Maintenance tab's component lists say it."""
-    from settings_app.models import GeneralSettings
+    changed, granted = _apply_show_tabs(gateway)
+    return changed + granted
 
-    if GeneralSettings.get_solo().show_tabs:
-        return [f"Tab: {t.label}" for t in tabs.install(gateway)]
-    return [f"Tab removed (Show tabs is off): {t.label}" for t in tabs.remove(gateway)]
+
+def _apply_show_tabs(gateway) -> tuple[list[str], list[str]]:
+    """(the tabs added or removed, the tab settings added). With Show tabs on, the tabs are
+    created, then made visible (Default On) to the holders of both permission sets: a tab
+    created through the API is hidden from every user until then."""
+    if _show_tabs_on():
+        added = [f"Tab: {t.label}" for t in tabs.install(gateway)]
+        names = [t.object_name for t in tabs.components()]
+        return added, permissions.show_tabs(gateway, names)
+    return [f"Tab removed (Show tabs is off): {t.label}" for t in tabs.remove(gateway)], []
 
 
 @dataclass(frozen=True)
@@ -342,7 +368,7 @@ def apply_show_tabs(user) -> TabsChange:
         return TabsChange(f"Salesforce is not connected, so its tabs are unchanged. {later}", False)
     try:
         gateway = connection.gateway(retries=1)
-        changed = _follow_show_tabs(gateway)
+        changed, granted = _apply_show_tabs(gateway)
         _remember(SalesforceSettings.get_solo(), gateway)
     except errors.SalesforceError as exc:
         if exc.code == "SCHEMA_NOT_INSTALLED":
@@ -359,6 +385,12 @@ def apply_show_tabs(user) -> TabsChange:
             SalesforceSettings.get_solo(),
             "maintenance",
             f"{done} Salesforce tabs (Show tabs {'on' if show else 'off'}): {names}",
+        )
+    elif granted:
+        record_action(
+            SalesforceSettings.get_solo(),
+            "maintenance",
+            f"Made Salesforce tabs visible (Show tabs on): {', '.join(granted)}",
         )
     labels = ", ".join(t.label for t in tabs.components())
     if show:

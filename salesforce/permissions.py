@@ -11,9 +11,15 @@ declared from cmsync's schema (``schema.components()``):
   fields on Campaign and CampaignMember; assigned to Salesforce users chosen on the
   Maintenance tab.
 
-Both are plain records (PermissionSet, ObjectPermissions, FieldPermissions,
-PermissionSetAssignment), read by SOQL and written through sObject Collections, so
-installing twice changes nothing.
+While cmsync's tabs are in the org (Show tabs on, ``tabs.py``), both sets also make them
+visible: a custom tab created through the API is hidden from every user until a profile or
+permission set gives it a tab setting, so each set has a ``DefaultOn`` PermissionSetTabSetting
+for each of cmsync's tabs. Deleting a tab deletes its tab settings in Salesforce, so with Show
+tabs off none are wanted.
+
+All are plain records (PermissionSet, ObjectPermissions, FieldPermissions,
+PermissionSetAssignment, PermissionSetTabSetting), read by SOQL and written through sObject
+Collections, so installing twice changes nothing.
 """
 
 from collections.abc import Iterable
@@ -28,6 +34,7 @@ INTEGRATION = "cmsync_Integration"
 READER = "cmsync_Reader"
 OBJECT_FLAGS = ("PermissionsRead", "PermissionsCreate", "PermissionsEdit", "PermissionsDelete")
 FIELD_FLAGS = ("PermissionsRead", "PermissionsEdit")
+VISIBLE = "DefaultOn"  # a tab setting's Visibility: shown in the user's navigation
 # What the reader set reads: the tracking and list objects, and cmsync's fields on these.
 READER_FIELDS_ON = ("Campaign", "CampaignMember")
 _WORDS = {
@@ -130,13 +137,35 @@ def _lacking(row: dict | None, flags: tuple[str, ...]) -> list[str]:
     return [flag for flag in flags if row is None or not row.get(flag)]
 
 
-def status(gateway: SalesforceGateway, sync_user_id: str = "") -> list[str]:
+def _tab_settings(gateway: SalesforceGateway, set_ids: list[str]) -> dict:
+    """(permission set Id, tab name lower case) -> PermissionSetTabSetting row."""
+    if not set_ids:
+        return {}
+    query = soql(
+        "SELECT Id, ParentId, Name, Visibility FROM PermissionSetTabSetting "
+        "WHERE ParentId IN {ids}",
+        ids=set_ids,
+    )
+    return {(row["ParentId"], row["Name"].lower()): row for row in gateway.query(query)}
+
+
+def _tab_words(name: str) -> str:
+    return f"{name} tab (visible)"
+
+
+def status(
+    gateway: SalesforceGateway, sync_user_id: str = "", tabs: Iterable[str] = ()
+) -> list[str]:
     """What is missing for cmsync's permission sets, in words: a set, its object or field
-    permissions, the sync user's assignment. Empty when everything is in place."""
+    permissions, a visible tab setting for each of ``tabs`` (the names of cmsync's tabs that
+    are in the org and wanted), the sync user's assignment. Empty when everything is in
+    place."""
     sets = installed_sets(gateway)
     ids = list(sets.values())
     objects = _rows(gateway, "ObjectPermissions", "SobjectType", ids)
     fields = _rows(gateway, "FieldPermissions", "Field", ids)
+    tabs = list(tabs)
+    settings = _tab_settings(gateway, ids) if tabs else {}
     missing = []
     for declared_set in declared():
         set_id = sets.get(declared_set.name)
@@ -150,6 +179,10 @@ def status(gateway: SalesforceGateway, sync_user_id: str = "") -> list[str]:
                 if lacking:
                     words = ", ".join(_WORDS[flag] for flag in lacking)
                     missing.append(f"{declared_set.name}: {name} ({words})")
+        for name in tabs:
+            row = settings.get((set_id, name.lower()))
+            if row is None or row.get("Visibility") != VISIBLE:
+                missing.append(f"{declared_set.name}: {_tab_words(name)}")
     if INTEGRATION in sets and sync_user_id and sync_user_id not in assignees(gateway, INTEGRATION):
         missing.append(f"{INTEGRATION}: not assigned to the sync user")
     elif INTEGRATION in sets and not sync_user_id:
@@ -229,6 +262,36 @@ def _grant(
         _check(gateway.create(sobject, creates), doing)
     if updates:
         _check(gateway.update(sobject, updates), doing)
+    return added
+
+
+def show_tabs(gateway: SalesforceGateway, tabs: Iterable[str]) -> list[str]:
+    """Make ``tabs`` (cmsync's tabs, by name, which must exist) visible to both sets' users:
+    a DefaultOn tab setting in each installed set, created or switched on. Returns what was
+    added, in words; a set not installed yet gets its settings at the next Install."""
+    tabs = list(tabs)
+    sets = installed_sets(gateway)
+    if not tabs or not sets:
+        return []
+    found = _tab_settings(gateway, list(sets.values()))
+    creates, updates, added = [], [], []
+    for declared_set in declared():
+        set_id = sets.get(declared_set.name)
+        if set_id is None:
+            continue
+        for name in tabs:
+            row = found.get((set_id, name.lower()))
+            if row is None:
+                creates.append({"ParentId": set_id, "Name": name, "Visibility": VISIBLE})
+            elif row.get("Visibility") != VISIBLE:
+                updates.append({"Id": row["Id"], "Visibility": VISIBLE})
+            else:
+                continue
+            added.append(f"{declared_set.name}: {_tab_words(name)}")
+    if creates:
+        _check(gateway.create("PermissionSetTabSetting", creates), "make cmsync's tabs visible")
+    if updates:
+        _check(gateway.update("PermissionSetTabSetting", updates), "make cmsync's tabs visible")
     return added
 
 
