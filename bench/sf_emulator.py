@@ -112,6 +112,12 @@ def _install_key(sf: Salesforce) -> None:
         method="POST",
         json={"FullName": "Contact.CM_Subscriber_Id__c", "Metadata": metadata},
     )
+    # A new field is hidden from every user until a permission set grants it.
+    user_id = sf.oauth2("userinfo")["user_id"]
+    set_id = sf.PermissionSet.create({"Name": "Bench", "Label": "Bench"})["id"]
+    sf.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": set_id})
+    grant = {"ParentId": set_id, "SobjectType": "Contact", "Field": "Contact.CM_Subscriber_Id__c"}
+    sf.FieldPermissions.create({**grant, "PermissionsRead": True, "PermissionsEdit": True})
 
 
 def _upsert(sf: Salesforce, contacts: list[dict], run: int) -> None:

@@ -140,8 +140,7 @@ def _bench(info: dict, subscribers: int) -> None:
     from django.contrib.auth import get_user_model
 
     from campaign_monitor.connection import connect
-    from salesforce import schema
-    from salesforce.connection import connect_client_credentials
+    from salesforce.connection import check_schema, connect_client_credentials
     from settings_app.models import SyncSettings
 
     agency = next(a for a in info["cm"]["accounts"] if a["type"] == "agency")
@@ -153,7 +152,7 @@ def _bench(info: dict, subscribers: int) -> None:
     connection = connect_client_credentials(
         admin, info["sf"]["login_url"], oauth["client_id"], oauth["client_secret"]
     )
-    schema.install(connection.gateway())
+    check_schema(connection, install=True)  # the schema and the sync user's permission set
     # Nothing serves cmsync's webhook endpoint here: the primary sync only checks there are
     # no webhooks of cmsync's (bench/webhooks.py measures them).
     SyncSettings.objects.update_or_create(pk=1, defaults={"cm_webhooks": False})

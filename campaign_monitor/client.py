@@ -8,7 +8,7 @@ generators that hold one page at a time.
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
@@ -41,13 +41,18 @@ from .records import (
     PlannedCampaign,
     Recipient,
     Subscriber,
+    SuppressedAddress,
     TrackingEvent,
     Webhook,
     format_date,
     offset_from_system_date,
+    parse_date,
 )
+from .timezones import zone_for
 
 log = logging.getLogger(__name__)
+# How many of the account's clients are asked for their time zone (agencies can have many).
+ZONE_CANDIDATES = 5
 
 DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
 PAGE_SIZE = 1000
@@ -180,7 +185,7 @@ def exchange_code(
     return _token_request(base_url, data)
 
 
-def _parse_rows(rows: list, parser: Parser, tz: timezone) -> tuple[list, list]:
+def _parse_rows(rows: list, parser: Parser, tz: tzinfo) -> tuple[list, list]:
     """Parse each row; a malformed one is set aside with the reason instead of failing all."""
     records, rejected = [], []
     for row in rows:
@@ -217,7 +222,7 @@ class CampaignMonitorClient:
         self.on_token_refresh = on_token_refresh
         self.session = build_session(retries, backoff)
         self.calls = 0  # API calls made, retries included only once
-        self._tz: timezone | None = None
+        self._tz: tzinfo | None = None
         # Called with write=True/False before each call: a run's heartbeat and its fence.
         self.guard: Callable[[bool], None] | None = None
 
@@ -285,11 +290,32 @@ class CampaignMonitorClient:
         return self.request("GET", path, params=params)
 
     @property
-    def tz(self) -> timezone:
-        """The account's UTC offset, read once from ``systemdate``."""
+    def tz(self) -> tzinfo:
+        """The account's time zone, found once (with ``systemdate``): every date the API
+        shows or takes is local to it."""
         if self._tz is None:
             self.system_date()
         return self._tz
+
+    def _zone_agreeing_with(self, offset: timezone, utc_now: datetime) -> tzinfo:
+        """The real zone (daylight saving and all) named by the TimeZone of one of the
+        account's clients whose offset now is the one ``systemdate`` shows. Failing that,
+        the offset alone: right until the zone's next daylight saving change."""
+        try:
+            for client in self.clients()[:ZONE_CANDIDATES]:
+                label = self.client_details(client.client_id).time_zone
+                zone = zone_for(label)
+                now_there = utc_now.astimezone(zone).utcoffset() if zone else None
+                if now_there == offset.utcoffset(None):
+                    return zone
+        except errors.CampaignMonitorError as exc:
+            log.warning("Campaign Monitor's time zone could not be read: %s", exc)
+        log.warning(
+            "No client's time zone matches Campaign Monitor's current offset %s; dates are "
+            "read with that offset, which daylight saving changes can make wrong",
+            offset,
+        )
+        return offset
 
     def _read(self, path: str, parser: Parser, params: dict | None = None) -> list:
         tz = self.tz
@@ -334,11 +360,12 @@ class CampaignMonitorClient:
     # -- account and clients ----------------------------------------------------------------
 
     def system_date(self) -> datetime:
-        """The account's current time; also fixes the offset all its dates are read with."""
+        """The account's current time; the first call also finds the account's time zone."""
         now = datetime.now(UTC)
         value = self.get("systemdate.json")["SystemDate"]
-        self._tz = offset_from_system_date(value, now)
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self._tz)
+        if self._tz is None:
+            self._tz = self._zone_agreeing_with(offset_from_system_date(value, now), now)
+        return parse_date(value, self._tz)
 
     def clients(self) -> list[Client]:
         return [Client.from_api(row) for row in self.get("clients.json")]
@@ -397,6 +424,12 @@ class CampaignMonitorClient:
         self.request("PUT", f"lists/{list_id}/webhooks/{webhook_id}/activate.json")
 
     # -- subscribers ------------------------------------------------------------------------
+
+    def suppression_pages(self, client_id: str) -> Iterator[Page]:
+        """The client's whole suppression list, by email (it has no date filter)."""
+        params = {"orderfield": "email", "orderdirection": "asc"}
+        path = f"clients/{client_id}/suppressionlist.json"
+        return self.pages(path, SuppressedAddress.from_api, params, ordered_by="email")
 
     def subscriber_pages(
         self, list_id: str, state: str, since: datetime | None = None

@@ -1,23 +1,33 @@
 """Typed records for what cmsync reads from Campaign Monitor.
 
 Campaign Monitor writes dates as "YYYY-MM-DD HH:MM:SS" in the account's time zone with no
-offset; every record here carries aware datetimes made with the account's UTC offset.
+offset; every record here carries aware datetimes made with that zone (daylight saving and
+all, see ``CampaignMonitorClient.tz``).
+
+A local time the fall-back hour repeats names two instants and nothing in the API tells them
+apart: it is read as the first (daylight) one, the same way every time, so re-reading a date
+gives the same instant. Going the other way, a cursor turned into a ``date`` filter steps back
+out of a repeated hour (``format_date``), so whichever instant the API reads it as, nothing
+after the cursor is left out.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 SUBSCRIBER_STATES = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
 # The states in which a subscriber still receives email.
 LIVE_STATES = ("active", "unconfirmed")
 EVENT_KINDS = ("opens", "clicks", "unsubscribes", "bounces", "spam")
+# The per-email code of an add or import refused because the address is on the client's
+# suppression list ("In Suppression List").
+IN_SUPPRESSION_LIST = 204
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
-def parse_date(value: str | None, tz: timezone) -> datetime | None:
+def parse_date(value: str | None, tz: tzinfo) -> datetime | None:
     """An account-local Campaign Monitor date string as an aware datetime."""
     if not value:
         return None
@@ -29,9 +39,25 @@ def parse_date(value: str | None, tz: timezone) -> datetime | None:
     raise ValueError(f"Unrecognised Campaign Monitor date: {value!r}")
 
 
-def format_date(value: datetime, tz: timezone) -> str:
-    """An aware datetime as the account-local string the API's ``date`` filters take."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def format_date(value: datetime, tz: tzinfo) -> str:
+    """An aware datetime as the account-local string the API's ``date`` filters take, never
+    later than ``value`` however the API reads it: truncated to the minute, and moved back
+    before a repeated (fall-back) hour when the local time falls in one."""
+    local = value.astimezone(tz).replace(second=0, microsecond=0, tzinfo=None)
+    while _latest_reading(local, tz) > value:
+        local -= timedelta(minutes=15)
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def latest_reading(value: datetime) -> datetime:
+    """The latest instant a date read from Campaign Monitor can stand for, in UTC: an hour
+    after ``value`` when its local time is one the fall-back hour repeats, else ``value``."""
+    return value.replace(fold=1).astimezone(UTC)
+
+
+def _latest_reading(local: datetime, tz: tzinfo) -> datetime:
+    """The latest instant a naive local time can stand for (two in a repeated hour)."""
+    return max(local.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
 
 
 def offset_from_system_date(system_date: str, utc_now: datetime) -> timezone:
@@ -45,7 +71,7 @@ def offset_from_system_date(system_date: str, utc_now: datetime) -> timezone:
     return timezone(timedelta(minutes=15 * quarters))
 
 
-Parser = Callable[[dict[str, Any], timezone], Any]
+Parser = Callable[[dict[str, Any], tzinfo], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +80,7 @@ class Client:
     name: str
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "Client":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "Client":
         return cls(client_id=row["ClientID"], name=row["Name"])
 
 
@@ -68,7 +94,7 @@ class ClientDetails:
     time_zone: str
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "ClientDetails":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "ClientDetails":
         basics = row["BasicDetails"]
         return cls(
             client_id=basics["ClientID"],
@@ -86,7 +112,7 @@ class MailingList:
     name: str
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "MailingList":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "MailingList":
         return cls(list_id=row["ListID"], name=row.get("Name") or row.get("Title", ""))
 
 
@@ -100,7 +126,7 @@ class ListMembership:
     joined: datetime | None
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone) -> "ListMembership":
+    def from_api(cls, row: dict, tz: tzinfo) -> "ListMembership":
         return cls(
             list_id=row["ListID"],
             list_name=row.get("ListName", ""),
@@ -124,7 +150,7 @@ class CustomField:
         return self.key.strip("[]")
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "CustomField":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "CustomField":
         return cls(
             name=row.get("FieldName", ""),
             key=row["Key"],
@@ -142,7 +168,7 @@ class ListDetails:
     unsubscribe_setting: str
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "ListDetails":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "ListDetails":
         return cls(
             list_id=row["ListID"],
             title=row.get("Title", ""),
@@ -164,7 +190,7 @@ class Subscriber:
     consent_to_track: str | None = None  # only when asked for
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone) -> "Subscriber":
+    def from_api(cls, row: dict, tz: tzinfo) -> "Subscriber":
         return cls(
             email=row["EmailAddress"],
             name=row.get("Name") or "",
@@ -182,7 +208,7 @@ WEBHOOK_EVENTS = ("Subscribe", "Update", "Deactivate")
 DEACTIVATED_STATES = ("unsubscribed", "bounced", "deleted")
 
 
-def event_date(value: str, tz: timezone) -> datetime:
+def event_date(value: str, tz: tzinfo) -> datetime:
     """A webhook event's ``Date`` (account-local, like every Campaign Monitor date) as an
     aware datetime. The one place events' dates are read, so it follows whatever the client
     uses for the account's time zone."""
@@ -231,7 +257,7 @@ class WebhookEvent:
     custom_fields: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone) -> "WebhookEvent":
+    def from_api(cls, row: dict, tz: tzinfo) -> "WebhookEvent":
         kind = row["Type"]
         if kind not in WEBHOOK_EVENTS:
             raise ValueError(f"Unknown event type {kind!r}")
@@ -268,6 +294,24 @@ class WebhookEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SuppressedAddress:
+    """One address on a client's suppression list: no AllClientLists list of the client
+    takes it, and an unsubscribe from such a list puts it there."""
+
+    email: str
+    reason: str  # "Unsubscribed" in Campaign Monitor's sample
+    date: datetime | None
+
+    @classmethod
+    def from_api(cls, row: dict, tz: tzinfo) -> "SuppressedAddress":
+        return cls(
+            email=row["EmailAddress"],
+            reason=row.get("SuppressionReason") or "",
+            date=parse_date(row.get("Date"), tz),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     """A sent campaign."""
 
@@ -282,7 +326,7 @@ class Campaign:
     tags: tuple[str, ...] = ()
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone) -> "Campaign":
+    def from_api(cls, row: dict, tz: tzinfo) -> "Campaign":
         return cls(
             campaign_id=row["CampaignID"],
             name=row.get("Name", ""),
@@ -308,7 +352,7 @@ class PlannedCampaign:
     tags: tuple[str, ...] = ()
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone) -> "PlannedCampaign":
+    def from_api(cls, row: dict, tz: tzinfo) -> "PlannedCampaign":
         return cls(
             campaign_id=row["CampaignID"],
             name=row.get("Name", ""),
@@ -333,7 +377,7 @@ class CampaignSummary:
     worldview_url: str = ""
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "CampaignSummary":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "CampaignSummary":
         return cls(
             name=row.get("Name", ""),
             recipients=int(row.get("Recipients") or 0),
@@ -361,7 +405,7 @@ class ListsAndSegments:
     segments: tuple[Segment, ...]
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "ListsAndSegments":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "ListsAndSegments":
         return cls(
             lists=tuple(MailingList.from_api(r) for r in row.get("Lists") or ()),
             segments=tuple(
@@ -377,7 +421,7 @@ class Recipient:
     list_id: str
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "Recipient":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "Recipient":
         return cls(email=row["EmailAddress"], list_id=row.get("ListID", ""))
 
 
@@ -398,7 +442,7 @@ class TrackingEvent:
 
     @classmethod
     def parser(cls, kind: str) -> Parser:
-        def parse(row: dict, tz: timezone) -> "TrackingEvent":
+        def parse(row: dict, tz: tzinfo) -> "TrackingEvent":
             return cls(
                 kind=kind,
                 email=row["EmailAddress"],
@@ -423,7 +467,7 @@ class Person:
     access_level: int
 
     @classmethod
-    def from_api(cls, row: dict, tz: timezone | None = None) -> "Person":
+    def from_api(cls, row: dict, tz: tzinfo | None = None) -> "Person":
         return cls(
             email=row["EmailAddress"],
             name=row.get("Name", ""),

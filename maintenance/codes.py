@@ -30,8 +30,11 @@ CODES = {
     ),
     "SF_DUPLICATE": Code(
         "Duplicate record or value",
-        "A duplicate rule, a unique field or an existing campaign member blocked the write.",
-        "Merge the duplicates in Salesforce or relax the duplicate rule, then retry.",
+        "A duplicate rule whose action is Block (the message names it), a unique field or an "
+        "existing campaign member refused the write. cmsync saves past duplicate rules whose "
+        "action is Allow with an alert, as a person confirming the alert would.",
+        "Merge the duplicates in Salesforce, or set the named duplicate rule's action on edit "
+        "to Allow (Alert) in Setup, then retry.",
     ),
     "SF_INVALID_DATA": Code(
         "Salesforce refused the record's data",
@@ -65,6 +68,17 @@ CODES = {
         "Press 'Install cmsync's schema' on the Sync tab, then Sync now.",
         retryable=False,
     ),
+    "SF_NO_ACCESS": Code(
+        "The sync user cannot use cmsync's Salesforce objects",
+        "cmsync's objects and fields are installed, but the sync user's Salesforce user may "
+        "not read or write some of them (Salesforce hides new objects and fields until a "
+        "permission set grants them). Missing tracking or Campaign access: campaigns, "
+        "statistics and tracking were skipped. Missing list access: subscriber lists and "
+        "memberships wait (opt-outs still synced).",
+        "Press 'Install components' on the Maintenance tab: it grants cmsync's permission set "
+        "(cmsync_Integration) and assigns it to the sync user. Then Sync now.",
+        retryable=False,
+    ),
     "SF_OTHER": Code(
         "Salesforce refused the record",
         "Salesforce returned an error cmsync has no specific advice for; its message is shown.",
@@ -78,8 +92,10 @@ CODES = {
     ),
     "CM_BAD_RECORD": Code(
         "Unreadable record from Campaign Monitor",
-        "A record from Campaign Monitor could not be read (for example a malformed date).",
-        "Check the subscriber in Campaign Monitor; the rest of the run went on.",
+        "A record from Campaign Monitor (a subscriber, or an address of a client's "
+        "suppression list) could not be read (for example a malformed date).",
+        "Check the subscriber or the suppression list in Campaign Monitor; the rest of the "
+        "run went on.",
         retryable=False,
     ),
     "CM_REACTION_FAILED": Code(
@@ -162,10 +178,15 @@ CODES = {
     "CM_RULE_FAILED": Code(
         "Campaign Monitor refused a subscription rule's change",
         "Adding a subscriber to a list, or setting one to Deleted, for a subscription rule "
-        "was refused by Campaign Monitor; its message is shown.",
+        "was refused by Campaign Monitor; its message is shown. Code 204 (In Suppression List) "
+        "means the address is on the client's suppression list, which every list "
+        "set to unsubscribe people from all the client's lists refuses; cmsync also counts "
+        "such an address as unsubscribed everywhere and ticks Email Opt Out, unless it is "
+        "still active or unconfirmed on a connected list.",
         "Correct the record in Salesforce (for example its email address) or the list in "
-        "Campaign Monitor. The rule acts again at the record's next change, or run it "
-        "retrospectively from the list's rules page.",
+        "Campaign Monitor; for a suppressed address that asked to be emailed again, remove "
+        "it from the client's suppression list in Campaign Monitor first. The rule acts again "
+        "at the record's next change, or run it retrospectively from the list's rules page.",
         retryable=False,
     ),
     "RULE_INVALID": Code(

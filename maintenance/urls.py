@@ -11,4 +11,5 @@ urlpatterns = [
     path("alerts/", views.alerts_view, name="maintenance-alerts"),
     path("components/", views.components_view, name="maintenance-components"),
     path("components/remove/", views.remove_components_view, name="maintenance-remove"),
+    path("components/readers/", views.readers_view, name="maintenance-readers"),
 ]

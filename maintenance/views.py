@@ -83,6 +83,7 @@ def components_context() -> dict:
         "schema_total": len(schema_parts),
         "schema_missing": sf.schema_missing,
         "layouts_missing": sf.layouts_missing,
+        "permissions_missing": sf.permissions_missing,
         "show_tabs": show_tabs,
         "tabs": tab_states,
         # Wanted and absent; with Show tabs off, none is missing.
@@ -252,3 +253,46 @@ def remove_components_view(request: HttpRequest) -> HttpResponse:
         return redirect("maintenance")
     context = {"layouts_only": layouts_only, "counts": counts}
     return render(request, "maintenance/remove_components.html", context)
+
+
+@login_required
+def readers_view(request: HttpRequest) -> HttpResponse:
+    """Who has cmsync's reader permission set in Salesforce: active Salesforce users with
+    checkboxes; saving assigns and unassigns it."""
+    from salesforce import permissions
+    from salesforce.connection import explain
+    from salesforce.errors import SalesforceError
+    from salesforce.models import SalesforceSettings
+
+    require_perm(request, COMPONENTS)
+    connection = _components_connection(request)
+    if connection is None:
+        return redirect("maintenance")
+    try:
+        gateway = connection.gateway(retries=1)
+        if permissions.READER not in permissions.installed_sets(gateway):
+            flash.error(request, "Install cmsync's components first: the reader set is missing.")
+            return redirect("maintenance")
+        users = permissions.active_users(gateway)
+        if request.method == "POST":
+            known = {u.id for u in users}
+            chosen = [i for i in request.POST.getlist("user") if i in known]
+            added, removed = permissions.set_readers(gateway, chosen, among=known)
+            names = {u.id: u.name for u in users}
+            record_action(
+                SalesforceSettings.get_solo(),
+                "maintenance",
+                f"Reader permission set ({permissions.READER}): assigned to "
+                f"{', '.join(names.get(i, i) for i in added) or 'nobody new'}; removed from "
+                f"{', '.join(names.get(i, i) for i in removed) or 'nobody'}",
+            )
+            flash.success(
+                request, f"Read access saved: {len(added)} added, {len(removed)} removed."
+            )
+            return redirect("maintenance-readers")
+        assigned = permissions.assignees(gateway, permissions.READER)
+    except SalesforceError as exc:
+        flash.error(request, explain(exc))
+        return redirect("maintenance")
+    context = {"users": users, "assigned": assigned, "set_name": permissions.READER}
+    return render(request, "maintenance/readers.html", context)

@@ -4,6 +4,7 @@ The console's views and the commands both go through here: the same checks, the 
 entries.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -11,9 +12,11 @@ from django.utils import timezone
 
 from cmsync import endpoints
 
-from . import auth, errors, layouts, schema, tabs
+from . import auth, errors, layouts, permissions, schema, tabs
 from .gateway import SalesforceGateway
 from .models import SalesforceConnection, SalesforceSettings
+
+log = logging.getLogger(__name__)
 
 
 def explain(exc: errors.SalesforceError) -> str:
@@ -85,8 +88,12 @@ def connect(
             sf_name=identity.get("name", ""),
         )
         settings = SalesforceSettings.get_solo()
-        if settings.sync_user_id is None:
-            set_sync_user(user)
+        first = settings.sync_user_id is None
+        if first:
+            settings.sync_user = user
+            settings.save()
+    if first:
+        set_sync_user(user)  # again, outside the transaction: it may call Salesforce
     return connection
 
 
@@ -142,10 +149,31 @@ def disconnect(user) -> bool:
     return bool(deleted)
 
 
-def set_sync_user(user) -> None:
+def set_sync_user(user) -> str:
+    """Make ``user`` the sync user and give its Salesforce user cmsync's integration
+    permission set, if that is installed. Returns what the admin must do when that could
+    not be done (empty when nothing)."""
     settings = SalesforceSettings.get_solo()
     settings.sync_user = user
     settings.save()
+    connection = settings.sync_connection()
+    if connection is None or connection.revoked_at or not connection.sf_user_id:
+        return ""
+    try:
+        gateway = connection.gateway(retries=1)
+        permissions.assign_integration(gateway, connection.sf_user_id)
+        settings.permissions_missing = permissions.status(
+            gateway, connection.sf_user_id, _shown_tabs(tabs.status(gateway))
+        )
+        settings.save(update_fields=["permissions_missing"])
+    except errors.SalesforceError as exc:
+        log.warning("Could not give the new sync user cmsync's permission set: %s", exc)
+        return (
+            f"cmsync could not give {connection.sf_username or 'the sync user'} its permission "
+            f"set in Salesforce ({explain(exc)}). Press Install components on the Maintenance "
+            "tab, or assign the cmsync_Integration permission set to that user in Salesforce."
+        )
+    return ""
 
 
 def test_connection(connection: SalesforceConnection) -> dict:
@@ -200,15 +228,28 @@ def sync_user_status() -> SyncUserStatus:
 
 
 def check_schema(connection: SalesforceConnection, *, install: bool = False) -> list[str]:
-    """Read (and with ``install`` create) cmsync's schema; remember what is missing."""
+    """Read (and with ``install`` create) cmsync's schema and the permission sets that let
+    the sync user use it; remember what is missing. Returns the missing schema parts and
+    grants."""
     gateway = connection.gateway(retries=1)
     settings = SalesforceSettings.get_solo()
-    if install and schema.install(gateway):
+    if install and (schema.install(gateway) + _grant(gateway, settings)):
         settings.schema_installed_at = timezone.now()
     if install:
         _follow_show_tabs(gateway)
     _remember(settings, gateway)
-    return settings.schema_missing
+    return settings.schema_missing + settings.permissions_missing
+
+
+def _sync_user_sf_id(settings: SalesforceSettings) -> str:
+    """The sync user's Salesforce user id: the permission set goes to it, whoever installs."""
+    connection = settings.sync_connection()
+    return connection.sf_user_id if connection is not None else ""
+
+
+def _grant(gateway, settings: SalesforceSettings) -> list[str]:
+    sync_user = _sync_user_sf_id(settings)
+    return permissions.install(gateway, [sync_user] if sync_user else [])
 
 
 def _remember(settings: SalesforceSettings, gateway) -> None:
@@ -218,19 +259,26 @@ def _remember(settings: SalesforceSettings, gateway) -> None:
         if not settings.schema_missing
         else [f"{c.layout}: {c.label}" for c in layouts.components()]
     )
-    settings.tabs_installed = [s.tab.object_name for s in tabs.status(gateway) if s.installed]
+    tab_states = tabs.status(gateway)
+    settings.permissions_missing = permissions.status(
+        gateway, _sync_user_sf_id(settings), _shown_tabs(tab_states)
+    )
+    settings.tabs_installed = [s.tab.object_name for s in tab_states if s.installed]
     settings.schema_checked_at = timezone.now()
     settings.save()
 
 
 def install_components(connection: SalesforceConnection, console_url: str) -> list[str]:
-    """cmsync's objects and fields, then its buttons, fields and related lists on layouts,
-    then its tabs as Show tabs says (on: added; off: any left in the org removed)."""
+    """cmsync's objects and fields, the permission sets that let the sync user (and readers)
+    use them, then its buttons, fields and related lists on layouts, then its tabs as Show
+    tabs says (on: added and made visible through the permission sets; off: any left in the
+    org removed)."""
     gateway = connection.gateway(retries=1)
+    settings = SalesforceSettings.get_solo()
     added = schema.install(gateway)
+    added += _grant(gateway, settings)
     added += [f"{c.layout}: {c.label}" for c in layouts.install(gateway, console_url)]
     added += _follow_show_tabs(gateway)
-    settings = SalesforceSettings.get_solo()
     if added:
         settings.schema_installed_at = timezone.now()
     _remember(settings, gateway)
@@ -250,11 +298,13 @@ def removal_counts(connection: SalesforceConnection) -> dict[str, int]:
 
 
 def remove_components(connection: SalesforceConnection, *, layouts_only: bool) -> list[str]:
-    """Take cmsync's items off the layouts; unless ``layouts_only``, delete its schema too."""
+    """Take cmsync's items off the layouts; unless ``layouts_only``, delete its permission
+    sets (and their assignments) and its schema too."""
     gateway = connection.gateway(retries=1)
     removed = [f"{c.layout}: {c.label}" for c in layouts.remove(gateway)]
     if not layouts_only:
         removed += [f"Tab: {t.label}" for t in tabs.remove(gateway)]
+        removed += permissions.remove(gateway)
         removed += schema.remove(gateway)
     _remember(SalesforceSettings.get_solo(), gateway)
     return removed
@@ -263,14 +313,34 @@ def remove_components(connection: SalesforceConnection, *, layouts_only: bool) -
 # -- Show tabs ---------------------------------------------------------------------------------
 
 
+def _show_tabs_on() -> bool:
+    from settings_app.models import GeneralSettings
+
+    return GeneralSettings.get_solo().show_tabs
+
+
+def _shown_tabs(states: list[tabs.TabStatus]) -> list[str]:
+    """The tabs cmsync's permission sets must make visible: its tabs in the org while Show
+    tabs is on. With it off there are none (deleting a tab deletes its tab settings)."""
+    return [s.tab.object_name for s in states if s.installed] if _show_tabs_on() else []
+
+
 def _follow_show_tabs(gateway) -> list[str]:
     """Add cmsync's tabs when Show tabs is on, remove them when it is off. Returns what
     changed, as the Maintenance tab's component lists say it."""
-    from settings_app.models import GeneralSettings
+    changed, granted = _apply_show_tabs(gateway)
+    return changed + granted
 
-    if GeneralSettings.get_solo().show_tabs:
-        return [f"Tab: {t.label}" for t in tabs.install(gateway)]
-    return [f"Tab removed (Show tabs is off): {t.label}" for t in tabs.remove(gateway)]
+
+def _apply_show_tabs(gateway) -> tuple[list[str], list[str]]:
+    """(the tabs added or removed, the tab settings added). With Show tabs on, the tabs are
+    created, then made visible (Default On) to the holders of both permission sets: a tab
+    created through the API is hidden from every user until then."""
+    if _show_tabs_on():
+        added = [f"Tab: {t.label}" for t in tabs.install(gateway)]
+        names = [t.object_name for t in tabs.components()]
+        return added, permissions.show_tabs(gateway, names)
+    return [f"Tab removed (Show tabs is off): {t.label}" for t in tabs.remove(gateway)], []
 
 
 @dataclass(frozen=True)
@@ -298,7 +368,7 @@ def apply_show_tabs(user) -> TabsChange:
         return TabsChange(f"Salesforce is not connected, so its tabs are unchanged. {later}", False)
     try:
         gateway = connection.gateway(retries=1)
-        changed = _follow_show_tabs(gateway)
+        changed, granted = _apply_show_tabs(gateway)
         _remember(SalesforceSettings.get_solo(), gateway)
     except errors.SalesforceError as exc:
         if exc.code == "SCHEMA_NOT_INSTALLED":
@@ -315,6 +385,12 @@ def apply_show_tabs(user) -> TabsChange:
             SalesforceSettings.get_solo(),
             "maintenance",
             f"{done} Salesforce tabs (Show tabs {'on' if show else 'off'}): {names}",
+        )
+    elif granted:
+        record_action(
+            SalesforceSettings.get_solo(),
+            "maintenance",
+            f"Made Salesforce tabs visible (Show tabs on): {', '.join(granted)}",
         )
     labels = ", ".join(t.label for t in tabs.components())
     if show:

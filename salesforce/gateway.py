@@ -5,6 +5,12 @@ One ``requests.Session`` with timeouts and transport retries (502/503/504, conne
 ``UNABLE_TO_LOCK_ROW`` and ``REQUEST_LIMIT_EXCEEDED`` are not retried here: they are reported
 to the caller, which knows whether to wait, regroup or stop. Writes go through sObject
 Collections, 200 records a call, ``allOrNone=false``; per-record failures come back as data.
+
+Every write carries ``Sforce-Duplicate-Rule-Header: allowSave=true``: an *alert* duplicate
+rule lets a person save after a warning, and cmsync, which cannot be warned, saves (it only
+changes opt-outs and mapped fields of existing people, its own objects by their keys, and
+imports people an admin chose). A *block* rule still refuses; its record fails with
+DUPLICATES_DETECTED and ``RecordError.rule`` names the rule.
 """
 
 import logging
@@ -35,6 +41,7 @@ IN_CHUNK_CHARS = 12000  # encoded IN list: keeps a GET query URL under Salesforc
 IN_CHUNK_SIZE = 200
 # UNABLE_TO_LOCK_ROW: Salesforce waits ~10 s for a lock; try again a few times, then report.
 LOCK_RETRY_PAUSES = (1.0, 3.0, 9.0)
+WRITE_HEADERS = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}  # API 52.0 and later
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class RecordError:
     status_code: str
     message: str
     fields: tuple[str, ...] = ()
+    rule: str = ""  # DUPLICATES_DETECTED: the duplicate rule that refused the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +192,14 @@ def _locked(result: RecordResult) -> bool:
     return any(e.status_code == "UNABLE_TO_LOCK_ROW" for e in result.errors)
 
 
+def _duplicate_rule(error: dict) -> str:
+    """The rule named by a DUPLICATES_DETECTED error's duplicate result, which Salesforce's
+    REST responses spell "duplicateResut" (read "duplicateResult" too)."""
+    result = error.get("duplicateResut") or error.get("duplicateResult")
+    rule = result.get("duplicateRule") if isinstance(result, dict) else None
+    return rule if isinstance(rule, str) else ""
+
+
 def _result(record: dict, row: dict, operation: str = "") -> RecordResult:
     return RecordResult(
         operation=operation,
@@ -196,10 +212,18 @@ def _result(record: dict, row: dict, operation: str = "") -> RecordResult:
                 status_code=e.get("statusCode", ""),
                 message=e.get("message", ""),
                 fields=tuple(e.get("fields") or ()),
+                rule=_duplicate_rule(e),
             )
             for e in row.get("errors") or ()
         ),
     )
+
+
+def unconverted(sobject: str) -> str:
+    """The condition that leaves converted Leads out of a query of people (`` AND ...``, to
+    follow a WHERE): Salesforce keeps returning a converted Lead but refuses to update it,
+    and its person lives on as the Contact it became."""
+    return " AND IsConverted = false" if sobject == "Lead" else ""
 
 
 def soql(template: str, **values: Any) -> str:
@@ -297,6 +321,8 @@ class SalesforceGateway:
         Of records modified in the same second (a data load), the lowest Id comes first, as
         the import wizard and subscription rules order them (``LastModifiedDate DESC, Id``):
         Salesforce returns rows in no promised order, and the sync must not depend on one.
+        Converted Leads are left out: Salesforce refuses to update them, and their person
+        lives on as the Contact they became.
         """
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
         found: dict[str, list[Person]] = {}
@@ -304,7 +330,7 @@ class SalesforceGateway:
             for chunk in _in_chunks(wanted):
                 soql = format_soql(
                     f"SELECT Id, Email, HasOptedOutOfEmail, LastModifiedDate FROM {sobject} "
-                    "WHERE Email IN {emails}",
+                    f"WHERE Email IN {{emails}}{unconverted(sobject)}",
                     emails=chunk,
                 )
                 for row in self.query(soql):
@@ -320,6 +346,26 @@ class SalesforceGateway:
             people.sort(key=lambda p: p.id)  # ties keep this order in the stable sort below
             people.sort(key=lambda p: p.last_modified, reverse=True)
         return found
+
+    def converted_leads(self, ids: Iterable[str]) -> set[str]:
+        """Which of these Lead ids (15 or 18 characters) are converted Leads, deleted or not."""
+        found: set[str] = set()
+        for chunk in _in_chunks(sorted(set(ids))):
+            soql = format_soql(
+                "SELECT Id FROM Lead WHERE Id IN {ids} AND IsConverted = true", ids=chunk
+            )
+            found.update(row["Id"] for row in self.query(soql, include_deleted=True))
+        return found
+
+    def opt_out_state(self, sobject: str, record_id: str) -> tuple[bool, datetime] | None:
+        """A Contact's or Lead's HasOptedOutOfEmail and SystemModstamp now (None if gone)."""
+        soql = format_soql(
+            f"SELECT HasOptedOutOfEmail, SystemModstamp FROM {sobject} WHERE Id = {{id}}",
+            id=record_id,
+        )
+        for row in self.query(soql):
+            return bool(row["HasOptedOutOfEmail"]), parse_datetime(row["SystemModstamp"])
+        return None
 
     def describe(self, sobject: str) -> ObjectInfo:
         data = self.rest(f"sobjects/{sobject}/describe")
@@ -370,7 +416,8 @@ class SalesforceGateway:
     ) -> list[RecordResult]:
         """One collection call; records that met a row lock are sent again after a pause."""
         self._before_write()
-        rows = self.rest(path, method=method, json={"allOrNone": False, "records": chunk})
+        body = {"allOrNone": False, "records": chunk}
+        rows = self.rest(path, method=method, json=body, headers=WRITE_HEADERS)
         results = [_result(record, row, operation) for record, row in zip(chunk, rows, strict=True)]
         for pause in LOCK_RETRY_PAUSES:
             locked = [i for i, r in enumerate(results) if _locked(r)]
@@ -379,7 +426,8 @@ class SalesforceGateway:
             time.sleep(pause)
             self._before_write()
             retry = [chunk[i] for i in locked]
-            rows = self.rest(path, method=method, json={"allOrNone": False, "records": retry})
+            body = {"allOrNone": False, "records": retry}
+            rows = self.rest(path, method=method, json=body, headers=WRITE_HEADERS)
             for i, record, row in zip(locked, retry, rows, strict=True):
                 results[i] = _result(record, row, operation)
         return results

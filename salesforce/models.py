@@ -35,6 +35,9 @@ class SalesforceSettings(InAuditArea, SingletonModel):
     schema_missing = models.JSONField(default=list, blank=True)
     # The page layout items (buttons, fields, related lists) the last check found missing.
     layouts_missing = models.JSONField(default=list, blank=True)
+    # What the last check found missing of cmsync's permission sets and the sync user's
+    # assignment (permissions.status, in words).
+    permissions_missing = models.JSONField(default=list, blank=True)
     # The objects whose custom tab the last check found in the org (tabs.py).
     tabs_installed = models.JSONField(default=list, blank=True)
     schema_checked_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +140,7 @@ auditlog.register(
         "outbound_secret",
         "schema_missing",
         "layouts_missing",
+        "permissions_missing",
         "schema_checked_at",
     ],
 )

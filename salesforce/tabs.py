@@ -9,7 +9,8 @@ Tabs go through the Tooling API's CustomTab: a custom object tab is named after 
 (``schema.py``). A query cannot say which object a custom object tab shows (Salesforce fills
 in neither DeveloperName nor MasterLabel for them, and FullName can be read one record at a
 time), so the org's unpackaged custom object tabs are read one by one until cmsync's are
-found.
+found. A tab created this way is hidden from every user: cmsync's permission sets make them
+visible (``permissions.show_tabs``), and deleting a tab deletes those settings.
 """
 
 import json

@@ -167,8 +167,10 @@ def sync_user_view(request: HttpRequest) -> HttpResponse:
     if connection is None or connection.revoked_at:
         messages.error(request, "Connect your own Salesforce user first.")
         return redirect("sync")
-    set_sync_user(request.user)
+    problem = set_sync_user(request.user)
     messages.success(request, f"The sync now runs as you ({connection.sf_username}).")
+    if problem:
+        messages.warning(request, problem)
     return redirect("sync")
 
 

@@ -20,8 +20,9 @@ JOURNEYS_WARNING = (
     "a custom field it updates moves someone into a segment, whatever this setting."
 )
 RESUBSCRIBE_HELP = (
-    "Only subscribers who were deleted from this list come back. Unsubscribed, bounced and "
-    "suppressed people never do: they are updated but stay as they are."
+    "Only subscribers who were deleted from this list come back. Unsubscribed and bounced "
+    "people never do: they are updated but stay as they are. People on the client's "
+    "suppression list are not imported at all (the result lists them as suppressed)."
 )
 CONDITION_ROWS = 5  # empty rows offered; at most criteria.MAX_CONDITIONS in all
 

@@ -18,6 +18,12 @@ A run (``run``):
   5. send batches of 1000 through the import endpoint; save counts, failures per email and
      progress after each batch, stop at a batch boundary when cancelled
   6. finish: succeeded, partly succeeded (Campaign Monitor refused some) or failed
+
+Suppressed people: Campaign Monitor refuses to import an address on the client's suppression
+list into a list set to unsubscribe people from all the client's lists (per email, Code 204
+"In Suppression List", whatever Resubscribe says). They are reported as suppressed, not as
+failures: the import did what Campaign Monitor allows, and only removing the address from
+the suppression list (in Campaign Monitor) lets it in.
 """
 
 import logging
@@ -33,7 +39,7 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.records import NewSubscriber
+from campaign_monitor.records import IN_SUPPRESSION_LIST, NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
@@ -495,6 +501,7 @@ class Runner:
             "new": int(totals.get("new", 0)),
             "existing": int(totals.get("existing", 0)),
             "failed": int(totals.get("failed", 0)),
+            "suppressed": int(totals.get("suppressed", 0)),
             "resubscribed": int(totals.get("resubscribed", 0)),
             "batches": self.done,
             "options": self.options,
@@ -548,16 +555,20 @@ class Runner:
                 restart_autoresponders=self.options["journeys"],
             )
             failed = {f.email.lower() for f in result.failures}
+            suppressed = sum(f.code == IN_SUPPRESSION_LIST for f in result.failures)
             self.totals["submitted"] += result.submitted
             self.totals["new"] += result.new
             self.totals["existing"] += result.existing
-            self.totals["failed"] += len(result.failures)
+            self.totals["failed"] += len(result.failures) - suppressed
+            self.totals["suppressed"] += suppressed
             if resubscribe:
                 self.totals["resubscribed"] += sum(s.email.lower() not in failed for s in group)
             ImportFailure.objects.bulk_create(
                 ImportFailure(
                     job=self.job,
-                    kind=ImportFailure.Kind.REFUSED,
+                    kind=ImportFailure.Kind.SUPPRESSED
+                    if f.code == IN_SUPPRESSION_LIST
+                    else ImportFailure.Kind.REFUSED,
                     email=f.email[:254],
                     code=str(f.code),
                     message=f.message[:500],

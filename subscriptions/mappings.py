@@ -21,7 +21,7 @@ from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.models import Message
-from salesforce.gateway import FieldInfo, soql
+from salesforce.gateway import FieldInfo, soql, unconverted
 
 from . import field_types
 from .models import FieldMapping, PushedFields
@@ -178,7 +178,7 @@ def push_changes_to_cm(ctx, general, changes: list) -> None:
         if not usable:
             continue
         fields = sorted({"Email", *(i.name for i in usable.values())})
-        rows = read_records(ctx, sobject, ids, fields)
+        rows = read_records(ctx, sobject, ids, fields, unconverted(sobject))
         ctx.count(STEP, read=len(rows))
         emails = {(row.get("Email") or "").lower() for row in rows.values()} - {""}
         members = defaultdict(list)

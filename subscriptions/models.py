@@ -182,7 +182,7 @@ class ImportJob(models.Model):
     # Saved after every batch; a running job whose heartbeat is old lost its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # {"found", "allowed", "skipped": {"opted_out": n, ...}, "submitted", "new", "existing",
-    #  "failed", "resubscribed", "batches", "options": {what was in force}}
+    #  "failed", "suppressed", "resubscribed", "batches", "options": {what was in force}}
     totals = models.JSONField(default=dict, blank=True)
     last_error = models.TextField(blank=True)
 
@@ -213,6 +213,9 @@ class ImportFailure(models.Model):
     class Kind(models.TextChoices):
         SKIPPED = "skipped", "Skipped by cmsync"
         REFUSED = "refused", "Refused by Campaign Monitor"
+        # Campaign Monitor's Code 204: on the client's suppression list, which imports into a
+        # list that unsubscribes from all the client's lists never get past.
+        SUPPRESSED = "suppressed", "On the suppression list"
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="failures")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REFUSED)

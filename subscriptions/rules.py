@@ -33,12 +33,12 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.records import LIVE_STATES, NewSubscriber
+from campaign_monitor.records import IN_SUPPRESSION_LIST, LIVE_STATES, NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import ObjectInfo, SalesforceGateway, soql
+from salesforce.gateway import ObjectInfo, SalesforceGateway, soql, unconverted
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
@@ -155,10 +155,10 @@ def _flat(row: dict) -> dict:
 def matching(
     sf: SalesforceGateway, sobject: str, criteria: Criteria, ids: list[str], fields: list[str]
 ) -> list[dict]:
-    """The records among ``ids`` the criteria match. The id list and the condition are
-    formatted apart: a condition's quoted value may hold braces."""
+    """The records among ``ids`` the criteria match (converted Leads never do). The id list
+    and the condition are formatted apart: a condition's quoted value may hold braces."""
     head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
-    tail = f" AND ({criteria.where()})"
+    tail = f"{unconverted(sobject)} AND ({criteria.where()})"
     rows = []
     for chunk in chunks(ids, IN_CHUNK):
         rows += sf.query(head + soql("Id IN {ids}", ids=chunk) + tail)
@@ -236,7 +236,15 @@ def add(
     refused = {f.email.lower(): f for f in result.failures}
     for c in allowed:
         failure, state = refused.get(c.email.lower()), states.get(c.email.lower())
-        if failure:
+        if failure and failure.code == IN_SUPPRESSION_LIST and state in INACTIVE_STATES:
+            # Unsubscribed from a list that unsubscribes from all the client's lists: the
+            # suppression list refuses the import, as it would refuse a re-subscription.
+            note = (
+                f"stays {state} on {target.name} (rules never re-subscribe; the address is "
+                "on the client's suppression list)"
+            )
+            done.append(Done(c.id, c.email, "unchanged", note))
+        elif failure:
             report(
                 "CM_RULE_FAILED",
                 f"Could not add {c.email} ({sobject} {c.id}) to {target.name}",
@@ -678,8 +686,8 @@ def _retro_add(rule, criteria, target, api, sf, describe, general, tally: Tally)
     fields = select_fields(target.list_id, sobject, describe)
     remover = _remover(rule, describe)
     query = (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {criteria.where()} "
-        "ORDER BY LastModifiedDate DESC, Id"
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE ({criteria.where()})"
+        f"{unconverted(sobject)} ORDER BY LastModifiedDate DESC, Id"
     )
     seen: set[str] = set()  # screen() drops duplicates within a batch; this across batches
     for rows in chunks(map(_flat, sf.query(query)), IMPORT_BATCH):
@@ -714,7 +722,7 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
                 query = (
                     f"SELECT Id, Email FROM {sobject} WHERE "
                     + soql("Email IN {emails}", emails=chunk)
-                    + f" AND ({where})"
+                    + f"{unconverted(sobject)} AND ({where})"
                 )
                 for row in sf.query(query):
                     found.setdefault((row.get("Email") or "").lower(), (row, state))

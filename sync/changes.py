@@ -7,6 +7,18 @@ inbox and acts as the general options say.
 
 Reactions fire on a *transition* against ``WatchedRecord`` (opt-out ticked, record deleted):
 a change seen twice, by the poll and by an Outbound Message or by a redelivery, acts once.
+
+Salesforce stamps to the whole second, so many changes share a SystemModstamp, and one record
+may change twice within a second. The poll reads from a little before its cursor with ``>=``
+(nothing stamped in the cursor's second is missed); the inbox takes a reading it already
+holds again only when the one it holds may have been read before that second was over (the
+record may have changed again within it, see ``_already_known``); and of two states of one
+record in one second, the record's current value decides which is the later (an older state
+arriving late never wins).
+
+Converted Leads are left out: the poll does not read them and a change of one (an Outbound
+Message, or a Lead converted since) is not acted on. The Contact a Lead became is a Contact
+like any other.
 When the primary sync writes ``HasOptedOutOfEmail`` it first records the value it expects
 here, so its own write does not bounce back as a reaction, and the record's value from
 before that write, read late, is not mistaken for a new one.
@@ -28,7 +40,7 @@ from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import SalesforceGateway, parse_datetime
+from salesforce.gateway import SalesforceGateway, parse_datetime, unconverted
 from settings_app.models import GeneralSettings, SyncSettings
 from subscriptions import reactions
 
@@ -44,6 +56,9 @@ ACCOUNT_FIELDS = "Id, IsDeleted, SystemModstamp, LastModifiedById"
 POLL_OVERLAP = timedelta(minutes=2)
 EXPECT_FOR = timedelta(minutes=30)  # how long the primary sync's own write is waited for
 KEEP_PROCESSED = timedelta(days=7)
+# Salesforce stamps to the whole second; a change stamped in a second is saved by this long
+# after the second ends (a read later than that has seen all of the second's changes).
+SECOND_SETTLES = timedelta(seconds=2)
 BATCH = 200
 
 
@@ -71,21 +86,43 @@ def _soql_datetime(value: datetime) -> str:
 # -- the inbox ------------------------------------------------------------------------------
 
 
+def _key(record_id: str, modstamp, deleted: bool, opted_out, email: str) -> tuple:
+    return (record_id, modstamp, deleted, opted_out, email[:254])
+
+
+def _already_known(item: Seen, source: str, earlier: dict) -> bool:
+    """Whether a change stored before, with the same record, stamp and values, stands for
+    this one: the same Outbound Message delivered again; one still waiting in the inbox (its
+    run reads the record as it is then); or one read after its second was over. Otherwise
+    the record may have changed again within that second (a field cmsync does not read
+    here, say), and this reading is news."""
+    if earlier["processed_at"] is None:
+        return True
+    same_message = source == earlier["source"] == SalesforceChange.Source.OUTBOUND
+    if same_message and item.batch[:80] == earlier["batch"]:
+        return True
+    return earlier["received_at"] >= item.modstamp + timedelta(seconds=1) + SECOND_SETTLES
+
+
 def receive(seen: Iterable[Seen], source: str) -> int:
     """Store changes in the inbox, skipping ones already there; returns how many are new."""
     new = 0
+    fields = ("record_id", "modstamp", "deleted", "opted_out", "email")
     for chunk in chunks(seen, 500):
-        known = set(
-            SalesforceChange.objects.filter(record_id__in={s.record_id for s in chunk}).values_list(
-                "record_id", "modstamp", "deleted"
-            )
-        )
+        known: dict[tuple, list[dict]] = {}
+        for row in SalesforceChange.objects.filter(
+            record_id__in={s.record_id for s in chunk}
+        ).values(*fields, "source", "batch", "received_at", "processed_at"):
+            known.setdefault(_key(*(row[f] for f in fields)), []).append(row)
         rows = []
         for item in chunk:
-            key = (item.record_id, item.modstamp, item.deleted)
-            if item.modstamp is not None and key in known:
+            key = _key(item.record_id, item.modstamp, item.deleted, item.opted_out, item.email)
+            earlier = known.get(key, [])
+            if item.modstamp is not None and any(_already_known(item, source, e) for e in earlier):
                 continue
-            known.add(key)
+            known.setdefault(key, []).append(
+                {"processed_at": None, "source": source, "batch": item.batch[:80]}
+            )
             rows.append(
                 SalesforceChange(
                     source=source,
@@ -220,7 +257,10 @@ def _baseline(sf: SalesforceGateway, now: datetime) -> None:
     with transaction.atomic():
         WatchedRecord.objects.all().delete()
         for sobject in PEOPLE:
-            soql = f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true"
+            soql = (
+                f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true"
+                f"{unconverted(sobject)}"
+            )
             for chunk in chunks(sf.query(soql), 1000):
                 WatchedRecord.objects.bulk_create(
                     [
@@ -250,8 +290,8 @@ def _read_changes(sf: SalesforceGateway, accounts: bool, now: datetime) -> int:
         fields = ACCOUNT_FIELDS if sobject == "Account" else PERSON_FIELDS
         since = _soql_datetime(cursor.position - POLL_OVERLAP)
         soql = (
-            f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {since} "
-            "ORDER BY SystemModstamp, Id"
+            f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {since}"
+            f"{unconverted(sobject)} ORDER BY SystemModstamp, Id"
         )
         for chunk in chunks(sf.query(soql, include_deleted=True), 500):
             found += receive((_seen(sobject, row) for row in chunk), SalesforceChange.Source.POLL)
@@ -324,9 +364,13 @@ def process(ctx: Context) -> None:
     while batch := list(SalesforceChange.objects.filter(processed_at=None).order_by("id")[:BATCH]):
         general = GeneralSettings.get_solo()  # an admin may switch triggers off mid-run
         firsts = _first_of_batches(batch) if general.disable_bulk_triggers else None
+        converted = _converted(ctx, batch)
         handled = []
         for change in batch:
-            if general.disable_triggers:
+            if change.record_id[:15] in converted:
+                outcome = "not acted on: a converted Lead (its Contact stands for the person)"
+                ctx.count("changes", read=1, skipped=1)
+            elif general.disable_triggers:
                 outcome = "not acted on: triggers are disabled"
                 ctx.count("changes", read=1, skipped=1)
             elif firsts is not None and change.pk not in firsts:
@@ -343,6 +387,12 @@ def process(ctx: Context) -> None:
         SalesforceChange.objects.bulk_update(batch, ["processed_at", "run", "outcome"])
         ctx.checkpoint()
     SalesforceChange.objects.filter(processed_at__lt=timezone.now() - KEEP_PROCESSED).delete()
+
+
+def _converted(ctx: Context, changes: list[SalesforceChange]) -> set[str]:
+    """The (15-character) ids of the converted Leads among these changes."""
+    leads = {c.record_id for c in changes if c.sobject == "Lead"}
+    return {i[:15] for i in ctx.sf.converted_leads(leads)} if leads else set()
 
 
 def _first_of_batches(changes: list[SalesforceChange]) -> set[int]:
@@ -362,6 +412,8 @@ def _handle(ctx: Context, general: GeneralSettings, change: SalesforceChange) ->
         )
     if watched.modstamp and change.modstamp and change.modstamp < watched.modstamp:
         return "not acted on: older than a change already handled"
+    if _earlier_in_its_second(ctx, change, watched):
+        return "not acted on: older than a change already handled"
     if change.email:
         watched.email_lc = change.email.lower()
     if change.modstamp:
@@ -379,6 +431,19 @@ def _handle(ctx: Context, general: GeneralSettings, change: SalesforceChange) ->
         outcome = _opt_out_changed(ctx, general, change, watched)
     watched.save()
     return outcome
+
+
+def _earlier_in_its_second(ctx: Context, change: SalesforceChange, watched: WatchedRecord) -> bool:
+    """A change stamped in the same second as the one last applied, saying otherwise: only
+    Salesforce's current record tells which came later (its value, if still stamped in that
+    second; if stamped later, the later change comes by itself and this one is old)."""
+    same_second = watched.modstamp is not None and change.modstamp == watched.modstamp
+    if not same_second or change.deleted or change.opted_out is None:
+        return False
+    if change.opted_out == watched.opted_out:
+        return False
+    current = ctx.sf.opt_out_state(change.sobject, change.record_id)
+    return current is None or current != (change.opted_out, change.modstamp)
 
 
 def _opt_out_changed(

@@ -20,13 +20,13 @@ sync stays the safety net: an event Campaign Monitor never delivered is read by 
 
 import logging
 from collections import defaultdict
-from datetime import timedelta, timezone
+from datetime import timedelta, tzinfo
 
 from django.utils import timezone as django_timezone
 
 from campaign_monitor.models import ConnectedClient, Connection, ListOptions
 from campaign_monitor.records import WebhookEvent
-from salesforce import schema
+from salesforce import permissions, schema
 
 from . import custom_fields, memberships, steps
 from .context import Context
@@ -74,6 +74,7 @@ def process(ctx: Context) -> None:
     ctx.begin("cm_events")
     tz = ctx.cm.tz  # the account's time zone, read once per run
     missing = None  # cmsync's schema in the org, checked once per run when needed
+    blocked: list[str] = []  # and what of it the sync user may not use
     while batch := list(
         CampaignMonitorEvent.objects.filter(processed_at=None).order_by("id")[:BATCH]
     ):
@@ -85,7 +86,10 @@ def process(ctx: Context) -> None:
         if members:
             if missing is None:
                 missing = schema.missing(ctx.sf)
-            memberships.sync_lists_and_memberships(ctx, missing, sorted(members))
+                # What the sync user may use: a describe as that user, as the primary sync.
+                installed = [c for c in schema.components() if c not in missing]
+                blocked = permissions.inaccessible(ctx.sf, installed)
+            memberships.sync_lists_and_memberships(ctx, missing, blocked, emails=sorted(members))
         now = django_timezone.now()
         for event in batch:
             event.processed_at, event.run = now, ctx.run
@@ -98,7 +102,7 @@ def process(ctx: Context) -> None:
 
 
 def _apply(
-    ctx: Context, batch: list[CampaignMonitorEvent], tz: timezone
+    ctx: Context, batch: list[CampaignMonitorEvent], tz: tzinfo
 ) -> tuple[set[str], set[str]]:
     """Store the batch's states and write its custom fields; the emails whose opt-out, and
     those whose memberships, are now pending."""

@@ -179,18 +179,28 @@ class Context:
     ) -> int:
         """Turn each failed record into a message of its client (a client id, or a function
         of the result; empty when the record concerns several clients or none, so only users
-        who see every client see it); returns how many failed."""
-        failed = [r for r in results if not r.success]
+        who see every client see it); returns how many failed. A Lead converted since it was
+        read is not a failure: cmsync leaves converted Leads alone."""
+        converted = [r for r in results if _converted_lead(r)]
+        failed = [r for r in results if not r.success and not _converted_lead(r)]
         for result in failed:
             error = result.errors[0] if result.errors else None
             status = error.status_code if error else "UNKNOWN"
+            because = f" (duplicate rule {error.rule})" if error and error.rule else ""
             self.message(
                 for_salesforce(status),
-                f"{sobject} {result.record.get('Id') or ''} not written in {step}: {status}",
+                f"{sobject} {result.record.get('Id') or ''} not written in {step}: "
+                f"{status}{because}",
                 upstream=error.message if error else "",
                 record={"sobject": sobject, "operation": result.operation, "fields": result.record},
                 client_id=client_id(result) if callable(client_id) else client_id,
                 step=step,
             )
-        self.count(step, failed=len(failed), written=len(results) - len(failed))
+        written = len(results) - len(failed) - len(converted)
+        self.count(step, failed=len(failed), written=written, unchanged=len(converted))
         return len(failed)
+
+
+def _converted_lead(result: RecordResult) -> bool:
+    """A Lead converted after cmsync read it: left alone, as every converted Lead is."""
+    return any(e.status_code == "CANNOT_UPDATE_CONVERTED_LEAD" for e in result.errors)

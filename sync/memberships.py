@@ -32,10 +32,14 @@ NAME_LENGTH = 80  # a custom object's Name
 
 
 def sync_lists_and_memberships(
-    ctx: Context, missing: list[Component], emails: list[str] | None = None
+    ctx: Context,
+    missing: list[Component],
+    blocked: tuple[str, ...] | list[str] = (),
+    emails: list[str] | None = None,
 ) -> None:
     """Both steps, if the org has both objects with all their fields (``missing``:
-    schema.missing()); otherwise one warning, and the pending rows wait for the schema.
+    schema.missing()) and the sync user may use them (``blocked``:
+    permissions.inaccessible()); otherwise one warning, and the pending rows wait.
     ``emails``: only the pending rows of these (a run of Campaign Monitor events)."""
     ctx.begin("lists")
     absent = [c.full_name for c in missing if c.object_name in OBJECTS]
@@ -45,6 +49,16 @@ def sync_lists_and_memberships(
             f"cmsync's Salesforce schema is missing {len(absent)} parts of the list objects; "
             "subscriber lists and list memberships were skipped",
             record={"missing": absent},
+            severity="warning",
+        )
+        return
+    denied = [name for name in blocked if name.split(".")[0] in OBJECTS]
+    if denied:
+        ctx.message(
+            "SF_NO_ACCESS",
+            f"The sync user cannot use {len(denied)} of cmsync's list objects and fields in "
+            "Salesforce; subscriber lists and list memberships were skipped",
+            record={"inaccessible": denied},
             severity="warning",
         )
         return

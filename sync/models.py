@@ -135,6 +135,26 @@ class SubscriberState(models.Model):
         return f"{self.email} is {self.state} on {self.list_id}"
 
 
+class SuppressedEmail(models.Model):
+    """An address on a connected client's suppression list, as last read (in full, each run)."""
+
+    client_id = models.CharField(max_length=64)
+    email = models.CharField(max_length=254)
+    email_lc = models.CharField(max_length=254)
+    date = models.DateTimeField(null=True, blank=True)
+    # Set when the address came onto the list; cleared once the opt-out step has dealt with it.
+    opt_out_pending = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "email_lc"], name="one_suppression")
+        ]
+        indexes = [models.Index(fields=["opt_out_pending", "email_lc"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} is suppressed for {self.client_id}"
+
+
 class ScheduleState(SingletonModel):
     """The schedule as data: when the next scheduled run is due (computed from the settings)."""
 

@@ -23,7 +23,7 @@ from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import Connection
 from maintenance import alerts
 from salesforce import errors as sf_errors
-from salesforce import schema
+from salesforce import permissions, schema
 from salesforce.connection import sync_user_status
 from settings_app.models import GeneralSettings, SyncSettings
 
@@ -199,6 +199,22 @@ def _schema_ready(ctx: Context, missing: list[schema.Component]) -> bool:
     return not missing
 
 
+def _access_ready(ctx: Context, blocked: list[str]) -> bool:
+    """Installed is not enough: the sync user must be allowed to read and write it
+    (cmsync's permission set, assigned by Install)."""
+    blocked = [name for name in blocked if name.split(".")[0] in CAMPAIGN_OBJECTS]
+    if blocked:
+        ctx.message(
+            "SF_NO_ACCESS",
+            f"The sync user cannot use {len(blocked)} of cmsync's objects and fields in "
+            "Salesforce; campaigns and tracking were skipped",
+            record={"inaccessible": blocked},
+            severity="warning",
+            step="campaigns",
+        )
+    return not blocked
+
+
 def _primary_steps(ctx: Context) -> None:
     steps.retry_requested(ctx)
     for client in ctx.clients:
@@ -206,10 +222,14 @@ def _primary_steps(ctx: Context) -> None:
     keep_webhooks(ctx)
     for client in ctx.clients:
         steps.subscribers(ctx, client)
+        steps.suppressions(ctx, client)
     steps.opt_out(ctx)
     missing = schema.missing(ctx.sf)
-    memberships.sync_lists_and_memberships(ctx, missing)
-    if _schema_ready(ctx, missing):
+    # What the sync user may use: a describe as that user (its permission sets decide).
+    installed = [c for c in schema.components() if c not in missing]
+    blocked = permissions.inaccessible(ctx.sf, installed)
+    memberships.sync_lists_and_memberships(ctx, missing, blocked)
+    if _schema_ready(ctx, missing) and _access_ready(ctx, blocked):
         for client in ctx.clients:
             campaigns.discover_campaigns(ctx, client)
         campaigns.link_campaigns(ctx)

@@ -12,13 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaign_monitor.models import ConnectedClient
-from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber
+from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber, latest_reading
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 
 from . import changes, custom_fields
 from .context import Context
-from .models import Cursor, SubscriberState
+from .models import Cursor, SubscriberState, SuppressedEmail
 
 # Campaign Monitor dates have minute precision and pages can shift while being walked: read
 # a little before the cursor and let the idempotent writes absorb the overlap.
@@ -75,7 +75,10 @@ def store_states(
                     joined_date=record.list_joined,
                 )
             )
-        elif row.state_date < record.date or (row.state_date == record.date and row.state != state):
+        elif row.state_date < record.date or (
+            # Not provably older: a date in a repeated fall-back hour may be the later one.
+            row.state != state and row.state_date <= latest_reading(record.date)
+        ):
             row.state, row.state_date, row.email = state, record.date, record.email
             row.joined_date = record.list_joined or row.joined_date
             row.opt_out_pending = row.membership_pending = True
@@ -134,12 +137,69 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
                 ctx.checkpoint()
 
 
-def opt_out_value(states: Iterable[str]) -> bool | None:
+def suppressions(ctx: Context, client: ConnectedClient) -> None:
+    """The client's suppression list, read in full (it has no date filter and addresses
+    leave it too), into the local copy; addresses that came onto it or left it are marked
+    for the opt-out step."""
+    ctx.begin("suppressions")
+    known = dict(
+        SuppressedEmail.objects.filter(client_id=client.client_id).values_list("email_lc", "pk")
+    )
+    seen: set[str] = set()
+    for page in ctx.cm.suppression_pages(client.client_id):
+        for row, reason in page.rejected:
+            ctx.message(
+                "CM_BAD_RECORD",
+                "An address of the suppression list could not be read",
+                upstream=reason,
+                record=row,
+                client_id=client.client_id,
+            )
+        new = []
+        for entry in page.records:
+            email_lc = entry.email.lower()
+            if email_lc not in known and email_lc not in seen:
+                new.append(
+                    SuppressedEmail(
+                        client_id=client.client_id,
+                        email=entry.email,
+                        email_lc=email_lc,
+                        date=entry.date,
+                    )
+                )
+            seen.add(email_lc)
+        SuppressedEmail.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        ctx.count(
+            "suppressions",
+            read=len(page.records) + len(page.rejected),
+            written=len(new),
+            unchanged=len(page.records) - len(new),
+            failed=len(page.rejected),
+        )
+        ctx.checkpoint()
+    gone = [email_lc for email_lc in known if email_lc not in seen]
+    for start in range(0, len(gone), OPT_OUT_BATCH):
+        batch = gone[start : start + OPT_OUT_BATCH]
+        with transaction.atomic():
+            SuppressedEmail.objects.filter(client_id=client.client_id, email_lc__in=batch).delete()
+            SubscriberState.objects.filter(email_lc__in=batch).update(opt_out_pending=True)
+        ctx.count("suppressions", written=len(batch))
+    ctx.checkpoint()
+
+
+def opt_out_value(states: Iterable[str], suppressed: bool = False) -> bool | None:
     """DESIGN.md §5: active anywhere → False; only unsubscribed/deleted with at least one
-    unsubscribed → True; anything else (bounced, unconfirmed) → leave the field alone."""
+    unsubscribed → True; anything else (bounced, unconfirmed) → leave the field alone.
+
+    On a connected client's suppression list (Campaign Monitor's "do not email" list for
+    the client: an unsubscribe from an AllClientLists list puts the address there and takes
+    it off every such list) counts as unsubscribed everywhere unless the address is still
+    Active or Unconfirmed somewhere (an OnlyThisList list, or a deliberate resubscribe)."""
     states = set(states)
     if "active" in states:
         return False
+    if suppressed and "unconfirmed" not in states:
+        return True
     if "unsubscribed" in states and states <= {"unsubscribed", "deleted"}:
         return True
     return None
@@ -152,17 +212,18 @@ def opt_out(ctx: Context) -> None:
     if not ctx.general.sync_email_opt_out:
         return  # changes stay pending, so switching the option on later applies them
     list_ids = ctx.list_ids
+    client_ids = {client.client_id for client in ctx.clients}
     after = ""
     while True:
-        emails = list(
-            SubscriberState.objects.filter(opt_out_pending=True, email_lc__gt=after)
-            .order_by("email_lc")
-            .values_list("email_lc", flat=True)
-            .distinct()[:OPT_OUT_BATCH]
-        )
+        emails = sorted(
+            {
+                *_pending(SubscriberState.objects.all(), after),
+                *_pending(SuppressedEmail.objects.filter(client_id__in=client_ids), after),
+            }
+        )[:OPT_OUT_BATCH]
         if not emails:
             return
-        _opt_out_batch(ctx, emails, list_ids)
+        _opt_out_batch(ctx, emails, list_ids, client_ids)
         after = emails[-1]
         ctx.checkpoint()
 
@@ -173,17 +234,35 @@ def opt_out_for(ctx: Context, emails: Iterable[str]) -> None:
     if not ctx.general.sync_email_opt_out:
         return  # their rows stay pending, as in the primary sync
     emails = sorted({email.lower() for email in emails})
+    client_ids = {client.client_id for client in ctx.clients}
     for start in range(0, len(emails), OPT_OUT_BATCH):
-        _opt_out_batch(ctx, emails[start : start + OPT_OUT_BATCH], ctx.list_ids)
+        _opt_out_batch(ctx, emails[start : start + OPT_OUT_BATCH], ctx.list_ids, client_ids)
 
 
-def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
+def _pending(rows, after: str) -> list[str]:
+    """The first emails (after ``after``) whose opt-out waits to be decided."""
+    return list(
+        rows.filter(opt_out_pending=True, email_lc__gt=after)
+        .order_by("email_lc")
+        .values_list("email_lc", flat=True)
+        .distinct()[:OPT_OUT_BATCH]
+    )
+
+
+def _opt_out_batch(
+    ctx: Context, emails: list[str], list_ids: set[str], client_ids: set[str]
+) -> None:
     states, clients = defaultdict(list), defaultdict(set)
     rows = SubscriberState.objects.filter(email_lc__in=emails, list_id__in=list_ids)
     for email_lc, state, client_id in rows.values_list("email_lc", "state", "client_id"):
         states[email_lc].append(state)
         clients[email_lc].add(client_id)
-    wanted = {email: opt_out_value(states[email]) for email in emails}
+    suppressed = SuppressedEmail.objects.filter(email_lc__in=emails, client_id__in=client_ids)
+    on_list = set()
+    for email_lc, client_id in suppressed.values_list("email_lc", "client_id"):
+        on_list.add(email_lc)
+        clients[email_lc].add(client_id)
+    wanted = {email: opt_out_value(states[email], email in on_list) for email in emails}
     decided = [email for email, value in wanted.items() if value is not None]
     people = ctx.people(decided) if decided else {}
     updates = defaultdict(list)
@@ -209,6 +288,9 @@ def _opt_out_batch(ctx: Context, emails: list[str], list_ids: set[str]) -> None:
 
     # Written or reported: either way this batch is done (a message can be retried).
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
+        opt_out_pending=False
+    )
+    SuppressedEmail.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
         opt_out_pending=False
     )
 

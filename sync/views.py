@@ -44,6 +44,7 @@ STEPS = [
     ("webhooks", "Webhooks"),
     ("subscribers", "Subscribers"),
     ("field_mappings", "Custom fields to Salesforce"),
+    ("suppressions", "Suppression lists"),
     ("opt_out", "Email opt-out"),
     ("lists", "Subscriber lists"),
     ("memberships", "List memberships"),

@@ -1,10 +1,9 @@
 """Both emulators with cmsync connected, for the primary sync's tests."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from campaign_monitor.connection import connect as connect_cm
-from salesforce import schema
-from salesforce.connection import connect_client_credentials
+from salesforce.connection import check_schema, connect_client_credentials
 from sync import runner
 from sync.models import SyncRun
 
@@ -28,16 +27,41 @@ class World:
             admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
         )
         self.gateway = self.sf_connection.gateway()
-        schema.install(self.gateway)
+        # cmsync's schema and the permission set that lets the sync user use it, as
+        # install_salesforce_schema does.
+        check_schema(self.sf_connection, install=True)
+
+    def custom_field(self, full_name: str, metadata: dict) -> None:
+        """A custom field of the org's own (not cmsync's), with read and edit for the sync
+        user, as an admin creating it in Setup would grant: through a permission set."""
+        self.gateway.tooling_create("CustomField", {"FullName": full_name, "Metadata": metadata})
+        found = list(self.gateway.query("SELECT Id FROM PermissionSet WHERE Name = 'Org_Fields'"))
+        if found:
+            set_id = found[0]["Id"]
+        else:
+            (created,) = self.gateway.create(
+                "PermissionSet", [{"Name": "Org_Fields", "Label": "Org fields"}]
+            )
+            set_id = created.id
+            assignment = {"AssigneeId": self.sf_connection.sf_user_id, "PermissionSetId": set_id}
+            self.gateway.create("PermissionSetAssignment", [assignment])
+        grant = {
+            "ParentId": set_id,
+            "SobjectType": full_name.split(".")[0],
+            "Field": full_name,
+            "PermissionsRead": True,
+            "PermissionsEdit": True,
+        }
+        (result,) = self.gateway.create("FieldPermissions", [grant])
+        assert result.success, result.errors
 
     def subscriber(self, list_id: str, email: str, state: str, minutes_later: int = 0) -> None:
         """Set a state in Campaign Monitor, dated now or some minutes from now.
 
-        (Moving the emulator's clock would make the account's UTC offset, read from
-        systemdate against the real clock, come out wrong.)
+        (Moving the emulator's clock alone would make its systemdate disagree with the real
+        clock; to test other times, move both with time_machine.)
         """
-        now = datetime.strptime(self.cm.now(), "%Y-%m-%d %H:%M:%S")
-        date = (now + timedelta(minutes=minutes_later)).strftime("%Y-%m-%d %H:%M:%S")
+        date = self.local(minutes_later)
         self.cm.set_subscriber(list_id=list_id, email=email, state=state, date=date)
 
     def contact(self, email: str, opted_out: bool = False, sobject: str = "Contact") -> str:
@@ -62,9 +86,11 @@ class World:
     # -- campaigns and tracking -------------------------------------------------------------
 
     def local(self, minutes: float = 0) -> str:
-        """The Campaign Monitor account's local time, minutes from now (negative: ago)."""
-        now = datetime.strptime(self.cm.now(), "%Y-%m-%d %H:%M:%S")
-        return (now + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+        """The Campaign Monitor account's local time, minutes from now (negative: ago), with
+        its UTC offset: exact on either side of a daylight saving change."""
+        now = datetime.strptime(self.cm.utc_now(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        moment = (now + timedelta(minutes=minutes)).astimezone(self.cm.time_zone)
+        return moment.isoformat(sep=" ", timespec="seconds")
 
     def campaign(self, name: str, emails: list[str], minutes: float = -60) -> str:
         """Send a campaign to ``emails`` (made active on list A first)."""

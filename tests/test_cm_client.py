@@ -1,7 +1,8 @@
 """The Campaign Monitor client against the emulator, over real HTTP."""
 
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -51,8 +52,17 @@ def test_direct_account_sees_one_client(cm_emulator, cm_direct):
 
 def test_dates_are_read_in_the_account_time_zone(api):
     now = api.system_date()
-    assert api.tz == timezone(timedelta(hours=10))
+    # The zone the client's TimeZone names, daylight saving and all, not today's offset.
+    assert api.tz == ZoneInfo("Australia/Sydney")
     assert abs(now - datetime.now(UTC)) < timedelta(minutes=2)
+
+
+def test_an_unknown_time_zone_name_falls_back_to_the_system_date_offset(api, monkeypatch):
+    from campaign_monitor import client as client_module
+
+    monkeypatch.setattr(client_module, "zone_for", lambda label: None)
+    api.system_date()
+    assert api.tz.utcoffset(None) == datetime.now(ZoneInfo("Australia/Sydney")).utcoffset()
 
 
 def test_subscribers_are_walked_across_every_page(cm_emulator, cm_agency, first_list):

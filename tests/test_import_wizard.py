@@ -358,6 +358,9 @@ def test_resubscribe_brings_back_deleted_but_never_unsubscribed_or_bounced(world
     assert "left@example.com" in by_flag[False] and "bounced@example.com" in by_flag[False]
     assert job.totals["resubscribed"] == 1
     assert job.totals["options"]["resubscribe"] is True
+    # Unsubscribed from an AllClientLists list, "left" is on the suppression list too.
+    assert job.totals["suppressed"] == 1
+    assert [f.email for f in job.failures.all()] == ["left@example.com"]
 
 
 def test_resubscribe_follows_the_general_option(world, alice, alice_client):
@@ -479,28 +482,35 @@ def test_2500_people_go_in_3_batches_and_refusals_are_reported_per_email(world, 
     job = run_import(job_for(world, alice).pk)  # the task, called as a plain function
 
     job = ImportJob.objects.get()
-    assert job.status == ImportJob.Status.PARTIAL
+    # Suppressed people are reported as such: Campaign Monitor did all it allows.
+    assert job.status == ImportJob.Status.SUCCEEDED
     assert world.cm.request_counts()[IMPORT_ROUTE] == 3
     assert [len(b["Subscribers"]) for b in import_bodies(world)] == [1000, 1000, 500]
     totals = job.totals
     assert (totals["found"], totals["allowed"], totals["batches"]) == (2500, 2500, 3)
-    assert (totals["new"], totals["existing"], totals["failed"]) == (2497, 0, 3)
-    refused = job.failures.filter(kind=ImportFailure.Kind.REFUSED)
-    assert sorted(f.email for f in refused) == suppressed
-    assert {(f.code, f.message) for f in refused} == {("204", "In Suppression List")}
+    assert (totals["new"], totals["existing"], totals["failed"]) == (2497, 0, 0)
+    assert totals["suppressed"] == 3
+    held = job.failures.filter(kind=ImportFailure.Kind.SUPPRESSED)
+    assert sorted(f.email for f in held) == suppressed
+    assert {(f.code, f.message) for f in held} == {("204", "In Suppression List")}
+    assert not job.failures.filter(kind=ImportFailure.Kind.REFUSED).exists()
     assert cm_state(world.list_a, "person0008@example.com") == "Active"
 
 
-def test_the_result_page_shows_the_totals_and_each_refused_email(world, alice, alice_client):
+def test_the_result_page_shows_suppressed_people_apart_from_failures(world, alice, alice_client):
     people(world, "fine@example.com", "blocked@example.com")
     world.cm.suppress(world.client["ClientID"], ["blocked@example.com"])
     job = imports.run(job_for(world, alice).pk)
 
     page = text(alice_client.get(url("subscriptions-import-result", world, job)))
 
-    assert "Partly succeeded" in page
-    assert "New subscribers 1" in page and "Refused by Campaign Monitor 1" in page
+    assert "Succeeded" in page
+    assert "New subscribers 1" in page and "Refused by Campaign Monitor 0" in page
+    assert "Suppressed (on the client's suppression list, not added) 1" in page
     assert "blocked@example.com In Suppression List 204" in page
+    only = url("subscriptions-import-result", world, job)
+    assert "blocked@example.com" in text(alice_client.get(only + "?kind=suppressed"))
+    assert "blocked@example.com" not in text(alice_client.get(only + "?kind=refused"))
 
 
 def test_a_run_is_claimed_once_and_a_lost_one_resumes_after_the_sent_batches(world, alice):

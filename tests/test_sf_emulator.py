@@ -601,9 +601,59 @@ def test_campaign_member_statuses(sf):
 # -- custom objects and fields ---------------------------------------------------------------
 
 
-def install_field(sf, full_name: str, **metadata):
+def install_field(sf, full_name: str, grant: bool = True, **metadata):
+    """Install a custom field and (unless grant=False) give the session's user read and edit
+    on it, as Salesforce needs before anyone sees a new field (test_sf_emulator_security)."""
     body = {"FullName": full_name, "Metadata": {"label": full_name.split(".")[1], **metadata}}
-    return sf.restful("tooling/sobjects/CustomField", method="POST", json=body)
+    created = sf.restful("tooling/sobjects/CustomField", method="POST", json=body)
+    if grant:
+        grant_field(sf, full_name, edit=not metadata.get("formula"))
+    return created
+
+
+def grant_field(sf, full_name: str, edit: bool = True) -> None:
+    """Field read (and edit) for the session's user, through a permission set of the tests'
+    own assigned to it, with object access when the field is on a custom object."""
+    user_id = sf.oauth2("userinfo")["user_id"]
+    found = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Emulator_Tests'")["records"]
+    if found:
+        set_id = found[0]["Id"]
+    else:
+        set_id = sf.PermissionSet.create({"Name": "Emulator_Tests", "Label": "Emulator tests"})[
+            "id"
+        ]
+    assigned = sf.query(
+        f"SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = '{set_id}' "
+        f"AND AssigneeId = '{user_id}'"
+    )["records"]
+    if not assigned:
+        sf.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": set_id})
+    sobject = full_name.split(".")[0]
+    if sobject.endswith("__c"):
+        rows = sf.query(
+            f"SELECT Id FROM ObjectPermissions WHERE ParentId = '{set_id}' "
+            f"AND SobjectType = '{sobject}'"
+        )["records"]
+        if not rows:
+            sf.ObjectPermissions.create(
+                {
+                    "ParentId": set_id,
+                    "SobjectType": sobject,
+                    **dict.fromkeys(
+                        ("PermissionsRead", "PermissionsCreate", "PermissionsEdit"), True
+                    ),
+                    "PermissionsDelete": True,
+                }
+            )
+    sf.FieldPermissions.create(
+        {
+            "ParentId": set_id,
+            "SobjectType": sobject,
+            "Field": full_name,
+            "PermissionsRead": True,
+            "PermissionsEdit": edit,
+        }
+    )
 
 
 def test_custom_field_exists_only_once_installed(sf):
@@ -949,6 +999,7 @@ def test_control_surface_over_http(emu, sf):
         "duplicates",
         "unmatched",
         "validation_traps",
+        "converted_leads",
     }
     inserted = requests.post(
         f"{root}/records",
@@ -1082,7 +1133,9 @@ def test_client_credentials_jwt_and_password_through_simple_salesforce(emu):
         session=session,
         version="62.0",
     )
-    assert client.query("SELECT Id FROM User")["totalSize"] == 2
+    assert (
+        client.query("SELECT Id FROM User")["totalSize"] == 3
+    )  # admin, integration and marketing users
     signed = Salesforce(
         username=info["jwt"]["username"],
         consumer_key=info["jwt"]["client_id"],

@@ -7,6 +7,13 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceR
 from emulators.salesforce import SalesforceEmulator
 
 from .test_sf_emulator import connect, fails, tooling_rows
+from .test_sf_emulator_security import (
+    MARKETING,
+    assign,
+    grant_object,
+    permission_set,
+    user_id,
+)
 
 OBJECT = {
     "label": "Subscriber List",
@@ -162,3 +169,141 @@ def test_data_dir_keeps_tabs(tmp_path):
         sf = connect(second)
         assert tab_ids(sf) == [kept]
         refused(sf, "CM_List__c", "DUPLICATE_DEVELOPER_NAME", motif="Custom23: Envelope")
+
+
+# -- tab visibility: PermissionSetTabSetting -----------------------------------------------
+
+
+@pytest.fixture
+def org():
+    """The demo org, as its System Administrator and its marketing user (Standard User)."""
+    with SalesforceEmulator(seed="demo") as emulator:
+        yield connect(emulator), connect(emulator, emulator.issue_token(MARKETING))
+
+
+def tab_setting(sf, set_id: str, name: str, visibility: str = "DefaultOn") -> str:
+    record = {"ParentId": set_id, "Name": name, "Visibility": visibility}
+    return sf.PermissionSetTabSetting.create(record)["id"]
+
+
+def custom_tabs(sf) -> list[str]:
+    """The custom tabs the user sees (REST /tabs)."""
+    return [tab["name"] for tab in sf.restful("tabs") if tab["custom"]]
+
+
+def profile_set(sf, profile: str) -> str:
+    (owned,) = sf.query(f"SELECT Id FROM PermissionSet WHERE Profile.Name = '{profile}'")["records"]
+    return owned["Id"]
+
+
+def test_a_new_tab_is_hidden_until_a_permission_set_gives_it_a_tab_setting(org):
+    admin, marketing = org
+    create_object(admin)
+    create_tab(admin, "CM_List__c", motif="Custom55: Books")
+    # Created through the API, the tab has no setting: hidden even from the administrator,
+    # who may read every object.
+    assert custom_tabs(admin) == [] and custom_tabs(marketing) == []
+    standard = [tab["name"] for tab in marketing.restful("tabs")]
+    assert "standard-Contact" in standard
+
+    set_id = permission_set(admin, "List_Readers")
+    setting = tab_setting(admin, set_id, "cm_list__c", "DefaultOff")
+    assign(admin, set_id, user_id(marketing))
+    # A tab setting alone does not show a tab on an object the user may not read.
+    assert custom_tabs(marketing) == []
+    grant_object(admin, set_id, "CM_List__c", "Read")
+    (tab,) = [t for t in marketing.restful("tabs") if t["custom"]]
+    assert tab["name"] == tab["sobjectName"] == "CM_List__c"  # the object's own spelling
+    assert tab["label"] == "Subscriber Lists" and tab["url"].endswith("/o")
+    assert custom_tabs(admin) == []  # the set is not the administrator's
+
+    (row,) = admin.query(
+        f"SELECT Name, Visibility, Parent.Name FROM PermissionSetTabSetting WHERE Id = '{setting}'"
+    )["records"]
+    assert (row["Name"], row["Visibility"], row["Parent"]["Name"]) == (
+        "CM_List__c",
+        "DefaultOff",
+        "List_Readers",
+    )
+    admin.PermissionSetTabSetting.update(setting, {"Visibility": "DefaultOn"})
+    assert admin.PermissionSetTabSetting.get(setting)["Visibility"] == "DefaultOn"
+
+    # A profile's tab settings live in the set the profile owns.
+    tab_setting(admin, profile_set(admin, "System Administrator"), "CM_List__c")
+    assert custom_tabs(admin) == ["CM_List__c"]
+
+    # There is no hidden value: deleting the setting hides the tab.
+    admin.PermissionSetTabSetting.delete(setting)
+    assert custom_tabs(marketing) == []
+
+
+def test_tab_settings_follow_salesforce_rules(org):
+    admin, _ = org
+    create_object(admin)
+    set_id = permission_set(admin)
+
+    def refused(record: dict, code: str) -> str:
+        record = {"ParentId": set_id, "Visibility": "DefaultOn", **record}
+        return fails(
+            SalesforceMalformedRequest,
+            lambda: admin.PermissionSetTabSetting.create(record),
+            code,
+        )["message"]
+
+    # An object without a tab has no tab to set.
+    message = refused({"Name": "CM_List__c"}, "FIELD_INTEGRITY_EXCEPTION")
+    assert message == "You can't edit tab settings for CM_List__c, as it's not a valid tab."
+    refused({"Name": "standard-Nothing"}, "FIELD_INTEGRITY_EXCEPTION")
+    refused({"Name": "Contact"}, "FIELD_INTEGRITY_EXCEPTION")  # standard tabs: "standard-X"
+    refused(
+        {"Name": "standard-Contact", "Visibility": "Hidden"},
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    )
+    refused({"Name": "standard-Contact", "Visibility": None}, "REQUIRED_FIELD_MISSING")
+
+    create_tab(admin, "CM_List__c", motif="Custom55: Books")
+    setting = tab_setting(admin, set_id, "CM_List__c")
+    assert tab_setting(admin, set_id, "standard-contact", "DefaultOff")
+    message = refused({"Name": "cm_list__c"}, "DUPLICATE_VALUE")
+    assert message == (
+        "Permission set already has a tab setting defined for tab. Update the existing tab setting."
+    )
+    # Name and ParentId can't be updated.
+    fails(
+        SalesforceMalformedRequest,
+        lambda: admin.PermissionSetTabSetting.update(setting, {"Name": "standard-Lead"}),
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+    )
+    rows = admin.query(f"SELECT Name FROM PermissionSetTabSetting WHERE ParentId = '{set_id}'")
+    assert sorted(r["Name"] for r in rows["records"]) == ["CM_List__c", "standard-Contact"]
+
+
+def test_deleting_a_tab_or_its_object_deletes_its_tab_settings(org):
+    admin, _ = org
+    create_object(admin)
+    tab = create_tab(admin, "CM_List__c", motif="Custom55: Books")
+    set_id = permission_set(admin)
+    tab_setting(admin, set_id, "CM_List__c")
+    tab_setting(admin, set_id, "standard-Lead")
+    settings = f"SELECT Name FROM PermissionSetTabSetting WHERE ParentId = '{set_id}'"
+
+    admin.restful(f"tooling/sobjects/CustomTab/{tab['id']}", method="DELETE")
+    assert [r["Name"] for r in admin.query(settings)["records"]] == ["standard-Lead"]
+    # A new tab starts hidden again.
+    create_tab(admin, "CM_List__c", motif="Custom55: Books")
+    assert custom_tabs(admin) == []
+    tab_setting(admin, set_id, "CM_List__c")
+    (thing,) = tooling_rows(admin, "SELECT Id FROM CustomObject WHERE DeveloperName = 'CM_List'")
+    admin.restful(f"tooling/sobjects/CustomObject/{thing['Id']}", method="DELETE")
+    assert [r["Name"] for r in admin.query(settings)["records"]] == ["standard-Lead"]
+
+
+def test_tab_settings_survive_reopening_a_data_dir(tmp_path):
+    with SalesforceEmulator(seed="demo", data_dir=tmp_path) as emu:
+        admin = connect(emu)
+        create_object(admin)
+        create_tab(admin, "CM_List__c", motif="Custom55: Books")
+        tab_setting(admin, profile_set(admin, "System Administrator"), "CM_List__c")
+    with SalesforceEmulator(seed="demo", data_dir=tmp_path) as emu:
+        assert custom_tabs(connect(emu)) == ["CM_List__c"]
+        assert custom_tabs(connect(emu, emu.issue_token(MARKETING))) == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from salesforce import errors, schema
+from salesforce import errors, permissions, schema
 from salesforce.gateway import SalesforceGateway
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +228,10 @@ def test_schema_install_makes_cmsync_objects_usable(sf_gateway):
     assert set(created) == everything
     assert schema.missing(sf_gateway) == []
     assert schema.install(sf_gateway) == []  # nothing twice
+    # Installed, but nobody may use the fields yet: the grant comes with cmsync's permission set.
+    with pytest.raises(errors.RequestError, match="No such column 'CM_Event_Key__c'"):
+        list(sf_gateway.query("SELECT CM_Event_Key__c FROM CM_Email_Tracking__c"))
+    permissions.install(sf_gateway, [sf_gateway.identity()["user_id"]])
 
     key = "k" * 40
     event = {"CM_Event_Key__c": key, "CM_Email__c": "a@example.com", "CM_Type__c": "Opened"}

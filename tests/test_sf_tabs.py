@@ -6,9 +6,10 @@ from auditlog.models import LogEntry
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from salesforce import schema, tabs
+from salesforce import permissions, schema, tabs
 from salesforce.connection import connect_client_credentials
 from salesforce.errors import SalesforceError
+from salesforce.gateway import SalesforceGateway
 from salesforce.models import SalesforceSettings
 from security.service import create_key
 from settings_app.models import GeneralSettings
@@ -264,4 +265,114 @@ def test_the_demo_ends_with_the_tabs_installed(admin_user, sf_emulator):
     assert SalesforceSettings.get_solo().tabs_installed == [
         "CM_Subscriber_List__c",
         "CM_Email_Tracking__c",
+    ]
+
+
+# -- tab visibility: the permission sets' tab settings -----------------------------------------
+
+MARKETING = "marketing@cmsync-demo.example"
+INTEGRATION_USER = "integration@cmsync-demo.example"
+NAMES = ["CM_Subscriber_List__c", "CM_Email_Tracking__c"]
+
+
+def seen_tabs(sf_emulator, username: str) -> list[str]:
+    """The custom tabs a Salesforce user sees (the REST API's /tabs, as that user)."""
+    user = SalesforceGateway(sf_emulator.root_url, sf_emulator.issue_token(username), retries=0)
+    return [tab["name"] for tab in user.rest("tabs") if tab["custom"]]
+
+
+def tab_settings(gateway) -> dict[tuple[str, str], dict]:
+    """(permission set name, tab name) -> cmsync's sets' PermissionSetTabSetting rows."""
+    rows = gateway.query(
+        "SELECT Id, Name, Visibility, Parent.Name FROM PermissionSetTabSetting "
+        "WHERE Parent.Name IN ('cmsync_Integration', 'cmsync_Reader')"
+    )
+    return {(row["Parent"]["Name"], row["Name"]): row for row in rows}
+
+
+def choose_reader(client, sf_emulator, username: str) -> None:
+    user = next(u["Id"] for u in sf_emulator.info()["users"] if u["Username"] == username)
+    client.post("/maintenance/components/readers/", {"user": [user]})
+
+
+def check(client) -> str:
+    return client.post("/maintenance/components/", {"action": "check"}, follow=True).text
+
+
+def test_install_makes_the_tabs_visible_to_the_holders_of_cmsyncs_sets(
+    alice_client, sf_emulator, connected
+):
+    install(alice_client)
+    assert "cmsync_Reader: CM_Subscriber_List__c tab (visible)" in last_action()
+    settings = tab_settings(connected)
+    assert {key: row["Visibility"] for key, row in settings.items()} == {
+        (name, tab): "DefaultOn"
+        for name in (permissions.INTEGRATION, permissions.READER)
+        for tab in NAMES
+    }
+    # The sync user (alice's connection, the System Administrator) holds the integration set.
+    assert seen_tabs(sf_emulator, sf_emulator.info()["users"][0]["Username"]) == NAMES
+    # Nobody else sees them until they are given the reader set.
+    assert seen_tabs(sf_emulator, MARKETING) == []
+    choose_reader(alice_client, sf_emulator, MARKETING)
+    assert seen_tabs(sf_emulator, MARKETING) == NAMES
+    assert seen_tabs(sf_emulator, INTEGRATION_USER) == []
+
+
+def test_show_tabs_off_removes_the_tabs_and_their_settings_and_on_restores_both(
+    alice_client, sf_emulator, connected
+):
+    install(alice_client)
+    choose_reader(alice_client, sf_emulator, MARKETING)
+    show_tabs(alice_client, False)
+    assert org_tabs(connected) == {} and tab_settings(connected) == {}
+    assert seen_tabs(sf_emulator, MARKETING) == []
+    page = check(alice_client)
+    assert "everything is installed." in page and "Access is missing" not in page
+    assert SalesforceSettings.get_solo().permissions_missing == []
+
+    show_tabs(alice_client, True)
+    assert len(tab_settings(connected)) == 4
+    assert seen_tabs(sf_emulator, MARKETING) == NAMES
+    assert SalesforceSettings.get_solo().permissions_missing == []
+    assert "everything is installed." in check(alice_client)
+
+
+def test_a_deleted_or_hidden_tab_setting_is_reported_by_check_and_restored_by_install(
+    alice_client, sf_emulator, connected
+):
+    install(alice_client)
+    choose_reader(alice_client, sf_emulator, MARKETING)
+    settings = tab_settings(connected)
+    # Someone hid a tab from the readers in Salesforce, and set the other to Default Off.
+    connected.delete([settings[(permissions.READER, "CM_Subscriber_List__c")]["Id"]])
+    row = settings[(permissions.INTEGRATION, "CM_Email_Tracking__c")]
+    connected.update("PermissionSetTabSetting", [{"Id": row["Id"], "Visibility": "DefaultOff"}])
+    assert seen_tabs(sf_emulator, MARKETING) == ["CM_Email_Tracking__c"]
+
+    page = check(alice_client)
+    assert "Access is missing: 2 grants." in page
+    assert "cmsync_Reader: CM_Subscriber_List__c tab (visible)" in page
+    assert "cmsync_Integration: CM_Email_Tracking__c tab (visible)" in page
+    assert 'value="install"' in page
+
+    page = install(alice_client)
+    assert "everything is installed." in page and "Access is missing" not in page
+    assert {row["Visibility"] for row in tab_settings(connected).values()} == {"DefaultOn"}
+    assert len(tab_settings(connected)) == 4
+    assert seen_tabs(sf_emulator, MARKETING) == NAMES
+
+
+def test_tab_settings_wait_for_the_permission_sets(sf_gateway):
+    """The tabs can exist before cmsync's sets (an org where they were removed): no set, no
+    setting to add; the next Install adds both."""
+    schema.install(sf_gateway)
+    tabs.install(sf_gateway)
+    assert permissions.show_tabs(sf_gateway, NAMES) == []
+    permissions.install(sf_gateway)
+    added = permissions.show_tabs(sf_gateway, NAMES)
+    assert len(added) == 4 and "cmsync_Reader: CM_Email_Tracking__c tab (visible)" in added
+    assert permissions.show_tabs(sf_gateway, NAMES) == []  # nothing twice
+    assert permissions.status(sf_gateway, tabs=NAMES) == [
+        f"{permissions.INTEGRATION}: no sync user to assign it to"
     ]

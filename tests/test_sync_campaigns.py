@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from maintenance.models import Message
+from salesforce.connection import check_schema
 from settings_app.models import CampaignSettings, MemberStatusMapping, SyncSettings
 from sync.models import CampaignLink, SyncRun
 
@@ -293,6 +294,7 @@ def test_a_restricted_picklist_refusal_is_a_message_and_the_rest_is_written(worl
     world.gateway.tooling_create(
         "CustomField", {"FullName": "CM_Email_Tracking__c.CM_Type__c", "Metadata": metadata}
     )
+    check_schema(world.sf_connection, install=True)  # a new field is hidden until granted
     for email in ("ann@example.com", "bo@example.com"):
         world.contact(email)
     campaign = world.campaign("Picklist", ["ann@example.com", "bo@example.com"])

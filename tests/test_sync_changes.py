@@ -128,6 +128,7 @@ def test_records_opted_out_before_watching_began_are_not_acted_on(world):
 def test_deleted_contact_is_set_to_deleted_on_its_lists(watching):
     world = watching
     GeneralSettings.objects.update(delete_subscriber_on_record_delete=True)
+    world.cm.set_unsubscribe_setting(world.list_b, "OnlyThisList")  # A stays active
     world.subscriber(world.list_a, "dan@example.com", "Active")
     world.subscriber(world.list_b, "dan@example.com", "Unsubscribed")
     dan = world.contact("dan@example.com")

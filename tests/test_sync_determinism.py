@@ -80,6 +80,7 @@ def build_campaign_monitor(world: World) -> None:
     two campaigns sent in the same minute, with opens and clicks in one minute (ties), a
     repeated open, unsubscribes, bounces; a mapped custom field for some."""
     cm = world.cm
+    cm.set_unsubscribe_setting(world.list_b, "OnlyThisList")  # list B's unsubscribes stay there
     base = datetime.strptime(cm.now(), "%Y-%m-%d %H:%M:%S").replace(second=0)
 
     def at(minutes: int) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaign_monitor.lists import set_prevent_member_sync
 from maintenance.models import Message
 from salesforce import schema
+from salesforce.connection import check_schema
 from salesforce.gateway import parse_datetime
 from settings_app.models import CampaignSettings
 from sync import memberships as membership_step
@@ -311,7 +312,14 @@ def test_without_the_new_joined_date_field_memberships_wait_and_campaigns_still_
     assert "lists" not in run.counts or run.counts["lists"]["read"] == 0
     assert SubscriberState.objects.filter(membership_pending=True).count() == 1
 
+    # Installed again, the field is hidden until Install grants it (a plain schema install is
+    # not enough), then the memberships are written.
     schema.install(world.gateway)
+    run = world.sync()
+    (message,) = Message.objects.filter(run=run)
+    assert message.code == "SF_NO_ACCESS"
+    assert message.record == {"inaccessible": ["CM_List_Membership__c.CM_Joined_Date__c"]}
+    check_schema(world.sf_connection, install=True)
     run = world.sync()
     assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
     (membership,) = memberships(world)

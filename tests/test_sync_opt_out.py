@@ -3,7 +3,9 @@
 DESIGN.md §5: look at an email's state on every list of every connected client, ignoring lists
 it was never on. Active on at least one → opt-out false. Otherwise all Unsubscribed/Deleted
 with at least one Unsubscribed → true. Anything else → leave the field alone. Every Contact and
-Lead with that email, case-insensitively; only write when the value differs.
+Lead with that email, case-insensitively; only write when the value differs. An address on a
+connected client's suppression list counts as unsubscribed everywhere unless it is Active
+(cleared) or Unconfirmed (left alone) on a connected list.
 """
 
 from datetime import timedelta
@@ -12,10 +14,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from campaign_monitor.models import Connection
+from campaign_monitor.records import NewSubscriber
 from maintenance.models import Message
 from settings_app.models import GeneralSettings
 from sync import runner
-from sync.models import SubscriberState, SyncRun
+from sync.models import SubscriberState, SuppressedEmail, SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +39,9 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_opt_out_truth_table(world, states, before, after):
+    # List B unsubscribes from itself only, so the two lists' states are independent (an
+    # unsubscribe from an AllClientLists list would reach the other list too).
+    world.cm.set_unsubscribe_setting(world.list_b, "OnlyThisList")
     lists = {"a": world.list_a, "b": world.list_b}
     for key, state in states.items():
         world.subscriber(lists[key], "pat@example.com", state)
@@ -240,3 +247,79 @@ def test_a_malformed_record_from_campaign_monitor_becomes_a_message(world, monke
     (message,) = Message.objects.filter(run=run)
     assert message.code == "CM_BAD_RECORD"
     assert message.record["EmailAddress"] == "bad@example.com"
+
+
+# -- the suppression list (README "Suppression and the opt-out rule") ----------------------------
+
+
+def test_an_all_client_lists_unsubscribe_ticks_the_opt_out_of_someone_active_elsewhere(world):
+    world.subscriber(world.list_b, "al@example.com", "Active")
+    world.subscriber(world.list_a, "al@example.com", "Active")
+    contact = world.contact("al@example.com")
+    world.sync()
+    assert not world.opted_out(contact)
+
+    Connection.current().api().unsubscribe(world.list_a, "al@example.com")
+    run = world.sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    assert world.opted_out(contact)  # list B was unsubscribed too, and it is suppressed
+    assert SuppressedEmail.objects.filter(email_lc="al@example.com").exists()
+    assert run.counts["suppressions"]["written"] == 1
+
+
+@pytest.mark.parametrize(
+    "only_this_list_state, before, after",
+    [
+        (None, False, True),  # suppressed, on no list at all: unsubscribed everywhere
+        ("Active", True, False),  # still active on an OnlyThisList list: cleared
+        ("Unconfirmed", False, False),  # may still confirm: left alone
+        ("Bounced", False, True),
+    ],
+)
+def test_a_suppressed_address_counts_as_unsubscribed_unless_live_somewhere(
+    world, only_this_list_state, before, after
+):
+    world.cm.set_unsubscribe_setting(world.list_b, "OnlyThisList")
+    if only_this_list_state:
+        world.subscriber(world.list_b, "sue@example.com", only_this_list_state)
+    world.cm.suppress(world.client["ClientID"], ["Sue@Example.com"])
+    contact = world.contact("sue@example.com", opted_out=before)
+
+    run = world.sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    assert world.opted_out(contact) is after
+
+
+def test_unsuppressed_addresses_are_decided_by_their_lists_again(world):
+    world.subscriber(world.list_a, "uma@example.com", "Active")
+    world.cm.suppress(world.client["ClientID"], ["uma@example.com"])  # unsubscribes list A
+    contact = world.contact("uma@example.com")
+    world.sync()
+    assert world.opted_out(contact)
+
+    api = Connection.current().api()
+    api.request(
+        "PUT",
+        f"clients/{world.client['ClientID']}/unsuppress.json",
+        params={"email": "uma@example.com"},
+        data=" ",
+    )
+    api.add_subscriber(world.list_a, NewSubscriber("uma@example.com"), resubscribe=True)
+    run = world.sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    assert not SuppressedEmail.objects.filter(email_lc="uma@example.com").exists()
+    assert not world.opted_out(contact)
+
+
+def test_suppression_lists_of_clients_not_connected_do_not_count(world):
+    world.cm.suppress(world.other_client["ClientID"], ["ola@example.com"])
+    contact = world.contact("ola@example.com")
+
+    run = world.sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
+    assert not world.opted_out(contact)
+    assert not SuppressedEmail.objects.exists()

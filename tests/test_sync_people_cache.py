@@ -34,8 +34,7 @@ class FakeSalesforce:
 def fields_world(world):
     """The Website__c field on Contact and Lead, to receive the list's custom field."""
     for sobject in ("Contact", "Lead"):
-        body = {"FullName": f"{sobject}.Website__c", "Metadata": CUSTOM_FIELDS["Website__c"]}
-        world.gateway.tooling_create("CustomField", body)
+        world.custom_field(f"{sobject}.Website__c", CUSTOM_FIELDS["Website__c"])
     return world
 
 

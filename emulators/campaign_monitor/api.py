@@ -5,17 +5,23 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from emulators.campaign_monitor import campaigns, subscribers, webhooks
 from emulators.campaign_monitor.app import ApiError, Reply, Route, flag, parse_json_body, route
 from emulators.campaign_monitor.auth import Principal, find_campaign, find_client, find_list
-from emulators.campaign_monitor.clock import API_FORMAT, TIMEZONE_LABEL, parse_filter_date
+from emulators.campaign_monitor.clock import (
+    API_FORMAT,
+    TIMEZONE_LABEL,
+    InvalidLocalTime,
+    parse_filter_date,
+    parse_local,
+)
 from emulators.campaign_monitor.env import Env
-from emulators.campaign_monitor.identity import CUSTOM_FIELDS
+from emulators.campaign_monitor.identity import CUSTOM_FIELDS, hex_id
 from emulators.campaign_monitor.pager import ResultSet
-from emulators.campaign_monitor.store import DELETED, STATES, UNSUBSCRIBED
+from emulators.campaign_monitor.store import ACTIVE, DELETED, STATES, UNCONFIRMED, UNSUBSCRIBED
 
 # orderfield -> sort key (an index backs each; "id" breaks ties)
 SUBSCRIBER_KEYS = {
@@ -54,7 +60,11 @@ class Call:
         return data
 
     def now(self) -> str:
+        """Now as stored (UTC, minute precision)."""
         return self.env.clock.stamp()
+
+    def show(self, stored: str | None) -> str | None:
+        return self.env.clock.show(stored)
 
 
 # ---- paging -------------------------------------------------------------------------------
@@ -110,9 +120,11 @@ def _int(text: str | None, default: int) -> int | None:
 
 
 def filter_date(text: str) -> str | None:
+    """An account-local date parameter as a stored UTC stamp; a time the zone skips is as
+    invalid as a malformed one."""
     try:
         return parse_filter_date(text)
-    except ValueError as exc:
+    except (ValueError, InvalidLocalTime) as exc:
         raise ApiError(400, 5, "Invalid Date") from exc
 
 
@@ -125,7 +137,8 @@ def paged(call: Call, rs: ResultSet, paging: Paging) -> tuple[int, list[tuple]]:
 
 
 def systemdate(call: Call) -> Reply:
-    return Reply(body={"SystemDate": call.now()})
+    """The current date in the account's time zone, to the minute like the sample."""
+    return Reply(body={"SystemDate": call.show(call.now())})
 
 
 def clients(call: Call) -> Reply:
@@ -195,7 +208,7 @@ def lists_for_email(call: Call) -> Reply:
                 "ListID": lid,
                 "ListName": title,
                 "SubscriberState": STATES[state][0],
-                "DateSubscriberAdded": joined,
+                "DateSubscriberAdded": call.show(joined),
             }
             for lid, title, state, joined in rows
         ]
@@ -229,7 +242,7 @@ def client_campaigns(call: Call) -> Reply:
         f"ORDER BY sent_date {order}, id {order} LIMIT ? OFFSET ?",
         (*args, page.size, (page.page - 1) * page.size),
     ).fetchall()
-    results = [campaigns.sent_record(row) for row in rows]
+    results = [campaigns.sent_record(row, call.env.clock) for row in rows]
     return Reply(body=page.envelope(results, total, "SentDate"))
 
 
@@ -241,10 +254,10 @@ def _campaign_filters(client_pk: int, params: dict[str, str]) -> tuple[str, tupl
         args.append(since)
     raw_until = params.get("senttodate", "").strip()
     until = filter_date(raw_until)
-    if until and len(raw_until) == 10:  # a bare date includes that whole day
-        day_after = datetime.strptime(until, API_FORMAT) + timedelta(days=1)
+    if until and len(raw_until) == 10:  # a bare date includes that whole (local) day
+        day_after = parse_local(raw_until) + timedelta(days=1)
         where.append("sent_date < ?")
-        args.append(day_after.strftime(API_FORMAT))
+        args.append(filter_date(day_after.strftime(API_FORMAT)))
     elif until:
         where.append("sent_date <= ?")
         args.append(until)
@@ -265,7 +278,8 @@ def _unsent(status: str) -> Callable[[Call], Reply]:
             f"AND status = ? ORDER BY {order}, id",
             (pk, status),
         ).fetchall()
-        return Reply(body=[campaigns.draft_record(row, status == "scheduled") for row in rows])
+        scheduled = status == "scheduled"
+        return Reply(body=[campaigns.draft_record(row, scheduled, call.env.clock) for row in rows])
 
     return handler
 
@@ -294,16 +308,132 @@ def external_session(call: Call) -> Reply:
 
 def list_details(call: Call) -> Reply:
     row = find_list(call.conn, call.who, call.ids["id"])
+    opt_in, page, success, setting = call.conn.execute(
+        "SELECT confirmed_opt_in, unsubscribe_page, confirmation_page, unsubscribe_setting "
+        "FROM lists WHERE id = ?",
+        (row.pk,),
+    ).fetchone()
     return Reply(
         body={
-            "ConfirmedOptIn": False,
+            "ConfirmedOptIn": bool(opt_in),
             "Title": row.title,
-            "UnsubscribePage": "",
+            "UnsubscribePage": page,
             "ListID": row.list_id,
-            "ConfirmationSuccessPage": "",
-            "UnsubscribeSetting": "AllClientLists",
+            "ConfirmationSuccessPage": success,
+            "UnsubscribeSetting": setting,
         }
     )
+
+
+def _list_settings(body: dict) -> tuple:
+    """Title and options of a list create/update body (createsend's List.create/update)."""
+    title = body.get("Title")
+    if not isinstance(title, str) or not title.strip():
+        raise ApiError(400, 250, "List title must not be empty")
+    setting = body.get("UnsubscribeSetting") or subscribers.ALL_CLIENT_LISTS
+    if setting not in subscribers.UNSUBSCRIBE_SETTINGS:
+        raise ApiError(400, 265, "Invalid UnsubscribeSetting")
+    return (
+        title.strip(),
+        int(flag(body.get("ConfirmedOptIn"))),
+        str(body.get("UnsubscribePage") or ""),
+        str(body.get("ConfirmationSuccessPage") or ""),
+        setting,
+    )
+
+
+def list_create(call: Call) -> Reply:
+    """POST /lists/{clientid}.json; UnsubscribeSetting defaults to AllClientLists."""
+    client_pk = find_client(call.conn, call.who, call.ids["id"])
+    values = _list_settings(call.body())
+    with call.env.store.write() as conn:
+        pk = conn.execute(
+            "INSERT INTO lists(client_id, list_id, title, confirmed_opt_in, unsubscribe_page, "
+            "confirmation_page, unsubscribe_setting) VALUES (?, '', ?, ?, ?, ?, ?)",
+            (client_pk, *values),
+        ).lastrowid
+        list_id = hex_id(call.env.seed, "created-list", pk)
+        conn.execute("UPDATE lists SET list_id = ? WHERE id = ?", (list_id, pk))
+    return Reply(201, list_id)
+
+
+def list_update(call: Call) -> Reply:
+    """PUT /lists/{listid}.json. Turning AllClientLists on can, on request, add the list's
+    unsubscribed people to the suppression list (AddUnsubscribesToSuppList) and unsubscribe
+    its active people who are on it (ScrubActiveWithSuppList)."""
+    row = find_list(call.conn, call.who, call.ids["id"])
+    body = call.body()
+    values = _list_settings(body)
+    now = call.now()
+    with call.env.store.write(("list", row.pk)) as conn:
+        client_pk, before = conn.execute(
+            "SELECT client_id, unsubscribe_setting FROM lists WHERE id = ?", (row.pk,)
+        ).fetchone()
+        conn.execute(
+            "UPDATE lists SET title = ?, confirmed_opt_in = ?, unsubscribe_page = ?, "
+            "confirmation_page = ?, unsubscribe_setting = ? WHERE id = ?",
+            (*values, row.pk),
+        )
+        if before == values[-1] or values[-1] != subscribers.ALL_CLIENT_LISTS:
+            return Reply()
+        if flag(body.get("AddUnsubscribesToSuppList")):
+            gone = conn.execute(
+                "SELECT email FROM subscribers WHERE list_id = ? AND state = ?",
+                (row.pk, UNSUBSCRIBED),
+            ).fetchall()
+            subscribers.suppress(conn, client_pk, [e for (e,) in gone], now, "Unsubscribed")
+        if flag(body.get("ScrubActiveWithSuppList")):
+            conn.execute(
+                "UPDATE subscribers SET state = ?, date = ? WHERE list_id = ? AND state IN (?, ?) "
+                "AND email_lc IN (SELECT email_lc FROM suppressions WHERE client_id = ?)",
+                (UNSUBSCRIBED, now, row.pk, ACTIVE, UNCONFIRMED, client_pk),
+            )
+    return Reply()
+
+
+SUPPRESSION_KEYS = {"email": "email_lc", "date": "date"}
+
+
+def suppression_list(call: Call) -> Reply:
+    """Paged like the sample: {SuppressionReason, EmailAddress, Date, State: "Suppressed"}."""
+    pk = find_client(call.conn, call.who, call.ids["id"])
+    params = {k: v for k, v in call.params.items() if k != "date"}
+    page = parse_paging(params, SUPPRESSION_KEYS, "email", "asc")
+    total = call.conn.execute(
+        "SELECT count(*) FROM suppressions WHERE client_id = ?", (pk,)
+    ).fetchone()[0]
+    order = "DESC" if page.descending else "ASC"
+    rows = call.conn.execute(
+        f"SELECT reason, email, date FROM suppressions WHERE client_id = ? "
+        f"ORDER BY {SUPPRESSION_KEYS[page.field]} {order}, email_lc {order} LIMIT ? OFFSET ?",
+        (pk, page.size, (page.page - 1) * page.size),
+    ).fetchall()
+    results = [
+        {"SuppressionReason": r, "EmailAddress": e, "Date": call.show(d), "State": "Suppressed"}
+        for r, e, d in rows
+    ]
+    return Reply(body=page.envelope(results, total))
+
+
+def suppress(call: Call) -> Reply:
+    pk = find_client(call.conn, call.who, call.ids["id"])
+    emails = call.body().get("EmailAddresses")
+    if not isinstance(emails, list) or not all(subscribers.valid_email(e) for e in emails):
+        raise ApiError(400, 1, "Invalid Email Address")
+    with call.env.store.write() as conn:
+        _, changed = subscribers.suppress_and_unsubscribe(
+            conn, pk, emails, call.env.clock.precise_stamp()
+        )
+    call.env.store.bump(*(("list", list_pk) for list_pk in changed))
+    return Reply()
+
+
+def unsuppress(call: Call) -> Reply:
+    pk = find_client(call.conn, call.who, call.ids["id"])
+    email = call.params.get("email", "")
+    with call.env.store.write() as conn:
+        subscribers.unsuppress(conn, pk, email)
+    return Reply()
 
 
 def custom_fields(call: Call) -> Reply:
@@ -331,7 +461,8 @@ STAT_NAMES = {
 
 
 def list_stats(call: Call) -> Reply:
-    """Totals per state, and how many entered it today, yesterday, this week/month/year."""
+    """Totals per state, and how many entered it today, yesterday, this week/month/year (days
+    that start at local midnight)."""
     row = find_list(call.conn, call.who, call.ids["id"])
     now = call.env.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     marks = [
@@ -341,7 +472,9 @@ def list_stats(call: Call) -> Reply:
         now.replace(day=1),
         now.replace(month=1, day=1),
     ]
-    today, yesterday, week, month, year = (m.strftime(API_FORMAT) for m in marks)
+    today, yesterday, week, month, year = (
+        call.env.clock.take(m).strftime(API_FORMAT) for m in marks
+    )
     counts = {
         state: rest
         for state, *rest in call.conn.execute(
@@ -397,6 +530,12 @@ def _write(call: Call, action: Callable[[sqlite3.Connection, int], Any]) -> Any:
         return action(conn, row.pk)
 
 
+def _write_lists(call: Call, action: Callable[[sqlite3.Connection, int], set[int]]) -> None:
+    """A write that may change other lists of the client too (an AllClientLists unsubscribe)."""
+    changed = _write(call, action)
+    call.env.store.bump(*(("list", pk) for pk in changed))
+
+
 def subscriber_add(call: Call) -> Reply:
     body = call.body()
     email = _write(call, lambda conn, pk: subscribers.add(conn, pk, body, call.now()))
@@ -411,13 +550,17 @@ def subscriber_update(call: Call) -> Reply:
 
 def subscriber_delete(call: Call) -> Reply:
     email = call.params.get("email", "")
-    _write(call, lambda conn, pk: subscribers.deactivate(conn, pk, email, DELETED, call.now()))
+    _write_lists(
+        call, lambda conn, pk: subscribers.deactivate(conn, pk, email, DELETED, call.now())
+    )
     return Reply()
 
 
 def subscriber_unsubscribe(call: Call) -> Reply:
     email = str(call.body().get("EmailAddress") or "")
-    _write(call, lambda conn, pk: subscribers.deactivate(conn, pk, email, UNSUBSCRIBED, call.now()))
+    _write_lists(
+        call, lambda conn, pk: subscribers.deactivate(conn, pk, email, UNSUBSCRIBED, call.now())
+    )
     return Reply()
 
 
@@ -485,7 +628,10 @@ def _report(kind: str) -> Callable[[Call], Reply]:
         )
         total, rows = paged(call, rs, page)
         lists = _list_ids(call, row.pk)
-        results = [campaigns.event_record(kind, (r[0], r[1], lists[r[2]], *r[3:])) for r in rows]
+        results = [
+            campaigns.event_record(kind, (r[0], r[1], lists[r[2]], call.show(r[3]), *r[4:]))
+            for r in rows
+        ]
         return Reply(body=page.envelope(results, total))
 
     return handler
@@ -504,7 +650,12 @@ def routes() -> list[Route]:
         ("GET", "/clients/{id}/drafts.json", _unsent("draft")),
         ("GET", "/clients/{id}/tags.json", client_tags),
         ("GET", "/clients/{id}/people.json", people),
+        ("GET", "/clients/{id}/suppressionlist.json", suppression_list),
+        ("POST", "/clients/{id}/suppress.json", suppress),
+        ("PUT", "/clients/{id}/unsuppress.json", unsuppress),
+        ("POST", "/lists/{id}.json", list_create),
         ("GET", "/lists/{id}.json", list_details),
+        ("PUT", "/lists/{id}.json", list_update),
         ("GET", "/lists/{id}/customfields.json", custom_fields),
         ("GET", "/lists/{id}/stats.json", list_stats),
         ("GET", "/subscribers/{id}.json", subscriber_get),

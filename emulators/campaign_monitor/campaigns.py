@@ -11,10 +11,10 @@ import sqlite3
 import zlib
 from typing import Any
 
-from emulators.campaign_monitor.clock import TIMEZONE_LABEL
+from emulators.campaign_monitor.clock import TIMEZONE_LABEL, Clock
 from emulators.campaign_monitor.identity import hex_id
-from emulators.campaign_monitor.store import ACTIVE, BOUNCED, UNSUBSCRIBED
-from emulators.campaign_monitor.subscribers import change_state
+from emulators.campaign_monitor.store import ACTIVE, BOUNCED
+from emulators.campaign_monitor.subscribers import change_state, unsubscribe
 
 EVENT_KINDS = ("open", "click", "unsubscribe", "bounce", "spam")
 DEFAULT_URL = "https://www.example.com/offers?utm_source=newsletter&utm_medium=email"
@@ -60,7 +60,7 @@ CAMPAIGN_COLUMNS = (
 )
 
 
-def sent_record(row: tuple) -> dict[str, Any]:
+def sent_record(row: tuple, clock: Clock) -> dict[str, Any]:
     out = {
         **web_urls(row[0]),
         "CampaignID": row[0],
@@ -69,7 +69,7 @@ def sent_record(row: tuple) -> dict[str, Any]:
         "FromName": row[3],
         "FromEmail": row[4],
         "ReplyTo": row[5],
-        "SentDate": row[6],
+        "SentDate": clock.show(row[6]),
         "TotalRecipients": row[10],
     }
     tags = json.loads(row[9])
@@ -80,10 +80,10 @@ def sent_record(row: tuple) -> dict[str, Any]:
     return out
 
 
-def draft_record(row: tuple, scheduled: bool) -> dict[str, Any]:
+def draft_record(row: tuple, scheduled: bool, clock: Clock) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if scheduled:
-        out = {"DateScheduled": row[8], "ScheduledTimeZone": TIMEZONE_LABEL}
+        out = {"DateScheduled": clock.show(row[8]), "ScheduledTimeZone": TIMEZONE_LABEL}
     return {
         **out,
         "CampaignID": row[0],
@@ -92,7 +92,7 @@ def draft_record(row: tuple, scheduled: bool) -> dict[str, Any]:
         "FromName": row[3],
         "FromEmail": row[4],
         "ReplyTo": row[5],
-        "DateCreated": row[7],
+        "DateCreated": clock.show(row[7]),
         **preview_urls(row[0]),
         "Tags": json.loads(row[9]),
     }
@@ -214,11 +214,13 @@ def send(conn: sqlite3.Connection, campaign_pk: int, list_pks: list[int], joined
 
 def add_event(
     conn: sqlite3.Connection, campaign_pk: int, kind: str, email: str, details: dict[str, str]
-) -> int:
-    """Record one tracking event for a recipient; returns the list it affects.
+) -> set[int]:
+    """Record one tracking event for a recipient; returns the lists it changes.
 
     An unsubscribe also unsubscribes the address from the list it received the campaign
-    through, and a hard bounce marks it Bounced there, both as of the event's date.
+    through (and, for an AllClientLists list, from the client's other such lists and onto
+    the suppression list), and a hard bounce marks it Bounced there, both as of the event's
+    date.
     """
     recipient = conn.execute(
         "SELECT list_id, email FROM recipients WHERE campaign_id = ? AND email_lc = ?",
@@ -244,18 +246,15 @@ def add_event(
             place_of(stored_email),
         ),
     )
-    new_state = _state_after(kind, details.get("bounce_type", ""))
-    if new_state is not None:
-        _move(conn, list_pk, stored_email, new_state, date)
-    return list_pk
-
-
-def _state_after(kind: str, bounce_type: str) -> int | None:
-    if kind == "unsubscribe":
-        return UNSUBSCRIBED
-    if kind == "bounce" and bounce_type == "Hard":
-        return BOUNCED
-    return None
+    on_list = conn.execute(
+        "SELECT 1 FROM subscribers WHERE list_id = ? AND email_lc = ?",
+        (list_pk, stored_email.lower()),
+    ).fetchone()
+    if kind == "unsubscribe" and on_list:
+        return unsubscribe(conn, list_pk, stored_email, date) | {list_pk}
+    if kind == "bounce" and details.get("bounce_type") == "Hard":
+        _move(conn, list_pk, stored_email, BOUNCED, date)
+    return {list_pk}
 
 
 def _move(conn: sqlite3.Connection, list_pk: int, email: str, state: int, date: str) -> None:

@@ -4,6 +4,10 @@ and bodies, client suppression lists.
 Tests and demos use it to make things happen that a real account would do on its own
 (people unsubscribing, campaigns going out, the API failing). It is served without auth
 under /_emulator/ and the same operations are methods of CampaignMonitorEmulator.
+
+Dates given to it are account-local "YYYY-MM-DD HH:MM:SS" (a time the fall-back hour repeats
+means its second, standard-time occurrence, as in the API), or carry an offset ("+11:00",
+"Z") to name one instant exactly. A local time the spring-forward hour skips is refused.
 """
 
 import json
@@ -11,14 +15,14 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from emulators.campaign_monitor import campaigns, oauth, subscribers
 from emulators.campaign_monitor.app import Reply, error_reply
-from emulators.campaign_monitor.clock import minute_stamp, parse_stamp
+from emulators.campaign_monitor.clock import API_FORMAT, InvalidLocalTime, minute_stamp, parse_stamp
 from emulators.campaign_monitor.env import Env
-from emulators.campaign_monitor.store import STATE_CODES
+from emulators.campaign_monitor.store import STATE_CODES, UNSUBSCRIBED
 
 
 class ControlError(ValueError):
@@ -147,14 +151,26 @@ class Control:
         self.bodies = RequestBodies()
 
     def now(self) -> str:
-        return self.env.clock.now().strftime("%Y-%m-%d %H:%M:%S")
+        """Account-local now."""
+        return self.env.clock.now().strftime(API_FORMAT)
+
+    def utc_now(self) -> str:
+        return self.env.clock.utc_now().strftime(API_FORMAT)
 
     def advance_clock(self, seconds: float) -> str:
         self.env.clock.advance(float(seconds))
         return self.now()
 
     def set_clock(self, value: str | datetime) -> str:
-        self.env.clock.set(value if isinstance(value, datetime) else _stamp(value))
+        """Set now: local text (see the module docstring), an aware datetime, or a naive
+        one taken as account-local."""
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            moment = value.astimezone(UTC).replace(tzinfo=None)
+        elif isinstance(value, datetime):
+            moment = _checked(self.env.clock.take, value)
+        else:
+            moment = _stamp(value)
+        self.env.clock.set_utc(moment)
         return self.now()
 
     def set_subscriber(
@@ -165,7 +181,9 @@ class Control:
         name: str | None = None,
         date: str | None = None,
     ) -> dict[str, Any]:
-        """Insert a subscriber or move it to `state`, with Date = `date` (default now)."""
+        """Insert a subscriber or move it to `state`, with Date = `date` (default now).
+        Unsubscribed follows the list's UnsubscribeSetting, as an unsubscribe in the app
+        does: other AllClientLists lists of the client and the suppression list too."""
         code = STATE_CODES.get(str(state).lower())
         if code is None:
             raise ControlError(f"State must be one of {', '.join(s for s in STATE_CODES)}")
@@ -173,16 +191,23 @@ class Control:
             raise ControlError("Invalid EmailAddress")
         when = minute_stamp(_stamp(date)) if date else self.env.clock.stamp()
         list_pk = self._list_pk(list_id)
+        changed: set[int] = set()
         with self.env.store.write(("list", list_pk)) as conn:
             existing = subscribers.find(conn, list_pk, email)
             if existing is None:
                 body = {"EmailAddress": email}
                 subscribers.insert(conn, list_pk, email, name or "", code, when, "Yes", body)
-            else:
-                if name is not None and name != existing.name:
-                    subscribers.rename(conn, existing, name, when)
+            if existing is not None and name is not None and name != existing.name:
+                subscribers.rename(conn, existing, name, when)
+            if existing is not None and code != UNSUBSCRIBED:
                 subscribers.change_state(conn, existing.pk, code, when)
-            return subscribers.fetch(conn, list_pk, email, True)
+            if code == UNSUBSCRIBED:
+                if existing is not None and existing.state == UNSUBSCRIBED:
+                    subscribers.change_state(conn, existing.pk, code, when)
+                changed = subscribers.unsubscribe(conn, list_pk, email, when)
+            record = subscribers.fetch(conn, list_pk, email, True)
+        self.env.store.bump(*(("list", pk) for pk in changed))
+        return record
 
     def send_campaign(
         self,
@@ -233,8 +258,8 @@ class Control:
         if row is None:
             raise ControlError("Unknown or unsent CampaignID")
         with self.env.store.write(("campaign", row[0])) as conn:
-            list_pk = _checked(campaigns.add_event, conn, row[0], kind, email, details)
-        self.env.store.bump(("list", list_pk))
+            changed = _checked(campaigns.add_event, conn, row[0], kind, email, details)
+        self.env.store.bump(*(("list", pk) for pk in changed))
 
     def add_fault(
         self,
@@ -282,17 +307,30 @@ class Control:
 
     def suppress(self, client_id: str, emails: list[str]) -> int:
         """Put addresses on the client's suppression list, as Campaign Monitor's
-        POST /clients/{id}/suppress.json does: adding or importing them into any of the
-        client's lists then fails with Code 204 "In Suppression List". Returns how many
-        were new on the list."""
+        POST /clients/{id}/suppress.json does: they leave the Active and Unconfirmed states
+        of the client's AllClientLists lists, and adding or importing them into those lists
+        then fails with Code 204 "In Suppression List". Returns how many were new on the
+        list."""
         client_pk = self._client_pk(client_id)
         if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
             raise ControlError("EmailAddresses must be a list of addresses")
-        rows = [(client_pk, e.lower(), e, self.env.clock.stamp()) for e in emails]
         with self.env.store.write() as conn:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?)", rows)
-            return conn.total_changes - before
+            added, changed = subscribers.suppress_and_unsubscribe(
+                conn, client_pk, emails, self.env.clock.precise_stamp()
+            )
+        self.env.store.bump(*(("list", pk) for pk in changed))
+        return added
+
+    def set_unsubscribe_setting(self, list_id: str, setting: str) -> None:
+        """Set a list's UnsubscribeSetting (AllClientLists or OnlyThisList) as the app's
+        list options do, without touching its subscribers or the suppression list."""
+        if setting not in subscribers.UNSUBSCRIBE_SETTINGS:
+            raise ControlError("UnsubscribeSetting must be AllClientLists or OnlyThisList")
+        list_pk = self._list_pk(list_id)
+        with self.env.store.write(("list", list_pk)) as conn:
+            conn.execute(
+                "UPDATE lists SET unsubscribe_setting = ? WHERE id = ?", (setting, list_pk)
+            )
 
     def _client_pk(self, client_id: str) -> int:
         with self.env.store.read() as conn:
@@ -313,9 +351,15 @@ class Control:
 
 
 def _stamp(text: str) -> datetime:
+    """Control input as naive UTC."""
     try:
         return parse_stamp(text)
-    except (ValueError, AttributeError) as exc:
+    except InvalidLocalTime as exc:
+        raise ControlError(
+            f"{text} does not exist in the account's time zone (the clocks skip it); "
+            "give an offset to name an instant"
+        ) from exc
+    except (ValueError, AttributeError, TypeError) as exc:
         raise ControlError("Dates must look like YYYY-MM-DD HH:MM:SS") from exc
 
 

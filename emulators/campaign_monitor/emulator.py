@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
 from emulators.campaign_monitor.clock import Clock
 from emulators.campaign_monitor.control import Control
@@ -103,7 +104,7 @@ class CampaignMonitorEmulator:
             for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 stale.unlink(missing_ok=True)
             started = datetime.now()
-            seed_database(path, self.seed, self.clock.now())
+            seed_database(path, self.seed, self.clock.utc_now())
             self.seconds_to_seed = (datetime.now() - started).total_seconds()
         store = Store(path)
         client_id, secret = oauth_app(self.seed)
@@ -151,6 +152,15 @@ class CampaignMonitorEmulator:
     def now(self) -> str:
         """Account-local now, "YYYY-MM-DD HH:MM:SS"."""
         return self._control().now()
+
+    def utc_now(self) -> str:
+        """Emulated UTC now, "YYYY-MM-DD HH:MM:SS"."""
+        return self._control().utc_now()
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        """The account's time zone (every date the API shows or takes is local to it)."""
+        return self.clock.zone
 
     def advance_clock(self, seconds: float) -> str:
         return self._control().advance_clock(seconds)
@@ -218,6 +228,10 @@ class CampaignMonitorEmulator:
         """Put addresses on a client's suppression list: adding or importing them then
         fails with Code 204 "In Suppression List"."""
         return self._control().suppress(client_id, emails)
+
+    def set_unsubscribe_setting(self, list_id: str, setting: str) -> None:
+        """AllClientLists (the default) or OnlyThisList, as the app's list options set it."""
+        self._control().set_unsubscribe_setting(list_id, setting)
 
     # ---- list webhooks (see webhooks.py) ------------------------------------------------------
 

@@ -37,7 +37,7 @@ def write(emulator, subscribers: int, lists: int = 5, sent: int = 20, events: in
     """
     store = emulator.env.store
     rng = random.Random(f"bench:{subscribers}")
-    now = datetime.strptime(emulator.now(), "%Y-%m-%d %H:%M:%S")
+    now = datetime.strptime(emulator.utc_now(), "%Y-%m-%d %H:%M:%S")  # stored dates are UTC
     label = f"bench{subscribers}"
     with store.write() as db:
         client_pk, account_list_ids = _first_client(db)

@@ -89,7 +89,7 @@ class Dispatcher:
         if action == ("GET", "/_emulator/info"):
             return Reply(body=self.info())
         if action == ("GET", "/_emulator/clock"):
-            return Reply(body={"now": c.now()})
+            return Reply(body={"now": c.now(), "utc": c.utc_now()})
         if action == ("POST", "/_emulator/clock"):
             if "set" in data:
                 return Reply(body={"now": c.set_clock(data["set"])})
@@ -156,6 +156,10 @@ class Dispatcher:
         if action == ("POST", "/_emulator/suppressions"):
             args = _args(data, ClientID="client_id", EmailAddresses="emails")
             return Reply(body={"added": c.suppress(**args)})
+        if action == ("POST", "/_emulator/lists"):
+            args = _args(data, ListID="list_id", UnsubscribeSetting="setting")
+            c.set_unsubscribe_setting(**args)
+            return Reply(body={"ok": True})
         if path == "/_emulator/webhooks" or path.startswith("/_emulator/webhooks/"):
             return webhooks.control(self.env.webhooks, method, path, data)
         if method == "GET" and path.startswith("/_emulator/session/"):

@@ -1,8 +1,9 @@
 """SQLite storage: schema, a pool of per-thread connections, write transactions.
 
-Dates are stored as account-local "YYYY-MM-DD HH:MM:SS" strings, which sort and compare
-correctly as text. Subscriber states are small integers (see STATES) to keep the indexes
-narrow at a million rows.
+Dates are stored in UTC as "YYYY-MM-DD HH:MM:SS" strings, which sort and compare correctly
+as text and as instants (clock.py converts them to and from the account's time zone).
+Subscriber states are small integers (see STATES) to keep the indexes narrow at a million
+rows.
 """
 
 import queue
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 # state code -> (API name, endpoint name)
 STATES = {
@@ -35,8 +36,13 @@ CREATE TABLE clients(id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL,
     username TEXT NOT NULL);
 CREATE TABLE people(id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL, email TEXT NOT NULL,
     name TEXT NOT NULL, status TEXT NOT NULL, access_level INTEGER NOT NULL);
+-- unsubscribe_setting: AllClientLists (an unsubscribe reaches every such list of the client
+-- and the suppression list) or OnlyThisList (this list alone, suppression list not consulted)
 CREATE TABLE lists(id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL,
-    list_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL);
+    list_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+    unsubscribe_setting TEXT NOT NULL DEFAULT 'AllClientLists',
+    confirmed_opt_in INTEGER NOT NULL DEFAULT 0, unsubscribe_page TEXT NOT NULL DEFAULT '',
+    confirmation_page TEXT NOT NULL DEFAULT '');
 CREATE TABLE subscribers(id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL,
     email TEXT NOT NULL, email_lc TEXT NOT NULL, name TEXT NOT NULL, state INTEGER NOT NULL,
     date TEXT NOT NULL, joined TEXT NOT NULL, fields TEXT NOT NULL, reads_with TEXT NOT NULL,
@@ -60,9 +66,10 @@ CREATE TABLE oauth_codes(code TEXT PRIMARY KEY, redirect_uri TEXT NOT NULL,
     expires REAL NOT NULL);
 CREATE TABLE oauth_tokens(token TEXT PRIMARY KEY, kind TEXT NOT NULL,
     account_id INTEGER NOT NULL, expires REAL NOT NULL);
--- a client's suppression list: addresses no list of the client may take (Code 204)
+-- a client's suppression list: addresses its AllClientLists lists refuse (Code 204)
 CREATE TABLE suppressions(client_id INTEGER NOT NULL, email_lc TEXT NOT NULL,
-    email TEXT NOT NULL, date TEXT NOT NULL, PRIMARY KEY(client_id, email_lc)) WITHOUT ROWID;
+    email TEXT NOT NULL, date TEXT NOT NULL, reason TEXT NOT NULL DEFAULT 'Unsubscribed',
+    PRIMARY KEY(client_id, email_lc)) WITHOUT ROWID;
 """
 
 # Created after bulk seeding (faster than maintaining them row by row). Each paging index

@@ -2,7 +2,14 @@
 
 A subscriber is one (list, email) row. Emails match case-insensitively but keep the case
 they were first stored with. `Date` is when the state last changed (set to the emulator's
-now on every change); `ListJoinedDate` is when the address first joined the list.
+now on every change); `ListJoinedDate` is when the address first joined the list. Dates are
+stored in UTC; `record` shows them in the account's time zone.
+
+Unsubscribing follows the list's UnsubscribeSetting (Campaign Monitor's forum, "Impact of
+Unsubscribe Settings", and its suppression list help): on an AllClientLists list the address
+is unsubscribed from every AllClientLists list of the client it is subscribed to and added to
+the client's suppression list; an OnlyThisList list is isolated both ways: its unsubscribes
+touch nothing else and the suppression list does not stop adds to it.
 
 Every write of a subscriber row goes through insert, change_state or _rewrite (or rename),
 which tell the list's webhooks (webhooks.py): Subscribe when an address becomes Active,
@@ -17,6 +24,7 @@ from typing import Any
 
 from emulators.campaign_monitor import webhooks
 from emulators.campaign_monitor.app import ApiError, flag
+from emulators.campaign_monitor.clock import ZONE, show
 from emulators.campaign_monitor.identity import CUSTOM_FIELDS
 from emulators.campaign_monitor.store import (
     ACTIVE,
@@ -31,6 +39,11 @@ COLUMNS = "email, name, date, joined, state, fields, reads_with, consent"
 FIELD_TYPES = {key: data_type for key, data_type, _ in CUSTOM_FIELDS}
 FIELD_ORDER = {key: n for n, (key, _, _) in enumerate(CUSTOM_FIELDS)}
 IMPORT_LIMIT = 1000
+ALL_CLIENT_LISTS, ONLY_THIS_LIST = "AllClientLists", "OnlyThisList"
+UNSUBSCRIBE_SETTINGS = (ALL_CLIENT_LISTS, ONLY_THIS_LIST)
+# The sample shows "Unsubscribed"; what the real list says for an address suppressed by hand
+# is not documented.
+MANUAL_REASON = "Manually added"
 
 # Adding an inactive address without Resubscribe fails with the code for its state.
 REFUSALS = {
@@ -54,8 +67,8 @@ def record(row: tuple, with_consent: bool) -> dict[str, Any]:
     out = {
         "EmailAddress": row[0],
         "Name": row[1],
-        "Date": row[2],
-        "ListJoinedDate": row[3],
+        "Date": show(row[2], ZONE),
+        "ListJoinedDate": show(row[3], ZONE),
         "State": STATES[row[4]][0],
         "CustomFields": json.loads(row[5]),
         "ReadsEmailWith": row[6],
@@ -100,15 +113,98 @@ def not_in_list() -> ApiError:
     return ApiError(400, 203, "Subscriber Not In List")
 
 
-def refuse_suppressed(conn: sqlite3.Connection, list_pk: int, email: str) -> None:
-    """An address on the list's client's suppression list cannot be added (Code 204)."""
+def suppressed(conn: sqlite3.Connection, list_pk: int, email: str) -> bool:
+    """Whether the list checks the suppression list (AllClientLists) and the address is on
+    its client's."""
     row = conn.execute(
         "SELECT 1 FROM suppressions s JOIN lists l ON l.client_id = s.client_id "
-        "WHERE l.id = ? AND s.email_lc = ?",
+        "WHERE l.id = ? AND l.unsubscribe_setting = ? AND s.email_lc = ?",
+        (list_pk, ALL_CLIENT_LISTS, email.lower()),
+    ).fetchone()
+    return row is not None
+
+
+def refuse_suppressed(conn: sqlite3.Connection, list_pk: int, email: str) -> None:
+    """An address on the client's suppression list cannot be added (Code 204)."""
+    if suppressed(conn, list_pk, email):
+        raise ApiError(400, 204, "In Suppression List")
+
+
+def unsubscribe(conn: sqlite3.Connection, list_pk: int, email: str, date: str) -> set[int]:
+    """Unsubscribe the address from the list as of `date`, following its UnsubscribeSetting;
+    returns every list whose subscribers changed. The address must be on the list."""
+    row = conn.execute(
+        "SELECT id, state FROM subscribers WHERE list_id = ? AND email_lc = ?",
         (list_pk, email.lower()),
     ).fetchone()
-    if row is not None:
-        raise ApiError(400, 204, "In Suppression List")
+    changed = set()
+    if row[1] != UNSUBSCRIBED:
+        change_state(conn, row[0], UNSUBSCRIBED, date)
+        changed.add(list_pk)
+    client_pk, setting = conn.execute(
+        "SELECT client_id, unsubscribe_setting FROM lists WHERE id = ?", (list_pk,)
+    ).fetchone()
+    if setting != ALL_CLIENT_LISTS:
+        return changed
+    others = conn.execute(
+        "SELECT s.id, s.list_id FROM subscribers s JOIN lists l ON l.id = s.list_id "
+        "WHERE l.client_id = ? AND l.unsubscribe_setting = ? AND s.email_lc = ? "
+        "AND s.state IN (?, ?) AND s.list_id != ?",
+        (client_pk, ALL_CLIENT_LISTS, email.lower(), ACTIVE, UNCONFIRMED, list_pk),
+    ).fetchall()
+    for pk, other_list in others:
+        change_state(conn, pk, UNSUBSCRIBED, date)
+        changed.add(other_list)
+    suppress(conn, client_pk, [email], date, "Unsubscribed")
+    return changed
+
+
+def suppress(
+    conn: sqlite3.Connection, client_pk: int, emails: list[str], date: str, reason: str
+) -> int:
+    """Add addresses to the client's suppression list (those already on it stay as they
+    were); returns how many were new."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO suppressions(client_id, email_lc, email, date, reason) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(client_pk, e.lower(), e, date, reason) for e in emails],
+    )
+    return conn.total_changes - before
+
+
+def suppress_and_unsubscribe(
+    conn: sqlite3.Connection, client_pk: int, emails: list[str], date: str
+) -> tuple[int, set[int]]:
+    """POST /clients/{id}/suppress.json: the addresses go on the suppression list and leave
+    the Active and Unconfirmed states of the client's AllClientLists lists, as an unsubscribe
+    there would. Returns (how many were new on the list, the lists that changed)."""
+    added = suppress(conn, client_pk, emails, date, MANUAL_REASON)
+    changed = set()
+    for email in emails:
+        rows = conn.execute(
+            "SELECT s.id, s.list_id FROM subscribers s JOIN lists l ON l.id = s.list_id "
+            "WHERE l.client_id = ? AND l.unsubscribe_setting = ? AND s.email_lc = ? "
+            "AND s.state IN (?, ?)",
+            (client_pk, ALL_CLIENT_LISTS, email.lower(), ACTIVE, UNCONFIRMED),
+        ).fetchall()
+        for pk, list_pk in rows:
+            change_state(conn, pk, UNSUBSCRIBED, date[:17] + "00")
+            changed.add(list_pk)
+    return added, changed
+
+
+def unsuppress(conn: sqlite3.Connection, client_pk: int, email: str) -> None:
+    """PUT /clients/{id}/unsuppress.json?email=: off the suppression list. The address stays
+    unsubscribed wherever it is; only adding it again makes it active."""
+    if not valid_email(email):
+        raise ApiError(400, 1, "Invalid Email Address")
+    gone = conn.execute(
+        "DELETE FROM suppressions WHERE client_id = ? AND email_lc = ?",
+        (client_pk, email.lower()),
+    ).rowcount
+    if not gone:
+        raise ApiError(400, 176, "Email address not in suppression list")
 
 
 def consent_value(value: Any, current: str | None) -> str:
@@ -157,9 +253,13 @@ def add(conn: sqlite3.Connection, list_pk: int, body: dict, now: str) -> str:
     email = body.get("EmailAddress")
     if not valid_email(email):
         raise ApiError(400, 1, "Invalid Email Address")
-    refuse_suppressed(conn, list_pk, email)
     existing = find(conn, list_pk, email)
     consent = consent_value(body.get("ConsentToTrack"), existing and existing.consent)
+    # The address's own state on the list answers first (205-208); a new address is checked
+    # against the suppression list (204). A one-at-a-time resubscribe gets past both; the
+    # address stays on the suppression list.
+    if existing is None and not flag(body.get("Resubscribe")):
+        refuse_suppressed(conn, list_pk, email)
     if existing is None:
         insert(conn, list_pk, email, _name(body, ""), ACTIVE, now, consent, body)
         return email
@@ -188,13 +288,19 @@ def update(conn: sqlite3.Connection, list_pk: int, current: str, body: dict, now
         change_state(conn, existing.pk, ACTIVE, now)
 
 
-def deactivate(conn: sqlite3.Connection, list_pk: int, email: str, state: int, now: str) -> None:
-    """Unsubscribe or delete; the Date moves only if the state really changes."""
+def deactivate(
+    conn: sqlite3.Connection, list_pk: int, email: str, state: int, now: str
+) -> set[int]:
+    """Unsubscribe or delete; the Date moves only if the state really changes. Returns the
+    lists whose subscribers changed."""
     existing = find(conn, list_pk, email or "")
     if existing is None:
         raise not_in_list()
+    if state == UNSUBSCRIBED:
+        return unsubscribe(conn, list_pk, existing.email, now)
     if existing.state != state:
         change_state(conn, existing.pk, state, now)
+    return {list_pk}
 
 
 def insert(
@@ -319,7 +425,8 @@ class _ImportResult:
 
     def _store(self, conn, list_pk, email, person, resubscribe, now, first) -> None:
         """Add or update one person; a repeat of an address in the batch is applied again
-        (the last one wins) but counted once."""
+        (the last one wins) but counted once. A suppressed address is refused whatever
+        Resubscribe says: imports are scrubbed against the suppression list."""
         refuse_suppressed(conn, list_pk, email)
         existing = find(conn, list_pk, email)
         consent = consent_value(person.get("ConsentToTrack"), existing and existing.consent)

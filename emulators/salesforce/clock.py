@@ -1,7 +1,9 @@
 """The emulator's clock and Salesforce's date formats.
 
 Datetimes are stored exactly as the API shows them ("2026-01-31T10:00:00.000+0000", always
-UTC), which sorts correctly as text; dates as "YYYY-MM-DD".
+UTC), which sorts correctly as text; dates as "YYYY-MM-DD". Salesforce keeps datetimes to
+the whole second (the milliseconds are always .000), so every stamp of one second is equal:
+many records written within a second share their SystemModstamp.
 """
 
 import re
@@ -38,6 +40,13 @@ class Clock:
 
 
 def format_datetime(moment: datetime) -> str:
+    """A stored datetime: Salesforce's format, to the whole second (milliseconds dropped)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def format_literal(moment: datetime) -> str:
+    """A SOQL datetime literal for comparing with stored datetimes, keeping its milliseconds
+    (10:00:00.500 is after a stamp of 10:00:00)."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 

@@ -4,6 +4,10 @@ GET    /_emulator/info                 what a client needs to connect (see Org.i
 POST   /_emulator/people               {"emails": [...]} -> seed_people counts
 POST   /_emulator/records              {"type": ..., "records": [...]} -> per-record results
 GET|POST|DELETE /_emulator/validation_rules   {"object", "field", "equals", "message"}
+GET|POST|DELETE /_emulator/duplicate_rules    {"object": "Contact" | "Lead", "action": "alert" |
+                                       "block"} (one standard rule per object, duplicates.py)
+POST   /_emulator/leads/convert        {"lead_id", "contact_id"?, "account_id"?} -> the Lead's
+                                       conversion fields (leads.py)
 GET|POST|DELETE /_emulator/faults      {"kind", "count", "path"}
 GET|DELETE /_emulator/requests         counts per "METHOD /route/{template}"
 GET|POST   /_emulator/limits           {"used", "max"}
@@ -79,6 +83,25 @@ def add_rule(org: "Org", body: dict[str, Any]) -> Reply:
 def clear_rules(org: "Org", body: dict[str, Any]) -> Reply:
     org.clear_rules()
     return Reply(200, [])
+
+
+def duplicate_rules(org: "Org", body: dict[str, Any]) -> Reply:
+    return Reply(200, [rule.as_dict() for rule in org.duplicates.rules])
+
+
+def add_duplicate_rule(org: "Org", body: dict[str, Any]) -> Reply:
+    rule = org.add_duplicate_rule(str(body["object"]), str(body["action"]))
+    return Reply(201, rule.as_dict())
+
+
+def clear_duplicate_rules(org: "Org", body: dict[str, Any]) -> Reply:
+    org.clear_duplicate_rules()
+    return Reply(200, [])
+
+
+def convert_lead(org: "Org", body: dict[str, Any]) -> Reply:
+    lead = org.convert_lead(str(body["lead_id"]), body.get("contact_id"), body.get("account_id"))
+    return Reply(200, lead)
 
 
 def faults(org: "Org", body: dict[str, Any]) -> Reply:
@@ -184,6 +207,10 @@ HANDLERS = {
     ("GET", "validation_rules"): rules,
     ("POST", "validation_rules"): add_rule,
     ("DELETE", "validation_rules"): clear_rules,
+    ("GET", "duplicate_rules"): duplicate_rules,
+    ("POST", "duplicate_rules"): add_duplicate_rule,
+    ("DELETE", "duplicate_rules"): clear_duplicate_rules,
+    ("POST", "leads/convert"): convert_lead,
     ("GET", "faults"): faults,
     ("POST", "faults"): add_fault,
     ("DELETE", "faults"): clear_faults,

@@ -40,11 +40,24 @@ READ_ONLY_MESSAGE = (
 @dataclass
 class Actor:
     """Who writes. allow_audit is Salesforce's "Set Audit Fields upon Record Creation";
-    skip_rules lets seeding create data that predates the validation rules."""
+    skip_rules lets seeding create data that predates the validation rules; allow_save is
+    the request's Sforce-Duplicate-Rule-Header allowSave=true (alert duplicate rules let
+    the save through, block rules still refuse); skip_duplicates is the control surface's
+    unrestricted insert, which no duplicate rule stops. access is the user's object and
+    field access (security.Access); None (the control surface, seeding) is not checked."""
 
     user_id: str
     allow_audit: bool = False
     skip_rules: bool = False
+    access: Any = None
+    allow_save: bool = False
+    skip_duplicates: bool = False
+
+    def sees(self, obj: SObject, f: Field) -> bool:
+        return self.access is None or self.access.sees(obj, f)
+
+    def can(self, obj: SObject, operation: str) -> bool:
+        return self.access is None or self.access.can(obj, operation)
 
 
 @dataclass
@@ -95,14 +108,18 @@ class Engine:
     def __init__(self, store: Store, registry: Registry, clock: Clock, idf: ids.IdFactory) -> None:
         self.store, self.registry, self.clock, self.ids = store, registry, clock, idf
         self.rules: list[ValidationRule] = []
+        # Checks other modules add (duplicates.py): run after the validation rules, as
+        # Salesforce runs duplicate rules after them.
+        self.after_rules: list[Callable[[SObject, dict[str, Any], Actor], None]] = []
         # object name -> {"before_save" | "after_save" | "before_delete": hook}
         self.hooks: dict[str, dict[str, Hook]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def sobject(self, name: str) -> SObject:
+    def sobject(self, name: str, actor: Actor | None = None) -> SObject:
+        """The object, or Salesforce's 404 (also for an object the actor may not read)."""
         obj = self.registry.get(name)
-        if obj is None:
+        if obj is None or (actor is not None and not actor.can(obj, "read")):
             raise not_found()
         return obj
 
@@ -122,7 +139,7 @@ class Engine:
     # -- entry points ----------------------------------------------------------------------
 
     def create(self, obj: SObject, data: Any, actor: Actor) -> str:
-        if not obj.createable:
+        if not obj.createable or not actor.can(obj, "create"):
             raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be inserted", [])
         if isinstance(data, dict) and any(k.lower() == "id" for k in data):
             raise SfError(
@@ -141,10 +158,11 @@ class Engine:
         return record["Id"]
 
     def update(self, obj: SObject, record_id: str, data: Any, actor: Actor) -> None:
-        if not obj.updateable:
+        if not obj.updateable or not actor.can(obj, "edit"):
             raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be updated", [])
         with self.store.transaction():  # the read belongs to the write: no one may slip in
             current = self.live(obj, record_id)
+            self.hook(obj, "before_update", current)
             values = self.read_input(obj, data, False, actor, record_id=current["Id"])
             record = {**current, **values}
             self.check(obj, record, current, set(values), actor)
@@ -159,7 +177,7 @@ class Engine:
     ) -> tuple[str, bool]:
         """Create or update by external id. Returns (id, created)."""
         f = obj.field(field_name)
-        if f is None or not f.id_lookup:
+        if f is None or not f.id_lookup or not actor.sees(obj, f):
             raise not_found(
                 f"Provided external ID field does not exist or is not accessible: {field_name}"
             )
@@ -180,7 +198,7 @@ class Engine:
             return self.create(obj, {**body, f.name: value}, actor), True
 
     def delete(self, obj: SObject, record_id: str, actor: Actor) -> None:
-        if not obj.deletable:
+        if not obj.deletable or not actor.can(obj, "delete"):
             raise SfError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted", [])
         with self.store.transaction():
             record = self.live(obj, record_id)
@@ -203,7 +221,7 @@ class Engine:
             if key == "attributes":
                 continue
             f = obj.field(key)
-            if f is None:
+            if f is None or not actor.sees(obj, f):  # a field the user can't see isn't there
                 raise SfError(
                     "INVALID_FIELD",
                     f"No such column '{key}' on sobject of type {obj.name}",
@@ -211,7 +229,7 @@ class Engine:
                 )
             if f.name == "Id" and not creating and ids.normalize(raw) == record_id:
                 continue
-            if not self.writable(f, creating, actor):
+            if not self.writable(obj, f, creating, actor):
                 denied.append(f.name)
                 continue
             values[f.name] = self.coerce(f, raw)
@@ -224,9 +242,11 @@ class Engine:
         return values
 
     @staticmethod
-    def writable(f: Field, creating: bool, actor: Actor) -> bool:
+    def writable(obj: SObject, f: Field, creating: bool, actor: Actor) -> bool:
         if creating and actor.allow_audit and f.name in AUDIT_FIELDS:
             return True
+        if actor.access is not None and not actor.access.edits(obj, f):
+            return False  # read-only field-level security
         return f.createable if creating else f.updateable
 
     def coerce(self, f: Field, raw: Any) -> Any:
@@ -298,6 +318,8 @@ class Engine:
         self.check_unique(obj, record, current, changed)
         if not actor.skip_rules:
             self.check_rules(obj, record)
+            for extra in self.after_rules:
+                extra(obj, record, actor)
 
     def check_value(self, f: Field, value: Any) -> Any:
         if f.type in ID_TYPES:

@@ -20,11 +20,16 @@ class SalesforceEmulator:
         data_dir: str | Path | None = None,
         daily_limit: int = 100_000,
         quiet: bool = True,
+        duplicate_rules: str | None = None,
     ) -> None:
+        """duplicate_rules: "alert", "block" or "none" for the standard Contact and Lead
+        duplicate rules of a newly seeded org; None means the seed's default ("alert" for
+        "demo", "none" otherwise)."""
         if isinstance(seed, str) and seed.isdigit():
             seed = int(seed)
         self.host, self.port, self.quiet = host, port, quiet
-        self.org = Org(seed, Path(data_dir) if data_dir else None, daily_limit)
+        path = Path(data_dir) if data_dir else None
+        self.org = Org(seed, path, daily_limit, duplicate_rules)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
@@ -131,6 +136,24 @@ class SalesforceEmulator:
 
     def clear_validation_rules(self) -> None:
         self.org.clear_rules()
+
+    def add_duplicate_rule(self, object: str, action: str) -> dict[str, Any]:
+        """Activate the standard duplicate rule of Contact or Lead (replacing the object's
+        rule, if any) with action "alert" or "block" (see duplicates.py)."""
+        return self.org.add_duplicate_rule(object, action).as_dict()
+
+    def duplicate_rules(self) -> list[dict[str, Any]]:
+        return [rule.as_dict() for rule in self.org.duplicates.rules]
+
+    def clear_duplicate_rules(self) -> None:
+        self.org.clear_duplicate_rules()
+
+    def convert_lead(
+        self, lead_id: str, contact_id: str | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """Convert a Lead into a new Contact (or contact_id); returns the Lead's conversion
+        fields (IsConverted, ConvertedContactId, ConvertedAccountId, ConvertedDate...)."""
+        return self.org.convert_lead(lead_id, contact_id, account_id)
 
     def advance_clock(self, seconds: float) -> None:
         self.org.clock.advance(seconds)

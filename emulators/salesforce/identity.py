@@ -20,6 +20,7 @@ _KEYS: dict[str, rsa.RSAPrivateKey] = {}
 _KEYS_LOCK = threading.Lock()
 _ALPHANUMERIC = ids.BASE62
 
+PROFILES = ("System Administrator", "Standard User")
 USERS = (
     {
         "Username": "admin@cmsync-demo.example",
@@ -27,6 +28,7 @@ USERS = (
         "LastName": "Admin",
         "Alias": "aadmi",
         "password": "demo-admin-password",
+        "profile": "System Administrator",
     },
     {
         "Username": "integration@cmsync-demo.example",
@@ -34,6 +36,15 @@ USERS = (
         "LastName": "User",
         "Alias": "integ",
         "password": "demo-integration-password",
+        "profile": "Standard User",
+    },
+    {  # an ordinary user: no access to cmsync's objects unless someone grants it
+        "Username": "marketing@cmsync-demo.example",
+        "FirstName": "Mia",
+        "LastName": "Marketing",
+        "Alias": "mmark",
+        "password": "demo-marketing-password",
+        "profile": "Standard User",
     },
 )
 

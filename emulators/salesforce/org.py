@@ -16,14 +16,17 @@ from urllib.parse import unquote_plus
 from emulators.salesforce import control, ids, rest, seed
 from emulators.salesforce.campaigns import CampaignRules
 from emulators.salesforce.clock import Clock
-from emulators.salesforce.dml import Engine, ValidationRule
+from emulators.salesforce.dml import Actor, Engine, ValidationRule
+from emulators.salesforce.duplicates import DuplicateRule, DuplicateRules
 from emulators.salesforce.errors import SfError, not_found
 from emulators.salesforce.identity import Identity
 from emulators.salesforce.ids import IdFactory
+from emulators.salesforce.leads import LeadRules
 from emulators.salesforce.oauth import OAuth
 from emulators.salesforce.outbound import Outbound
 from emulators.salesforce.query import QueryEngine
 from emulators.salesforce.schema import Registry, standard_objects, tooling_objects
+from emulators.salesforce.security import Security
 from emulators.salesforce.store import Store
 from emulators.salesforce.tooling import Tooling
 from emulators.salesforce.wire import Reply, Request, error_reply
@@ -32,6 +35,7 @@ API_VERSION = "62.0"
 _DATA_PATH = re.compile(r"^/services/data(?:/v(?P<version>\d+\.\d)(?P<rest>/.*)?)?/?$")
 FAULT_KINDS = ("unable_to_lock_row", "server_unavailable", "expire_session", "limit_exhausted")
 UNORDERED_ROWS = ("insertion", "reverse")  # how rows no ORDER BY decides come back
+DUPLICATE_RULE_OPTIONS = ("alert", "block", "none")  # the seed option duplicate_rules
 LIMIT_EXCEEDED = SfError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", status=403)
 INVALID_SESSION = SfError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
 INVALID_HEADER = SfError("INVALID_AUTH_HEADER", "INVALID_HEADER_TYPE", status=401)
@@ -136,9 +140,20 @@ class Faults:
 
 class Org:
     def __init__(
-        self, seed_value: str | int, data_dir: Path | None = None, daily_limit: int = 100_000
+        self,
+        seed_value: str | int,
+        data_dir: Path | None = None,
+        daily_limit: int = 100_000,
+        duplicate_rules: str | None = None,
     ) -> None:
+        if duplicate_rules is not None and duplicate_rules not in DUPLICATE_RULE_OPTIONS:
+            raise ValueError(
+                f"duplicate_rules must be one of {', '.join(DUPLICATE_RULE_OPTIONS)}, "
+                f"not {duplicate_rules!r}"
+            )
         self.seed = seed_value
+        # None: the seed's default (an alert rule on Contact and Lead in "demo", else none).
+        self.duplicate_rules_option = duplicate_rules
         self.identity = Identity.from_seed(str(seed_value))
         path = None
         if data_dir is not None:
@@ -151,7 +166,10 @@ class Org:
         self.tooling_registry = Registry(tooling_objects())
         self.engine = Engine(self.store, self.registry, self.clock, self.ids)
         CampaignRules(self.engine)
-        self.tooling = Tooling(self.engine, self.tooling_registry)
+        self.duplicates = DuplicateRules(self.engine)
+        self.leads = LeadRules(self.engine)
+        self.security = Security(self.engine)
+        self.tooling = Tooling(self.engine, self.tooling_registry, self.security)
         self.queries = QueryEngine(self.store, lambda: self.ids.new("01g"))
         self.root_url = ""
         self.oauth = OAuth(self.identity, "")
@@ -194,6 +212,30 @@ class Org:
 
     def save_rules(self) -> None:
         self.store.set_meta("validation_rules", [r.as_dict() for r in self.engine.rules])
+
+    def add_duplicate_rule(self, object: str, action: str) -> DuplicateRule:
+        rule = self.duplicates.add(object, action, self.ids.new("0Bm"))
+        self.save_duplicate_rules()
+        return rule
+
+    def clear_duplicate_rules(self) -> None:
+        self.duplicates.rules.clear()
+        self.save_duplicate_rules()
+
+    def save_duplicate_rules(self) -> None:
+        self.store.set_meta("duplicate_rules", [r.as_dict() for r in self.duplicates.rules])
+
+    def load_duplicate_rules(self) -> None:
+        self.duplicates.rules = [DuplicateRule(**r) for r in self.store.meta("duplicate_rules", [])]
+        for rule in self.duplicates.rules:
+            self.ids.observe(rule.id)
+
+    def convert_lead(
+        self, lead_id: str, contact_id: str | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """Convert a Lead as the admin (see leads.py); the conversion is not an API call."""
+        admin = Actor(self.identity.users[0]["Id"], skip_duplicates=True)
+        return self.leads.convert(lead_id, admin, contact_id, account_id)
 
     def set_unordered_rows(self, order: str) -> None:
         if order not in UNORDERED_ROWS:

@@ -429,8 +429,7 @@ def _text(value: str) -> str:
 
 
 def _zulu(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # whole seconds
 
 
 def _soap_value(f: Field, value: Any) -> str:

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from emulators.salesforce import ids
-from emulators.salesforce.clock import day_start, format_datetime, parse_datetime
+from emulators.salesforce.clock import day_start, format_literal, parse_datetime
 from emulators.salesforce.errors import SfError, malformed_query
 from emulators.salesforce.schema import ID_TYPES, NUMBER_TYPES, Field, Registry, SObject
 from emulators.salesforce.soql import (
@@ -129,15 +129,19 @@ class Compiler:
         include_deleted: bool,
         version: str,
         reverse_ties: bool = False,
+        access: Any = None,
     ) -> None:
         self.registry, self.query, self.now = registry, query, now
         self.include_deleted, self.version = include_deleted, version
         self.reverse_ties = reverse_ties
+        # The user's object and field access (security.Access); None: the Tooling API and
+        # the emulator's own reads see everything.
+        self.access = access
         self.params: list[Any] = []
         self.joins: dict[tuple[str, ...], Join] = {}
         self.join_sql: list[str] = []
         obj = registry.get(query.sobject)
-        if obj is None or not obj.queryable:
+        if obj is None or not obj.queryable or not self.sees_object(obj):
             raise self.error(
                 "INVALID_TYPE",
                 query.sobject_pos,
@@ -150,6 +154,12 @@ class Compiler:
     def error(self, code: str, pos: int, message: str) -> SfError:
         return SfError(code, located(self.query.text, pos, message))
 
+    def sees_object(self, obj: SObject) -> bool:
+        return self.access is None or self.access.sees_object(obj)
+
+    def sees(self, obj: SObject, f: Field | None) -> bool:
+        return f is not None and (self.access is None or self.access.sees(obj, f))
+
     # -- names -----------------------------------------------------------------------------
 
     def resolve(self, ref: FieldRef) -> tuple[str, Field, tuple[str, ...]]:
@@ -161,7 +171,8 @@ class Compiler:
         for part in parts[:-1]:
             rel = obj.relationship(part)
             target = self.registry.get(rel.reference_to[0]) if rel else None
-            if rel is None or target is None:
+            hidden = target is None or not self.sees(obj, rel) or not self.sees_object(target)
+            if rel is None or target is None or hidden:
                 raise self.error(
                     "INVALID_FIELD",
                     ref.pos,
@@ -174,7 +185,7 @@ class Compiler:
             alias = self.join(alias, rel, target, path)
             obj = target
         found = obj.field(parts[-1])
-        if found is None:
+        if found is None or not self.sees(obj, found):  # a field the user can't see
             raise self.error(
                 "INVALID_FIELD",
                 ref.pos,
@@ -303,7 +314,7 @@ class Compiler:
             moment = parse_datetime(lit.value)
             if moment is None:
                 raise malformed_query(f"unexpected token: {lit.text}")
-            return format_datetime(moment)
+            return format_literal(moment)
         self.type_error(f, lit)
 
     def type_error(self, f: Field, lit: Literal) -> None:
@@ -418,11 +429,20 @@ class QueryEngine:
         self.reverse_ties = False
 
     def plan(
-        self, registry: Registry, soql: str, now: datetime, include_deleted: bool, version: str
+        self,
+        registry: Registry,
+        soql: str,
+        now: datetime,
+        include_deleted: bool,
+        version: str,
+        access: Any = None,
     ) -> Plan:
+        """access: the user's (security.Access); None for the Tooling API."""
         parsed = parse(soql)
         with self.store.lock:  # Tooling API installs change the schema under us otherwise
-            compiler = Compiler(registry, parsed, now, include_deleted, version, self.reverse_ties)
+            compiler = Compiler(
+                registry, parsed, now, include_deleted, version, self.reverse_ties, access
+            )
             return compiler.compile()
 
     def run(self, plan: Plan, batch: int = MAX_BATCH, kind: str = "query") -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emulators.salesforce import ids
+from emulators.salesforce import duplicates, ids
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime, parse_datetime
 from emulators.salesforce.dml import Actor, MultipleMatches
@@ -30,8 +30,21 @@ class Route:
     handler: Handler
 
 
-def actor(request: Request) -> Actor:
-    return Actor(request.user_id)
+def access(org: "Org", request: Request) -> Any:
+    """The requesting user's object and field access (security.Access), read once."""
+    if request.access is None:
+        request.access = org.security.access(request.user_id)
+    return request.access
+
+
+def actor(org: "Org", request: Request) -> Actor:
+    allow_save = float(request.version) >= 52.0 and duplicates.allow_save(request)
+    return Actor(request.user_id, access=access(org, request), allow_save=allow_save)
+
+
+def sobject(org: "Org", request: Request) -> SObject:
+    """The path's object, or 404 when it does not exist or the user may not read it."""
+    return org.engine.sobject(request.groups["type"], actor(org, request))
 
 
 def version_list() -> list[dict[str, str]]:
@@ -44,8 +57,17 @@ def version_list() -> list[dict[str, str]]:
 
 def resources(org: "Org", request: Request) -> Reply:
     base = f"/services/data/v{request.version}"
-    names = ("tooling", "query", "queryAll", "sobjects", "composite", "limits")
+    names = ("tooling", "query", "queryAll", "sobjects", "composite", "limits", "tabs")
     return Reply(200, {name: f"{base}/{name}" for name in names})
+
+
+def tabs(org: "Org", request: Request) -> Reply:
+    """The tabs available to the user (REST API, Tabs: GET /services/data/vXX.X/tabs, in
+    version 31.0 and later)."""
+    if float(request.version) < 31.0:
+        raise not_found()
+    settings = org.security.tab_settings(request.user_id)
+    return Reply(200, org.tooling.tabs.available(org.root_url, access(org, request), settings))
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -65,7 +87,10 @@ def run_query(org: "Org", request: Request, include_deleted: bool, tooling: bool
     if not soql:
         raise malformed_query("A query string must be provided with the q parameter")
     registry = org.tooling_registry if tooling else org.registry
-    plan = org.queries.plan(registry, soql, org.clock.now(), include_deleted, request.version)
+    user_access = None if tooling else access(org, request)  # Tooling metadata: unfiltered
+    plan = org.queries.plan(
+        registry, soql, org.clock.now(), include_deleted, request.version, user_access
+    )
     kind = "tooling/query" if tooling else ("queryAll" if include_deleted else "query")
     result = org.queries.run(plan, batch_size(request), kind)
     if tooling and result["totalSize"] > 1 and _selects_metadata(plan):
@@ -101,18 +126,24 @@ def query_more(org: "Org", request: Request) -> Reply:
 
 
 def global_describe(org: "Org", request: Request) -> Reply:
-    objects = [obj.summary(request.version) for obj in org.registry.objects.values()]
+    user_access = access(org, request)
+    objects = [
+        obj.summary(request.version, user_access)
+        for obj in org.registry.objects.values()
+        if user_access.sees_object(obj)
+    ]
     return Reply(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects})
 
 
 def sobject_info(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
-    return Reply(200, {"objectDescribe": obj.summary(request.version), "recentItems": []})
+    obj = sobject(org, request)
+    summary = obj.summary(request.version, access(org, request))
+    return Reply(200, {"objectDescribe": summary, "recentItems": []})
 
 
 def describe(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
-    return Reply(200, org.registry.describe(obj, request.version))
+    obj = sobject(org, request)
+    return Reply(200, org.registry.describe(obj, request.version, access(org, request)))
 
 
 def tooling_describe(org: "Org", request: Request) -> Reply:
@@ -135,10 +166,10 @@ def _lock(org: "Org", request: Request, record_id: str | None) -> None:
 
 
 def create(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     body = request.json()
     _lock(org, request, collections.parent_hint(body))
-    record_id = org.engine.create(obj, body, actor(request))
+    record_id = org.engine.create(obj, body, actor(org, request))
     return Reply(201, {"id": record_id, "success": True, "errors": []})
 
 
@@ -150,21 +181,29 @@ def _record_id(value: str) -> str:
 
 
 def retrieve(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     record_id = _record_id(request.groups["id"])
     org.engine.live(obj, record_id)
     wanted = request.params.get("fields")
-    return Reply(200, fetch(org, obj, [record_id], wanted, request.version)[0])
+    return Reply(200, fetch(org, request, obj, [record_id], wanted)[0])
 
 
 def fetch(
-    org: "Org", obj: SObject, record_ids: list[str], wanted: str | None, version: str
+    org: "Org", request: Request, obj: SObject, record_ids: list[str], wanted: str | None
 ) -> list[dict[str, Any] | None]:
-    """Records by id (None where missing), with all fields or the comma-separated `wanted`."""
-    names = [n.strip() for n in wanted.split(",")] if wanted else list(_all_fields(obj))
+    """Records by id (None where missing), with every field the user can see or the
+    comma-separated `wanted`."""
+    user_access = access(org, request)
+    names = (
+        [n.strip() for n in wanted.split(",")]
+        if wanted
+        else [f.name for f in obj.fields.values() if user_access.sees(obj, f)]
+    )
     quoted = ", ".join(f"'{i}'" for i in record_ids)
     soql = f"SELECT {', '.join(names)} FROM {obj.name} WHERE Id IN ({quoted})"
-    plan = org.queries.plan(org.registry, soql, org.clock.now(), False, version)
+    plan = org.queries.plan(
+        org.registry, soql, org.clock.now(), False, request.version, user_access
+    )
     found = {r["attributes"]["url"].rsplit("/", 1)[1]: r for r in org.queries.run(plan)["records"]}
     return [found.get(i) for i in record_ids]
 
@@ -174,25 +213,25 @@ def _all_fields(obj: SObject) -> list[str]:
 
 
 def update(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     record_id = _record_id(request.groups["id"])
     body = request.json()
     _lock(org, request, record_id)
-    org.engine.update(obj, record_id, body, actor(request))
+    org.engine.update(obj, record_id, body, actor(org, request))
     return Reply(204)
 
 
 def delete(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     record_id = _record_id(request.groups["id"])
     _lock(org, request, record_id)
-    org.engine.delete(obj, record_id, actor(request))
+    org.engine.delete(obj, record_id, actor(org, request))
     return Reply(204)
 
 
-def _matches(org: "Org", obj: SObject, field_name: str, value: str) -> list[str]:
+def _matches(org: "Org", request: Request, obj: SObject, field_name: str, value: str) -> list[str]:
     f = obj.field(field_name)
-    if f is None or not f.id_lookup:
+    if f is None or not f.id_lookup or not access(org, request).sees(obj, f):
         raise not_found(
             f"Provided external ID field does not exist or is not accessible: {field_name}"
         )
@@ -208,23 +247,23 @@ def _multiple(obj: SObject, record_ids: list[str], version: str) -> Reply:
 
 
 def by_external_id(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
-    found = _matches(org, obj, request.groups["field"], request.groups["value"])
+    obj = sobject(org, request)
+    found = _matches(org, request, obj, request.groups["field"], request.groups["value"])
     if len(found) > 1:
         return _multiple(obj, found, request.version)
     if not found:
         raise not_found()
     wanted = request.params.get("fields")
-    return Reply(200, fetch(org, obj, found, wanted, request.version)[0])
+    return Reply(200, fetch(org, request, obj, found, wanted)[0])
 
 
 def upsert(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     body = request.json()
     _lock(org, request, collections.parent_hint(body))
     field_name, value = request.groups["field"], request.groups["value"]
     try:
-        record_id, created = org.engine.upsert(obj, field_name, value, body, actor(request))
+        record_id, created = org.engine.upsert(obj, field_name, value, body, actor(org, request))
     except MultipleMatches as error:
         return _multiple(obj, error.record_ids, request.version)
     if float(request.version) < 46.0:
@@ -236,14 +275,14 @@ def upsert(org: "Org", request: Request) -> Reply:
 
 
 def delete_by_external_id(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
-    found = _matches(org, obj, request.groups["field"], request.groups["value"])
+    obj = sobject(org, request)
+    found = _matches(org, request, obj, request.groups["field"], request.groups["value"])
     if len(found) > 1:
         return _multiple(obj, found, request.version)
     if not found:
         raise not_found()
     _lock(org, request, found[0])
-    org.engine.delete(obj, found[0], actor(request))
+    org.engine.delete(obj, found[0], actor(org, request))
     return Reply(204)
 
 
@@ -256,7 +295,7 @@ def _window(request: Request) -> tuple[str, str]:
 
 
 def deleted(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     start, end = _window(request)
     rows = org.engine.deleted_since(obj, start, end)
     return Reply(
@@ -270,7 +309,7 @@ def deleted(org: "Org", request: Request) -> Reply:
 
 
 def updated(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     start, end = _window(request)
     return Reply(200, {"ids": org.engine.updated_since(obj, start, end), "latestDateCovered": end})
 
@@ -285,13 +324,13 @@ def _collection(org: "Org", request: Request, operations: list, all_or_none: boo
 
 def collection_create(org: "Org", request: Request) -> Reply:
     records, all_or_none = collections.records_of(request.json())
-    operations = collections.create_ops(org.engine, records, actor(request))
+    operations = collections.create_ops(org.engine, records, actor(org, request))
     return _collection(org, request, operations, all_or_none)
 
 
 def collection_update(org: "Org", request: Request) -> Reply:
     records, all_or_none = collections.records_of(request.json())
-    operations = collections.update_ops(org.engine, records, actor(request))
+    operations = collections.update_ops(org.engine, records, actor(org, request))
     return _collection(org, request, operations, all_or_none)
 
 
@@ -303,21 +342,21 @@ def collection_delete(org: "Org", request: Request) -> Reply:
     if len(record_ids) > collections.MAX_RECORDS:
         raise collections.too_many()
     all_or_none = params.get("allOrNone", "false").lower() == "true"
-    operations = collections.delete_ops(org.engine, record_ids, actor(request))
+    operations = collections.delete_ops(org.engine, record_ids, actor(org, request))
     return _collection(org, request, operations, all_or_none)
 
 
 def collection_upsert(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     records, all_or_none = collections.records_of(request.json())
     operations = collections.upsert_ops(
-        org.engine, obj, request.groups["field"], records, actor(request)
+        org.engine, obj, request.groups["field"], records, actor(org, request)
     )
     return _collection(org, request, operations, all_or_none)
 
 
 def collection_retrieve(org: "Org", request: Request) -> Reply:
-    obj = org.engine.sobject(request.groups["type"])
+    obj = sobject(org, request)
     params = request.params
     raw_ids = [i for i in params.get("ids", "").split(",") if i]
     if not raw_ids or not params.get("fields"):
@@ -326,7 +365,7 @@ def collection_retrieve(org: "Org", request: Request) -> Reply:
         raise collections.too_many()
     record_ids = [ids.normalize(i) or i for i in raw_ids]
     valid = [i for i in record_ids if ids.normalize(i) and i[:3] == obj.key_prefix]
-    found = dict(zip(valid, fetch(org, obj, valid, params["fields"], request.version), strict=True))
+    found = dict(zip(valid, fetch(org, request, obj, valid, params["fields"]), strict=True))
     return Reply(200, [found.get(i) for i in record_ids])
 
 
@@ -377,6 +416,7 @@ ROUTES = [
         "GET", r"/query(?:All)?/(?P<locator>\w+)-(?P<offset>\d+)", "/query/{locator}", query_more
     ),
     Route("GET", r"/limits", "/limits", limits),
+    Route("GET", r"/tabs", "/tabs", tabs),
     Route("GET", r"/sobjects", "/sobjects", global_describe),
     Route("GET", rf"/sobjects/{TYPE}", "/sobjects/{type}", sobject_info),
     Route("POST", rf"/sobjects/{TYPE}", "/sobjects/{type}", create),

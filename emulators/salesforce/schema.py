@@ -187,13 +187,16 @@ class SObject:
             "rowTemplate": f"{base}/{{ID}}",
         }
 
-    def summary(self, version: str) -> dict[str, Any]:
+    def summary(self, version: str, access: Any = None) -> dict[str, Any]:
+        """describeGlobal's entry; with a user's access (security.Access), its CRUD flags
+        are the user's."""
+        can = access.can if access is not None else lambda obj, operation: True
         return {
             "activateable": False,
-            "createable": self.createable,
+            "createable": self.createable and can(self, "create"),
             "custom": self.custom,
             "customSetting": False,
-            "deletable": self.deletable,
+            "deletable": self.deletable and can(self, "delete"),
             "deprecatedAndHidden": False,
             "feedEnabled": False,
             "keyPrefix": self.key_prefix,
@@ -208,8 +211,8 @@ class SObject:
             "retrieveable": True,
             "searchable": True,
             "triggerable": True,
-            "undeletable": self.deletable,
-            "updateable": self.updateable,
+            "undeletable": self.deletable and can(self, "delete"),
+            "updateable": self.updateable and can(self, "edit"),
             "urls": self.urls(version),
         }
 
@@ -242,7 +245,10 @@ class Registry:
             if f.type == "reference" and parent in f.reference_to and f.sql is None
         ]
 
-    def describe(self, obj: SObject, version: str) -> dict[str, Any]:
+    def describe(self, obj: SObject, version: str, access: Any = None) -> dict[str, Any]:
+        """An object's describe; with a user's access (security.Access), only the fields and
+        child relationships the user can see, createable/updateable as the user may write."""
+        sees = access.sees if access is not None else lambda obj, f: True
         children = [
             {
                 "cascadeDelete": f.cascade_delete,
@@ -253,11 +259,20 @@ class Registry:
                 "restrictedDelete": f.delete_constraint == "Restrict",
             }
             for child, f in self.children_of(obj.name)
+            if access is None or (access.sees_object(child) and sees(child, f))
         ]
+        fields = []
+        for f in obj.fields.values():
+            if not sees(obj, f):
+                continue
+            described = f.describe()
+            if access is not None and not access.edits(obj, f):
+                described["createable"] = described["updateable"] = False
+            fields.append(described)
         return {
-            **obj.summary(version),
+            **obj.summary(version, access),
             "childRelationships": children,
-            "fields": [f.describe() for f in obj.fields.values()],
+            "fields": fields,
             "recordTypeInfos": [],
             "supportedScopes": [{"label": "All " + obj.label_plural.lower(), "name": "everything"}],
         }
@@ -439,6 +454,7 @@ def _user() -> SObject:
         readonly(email(nillable=False)),
         readonly(text("Alias", 8, "Alias", nillable=False)),
         readonly(boolean("IsActive", "Active", default=True)),
+        readonly(ref("ProfileId", "Profile", "Profile", "Profile ID", nillable=False)),
     ]
     obj = make_object(
         "User", "User", "Users", "005", fields, createable=False, updateable=False, deletable=False
@@ -501,6 +517,9 @@ def _lead() -> SObject:
         text("City", 40, "City"),
         picklist("Country", COUNTRIES, "Country", restricted=True),
         readonly(boolean("IsConverted", "Converted")),
+        readonly(Field("ConvertedDate", "date", "Converted Date")),
+        readonly(ref("ConvertedAccountId", "Account", "ConvertedAccount", "Converted Account ID")),
+        readonly(ref("ConvertedContactId", "Contact", "ConvertedContact", "Converted Contact ID")),
     ]
     obj = make_object("Lead", "Lead", "Leads", "00Q", fields)
     obj.fields["name"].name_field = True
@@ -631,10 +650,174 @@ def _campaign_member_status() -> SObject:
     )
 
 
+def _profile() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        readonly(text("Name", 255, "Name", nillable=False, name_field=True)),
+        readonly(text("Description", 255, "Description")),
+    ]
+    return make_object(
+        "Profile",
+        "Profile",
+        "Profiles",
+        "00e",
+        fields,
+        createable=False,
+        updateable=False,
+        deletable=False,
+    )
+
+
+def _permission_set() -> SObject:
+    """A permission set; one per profile is owned by the profile (IsOwnedByProfile) and holds
+    the profile's object and field permissions."""
+    fields = [
+        *system_fields(owner=False),
+        text("Name", 80, "Permission Set Name", nillable=False, unique=True, name_field=True),
+        text("Label", 80, "Permission Set Label", nillable=False),
+        text("Description", 255, "Description"),
+        readonly(text("NamespacePrefix", 15, "Namespace Prefix")),
+        readonly(boolean("IsOwnedByProfile", "Is Owned By Profile")),
+        readonly(boolean("IsCustom", "Custom", default=True)),
+        readonly(ref("ProfileId", "Profile", "Profile", "Profile ID")),
+        readonly(boolean("PermissionsViewAllData", "View All Data")),
+        readonly(boolean("PermissionsModifyAllData", "Modify All Data")),
+    ]
+    return make_object("PermissionSet", "Permission Set", "Permission Sets", "0PS", fields)
+
+
+def _parent_ref() -> Field:
+    return ref(
+        "ParentId",
+        "PermissionSet",
+        "Parent",
+        "Parent ID",
+        nillable=False,
+        updateable=False,
+        cascade_delete=True,
+        indexed=True,
+    )
+
+
+def _object_permissions() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        _parent_ref(),
+        Field("SobjectType", "picklist", "SObject Type Name", length=40, nillable=False),
+        boolean("PermissionsRead", "Read Records"),
+        boolean("PermissionsCreate", "Create Records"),
+        boolean("PermissionsEdit", "Edit Records"),
+        boolean("PermissionsDelete", "Delete Records"),
+        boolean("PermissionsViewAllRecords", "Read All Records"),
+        boolean("PermissionsModifyAllRecords", "Edit All Records"),
+    ]
+    obj = make_object(
+        "ObjectPermissions", "Object Permissions", "Object Permissions", "110", fields
+    )
+    obj.fields["sobjecttype"].updateable = False
+    return obj
+
+
+def _field_permissions() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        _parent_ref(),
+        Field("SobjectType", "picklist", "SObject Type Name", length=40, nillable=False),
+        Field("Field", "picklist", "Field Name", length=255, nillable=False),
+        boolean("PermissionsRead", "Read Field"),
+        boolean("PermissionsEdit", "Edit Field"),
+    ]
+    obj = make_object("FieldPermissions", "Field Permissions", "Field Permissions", "01k", fields)
+    for name in ("sobjecttype", "field"):
+        obj.fields[name].updateable = False
+    return obj
+
+
+def _permission_set_assignment() -> SObject:
+    fields = [
+        *system_fields(owner=False),
+        ref(
+            "AssigneeId",
+            "User",
+            "Assignee",
+            "Assignee ID",
+            nillable=False,
+            updateable=False,
+            indexed=True,
+        ),
+        ref(
+            "PermissionSetId",
+            "PermissionSet",
+            "PermissionSet",
+            "Permission Set ID",
+            nillable=False,
+            updateable=False,
+            delete_constraint="Restrict",
+            indexed=True,
+        ),
+    ]
+    return make_object(
+        "PermissionSetAssignment",
+        "Permission Set Assignment",
+        "Permission Set Assignments",
+        "0Pa",
+        fields,
+        updateable=False,
+    )
+
+
+def _permission_set_tab_setting() -> SObject:
+    """A tab's visibility in a permission set (or a profile's owned set). Name is the tab's
+    API name: a custom object tab's object ("CM_List__c") or "standard-Account"; a tab the
+    set has no row for is hidden from its users."""
+    visibility = Field(
+        "Visibility",
+        "picklist",
+        "Visibility",
+        length=40,
+        nillable=False,
+        picklist=(
+            PicklistValue("DefaultOff", "Default Off"),
+            PicklistValue("DefaultOn", "Default On"),
+        ),
+        restricted=True,
+    )
+    fields = [
+        *system_fields(owner=False),
+        _parent_ref(),
+        text("Name", 60, "Tab Name", nillable=False, updateable=False),
+        visibility,
+    ]
+    return make_object(
+        "PermissionSetTabSetting",
+        "Permission Set Tab Setting",
+        "Permission Set Tab Settings",
+        "01P",
+        fields,
+    )
+
+
+# The objects that grant access (security.py). Standard, so always visible.
+SECURITY_OBJECTS = (
+    "Profile",
+    "PermissionSet",
+    "ObjectPermissions",
+    "FieldPermissions",
+    "PermissionSetAssignment",
+    "PermissionSetTabSetting",
+)
+
+
 def standard_objects() -> list[SObject]:
     return [
         _organization(),
+        _profile(),
         _user(),
+        _permission_set(),
+        _object_permissions(),
+        _field_permissions(),
+        _permission_set_assignment(),
+        _permission_set_tab_setting(),
         _account(),
         _contact(),
         _lead(),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime
 from emulators.salesforce.dml import EMAIL_RE, Actor, ValidationRule
-from emulators.salesforce.identity import USERS
+from emulators.salesforce.identity import PROFILES, USERS
 from emulators.salesforce.store import quote
 
 if TYPE_CHECKING:
@@ -119,6 +119,10 @@ def seed_org(org: "Org") -> None:
         org.add_rule(**DEMO_RULE)
     elif isinstance(org.seed, int):
         seed_count(org, org.seed)
+    action = org.duplicate_rules_option or ("alert" if org.seed == "demo" else "none")
+    if action != "none":
+        for sobject in ("Contact", "Lead"):
+            org.add_duplicate_rule(sobject, action)
 
 
 def insert_org_and_users(org: "Org") -> None:
@@ -143,21 +147,52 @@ def insert_org_and_users(org: "Org") -> None:
             "InstanceName": "EMU1",
         },
     )
-    users = org.engine.sobject("User")
+    profiles = insert_profiles(org, audit)
     for user in org.identity.users:
-        fields = ("Id", "Username", "FirstName", "LastName", "Email", "Alias")
-        org.store.insert(users, {**audit, **{k: user[k] for k in fields}, "IsActive": 1})
+        insert_user(org, user, profiles[user["profile"]], audit)
+
+
+def insert_profiles(org: "Org", audit: dict[str, Any]) -> dict[str, str]:
+    """The profiles and the permission set each owns (which holds its object and field
+    permissions); the System Administrator's has View All Data and Modify All Data."""
+    found = {}
+    for name in PROFILES:
+        profile_id = org.ids.new("00e")
+        org.store.insert(org.engine.sobject("Profile"), {**audit, "Id": profile_id, "Name": name})
+        admin = int(name == "System Administrator")
+        owned = {
+            "Id": org.ids.new("0PS"),
+            "Name": f"X{profile_id[:15]}",
+            "Label": profile_id[:15],
+            "IsOwnedByProfile": 1,
+            "IsCustom": 0,
+            "ProfileId": profile_id,
+            "PermissionsViewAllData": admin,
+            "PermissionsModifyAllData": admin,
+        }
+        org.store.insert(org.engine.sobject("PermissionSet"), {**audit, **owned})
+        found[name] = profile_id
+    return found
+
+
+def insert_user(org: "Org", user: dict[str, Any], profile_id: str, audit: dict) -> None:
+    fields = ("Id", "Username", "FirstName", "LastName", "Email", "Alias")
+    record = {**audit, **{k: user[k] for k in fields}, "IsActive": 1, "ProfileId": profile_id}
+    org.store.insert(org.engine.sobject("User"), record)
 
 
 def reopen(org: "Org") -> None:
     """Pick up a data_dir left by an earlier run with the same seed."""
     org.tooling.load()
+    for obj in org.registry.objects.values():  # objects added since the data_dir was written
+        if not org.store.has_table(obj):
+            org.store.create_table(obj)
     org.identity.org_id = org.store.rows('SELECT "Id" FROM "Organization"')[0][0]
     found = dict(org.store.rows('SELECT "Username", "Id" FROM "User"'))
     org.identity.users = [
         {
             **user,
-            "Id": found[user["Username"]],
+            "Id": found.get(user["Username"]) or "",
             "Email": user["Username"],
             "Name": f"{user['FirstName']} {user['LastName']}",
         }
@@ -171,12 +206,43 @@ def reopen(org: "Org") -> None:
     org.engine.rules = [ValidationRule(**r) for r in org.store.meta("validation_rules", [])]
     for rule in org.engine.rules:
         org.ids.observe(rule.id)
+    _upgrade(org)
+    org.load_duplicate_rules()
+
+
+def _upgrade(org: "Org") -> None:
+    """A data_dir written before profiles, permission sets and the third user existed."""
+    users = org.engine.sobject("User")
+    columns = {row[1] for row in org.store.rows('PRAGMA table_info("User")')}
+    if "ProfileId" not in columns:
+        org.store.add_column(users, users.fields["profileid"])
+    if not org.store.rows('SELECT 1 FROM "Profile"'):
+        now = org.clock.stamp()
+        admin_id = org.identity.users[0]["Id"]
+        audit = {
+            "IsDeleted": 0,
+            "CreatedDate": now,
+            "CreatedById": admin_id,
+            "LastModifiedDate": now,
+            "LastModifiedById": admin_id,
+            "SystemModstamp": now,
+        }
+        profiles = insert_profiles(org, audit)
+        for user in org.identity.users:
+            if not user["Id"]:
+                user["Id"] = org.ids.new("005")
+                insert_user(org, user, profiles[user["profile"]], audit)
+            else:
+                org.store.execute(
+                    'UPDATE "User" SET "ProfileId" = ? WHERE "Id" = ?',
+                    (profiles[user["profile"]], user["Id"]),
+                )
 
 
 def insert(org: "Org", type_name: str, records: list[Any]) -> list[dict[str, Any]]:
     """Insert through the normal checks, allowing audit fields (CreatedDate...) to be set."""
     obj = org.engine.sobject(type_name)
-    actor = Actor(org.identity.users[0]["Id"], allow_audit=True)
+    actor = Actor(org.identity.users[0]["Id"], allow_audit=True, skip_duplicates=True)
     typed = [{"attributes": {"type": obj.name}, **r} if isinstance(r, dict) else r for r in records]
     operations = collections.create_ops(org.engine, typed, actor)
     return collections.run(org.store, operations, all_or_none=False)
@@ -209,6 +275,12 @@ class PeopleMaker:
         opted_out = self.rng.random() < 0.05
         return Person(kind, email, first, last, created, modified, opted_out)
 
+    def twin(self, first: Person, kind: str, email: str, older: bool = False) -> Person:
+        """Another record for the same person: same names, so duplicate rules match it."""
+        other = self.person(kind, email, older)
+        other.first, other.last = first.first, first.last
+        return other
+
     def vary_case(self, email: str) -> str:
         local, _, domain = email.partition("@")
         variants = (
@@ -227,7 +299,9 @@ def seed_people(org: "Org", emails: Iterable[str]) -> dict[str, int]:
     unique = list({e.strip().lower(): e.strip() for e in emails if e.strip()}.values())
     rng = random.Random(f"{org.seed}:people:{calls}:{len(unique)}")
     maker = PeopleMaker(org, rng)
-    counts = dict.fromkeys(("contacts", "leads", "duplicates", "unmatched", "validation_traps"), 0)
+    counts = dict.fromkeys(
+        ("contacts", "leads", "duplicates", "unmatched", "validation_traps", "converted_leads"), 0
+    )
     people: list[Person] = []
     singles: list[Person] = []
     for email in unique:
@@ -239,10 +313,12 @@ def seed_people(org: "Org", emails: Iterable[str]) -> dict[str, int]:
         if roll < 0.16:
             people.append(maker.person("Lead", stored))
         elif roll < 0.19:
-            people += [maker.person("Contact", stored), maker.person("Lead", email)]
+            contact = maker.person("Contact", stored)
+            people += [contact, maker.twin(contact, "Lead", email)]
             counts["duplicates"] += 1
         elif roll < 0.22:
-            people += [maker.person("Contact", stored), maker.person("Contact", email, older=True)]
+            contact = maker.person("Contact", stored)
+            people += [contact, maker.twin(contact, "Contact", email, older=True)]
             counts["duplicates"] += 1
         else:
             singles.append(maker.person("Contact", stored))
@@ -255,7 +331,55 @@ def seed_people(org: "Org", emails: Iterable[str]) -> dict[str, int]:
     counts["contacts"] = sum(p.kind == "Contact" for p in people)
     counts["leads"] = len(people) - counts["contacts"]
     bulk_insert(org, people, rng)
+    converted = random.Random(f"{org.seed}:converted:{calls}:{len(unique)}")
+    plain = [p for p in singles if p.description is None]
+    wanted = 0 if len(plain) < 5 else max(2, len(plain) // 50)
+    counts["converted_leads"] = insert_converted_leads(
+        org, converted.sample(plain, min(wanted, len(plain))), PeopleMaker(org, converted)
+    )
     return counts
+
+
+def insert_converted_leads(org: "Org", contacts: list[Person], maker: PeopleMaker) -> int:
+    """A Lead converted long ago into each of these Contacts: same email and names, and
+    (as Salesforce keeps it) readable but never again updatable."""
+    fallback = org.store.rows('SELECT "Id" FROM "Account" ORDER BY _rid LIMIT 1')[0][0]
+    leads, links = [], []
+    for contact in contacts:
+        found = org.store.rows(
+            'SELECT "Id", "AccountId", "CreatedDate" FROM "Contact" WHERE "Email" = ? '
+            'AND "IsDeleted" = 0 ORDER BY _rid LIMIT 1',
+            (contact.email,),
+        )
+        if not found:
+            continue
+        contact_id, account_id, converted_at = found[0]
+        lead = maker.twin(contact, "Lead", contact.email, older=True)
+        lead.opted_out = contact.opted_out
+        lead.created, lead.modified = min(lead.created, converted_at), converted_at
+        leads.append(lead)
+        links.append((contact_id, account_id or fallback, converted_at[:10]))
+    bulk_insert(org, leads, maker.rng)
+    new_ids = [
+        row[0]
+        for row in org.store.rows(
+            'SELECT "Id" FROM "Lead" ORDER BY _rid DESC LIMIT ?', (len(leads),)
+        )
+    ][::-1]
+    with org.store.transaction():
+        for lead_id, (contact_id, account_id, day) in zip(new_ids, links, strict=True):
+            org.store.update(
+                org.engine.sobject("Lead"),
+                lead_id,
+                {
+                    "IsConverted": 1,
+                    "Status": "Closed - Converted",
+                    "ConvertedContactId": contact_id,
+                    "ConvertedAccountId": account_id,
+                    "ConvertedDate": day,
+                },
+            )
+    return len(leads)
 
 
 def seed_count(org: "Org", count: int, chunk: int = 20_000) -> None:
@@ -277,7 +401,9 @@ def seed_count(org: "Org", count: int, chunk: int = 20_000) -> None:
 
 
 def bulk_insert(org: "Org", people: list[Person], rng: random.Random) -> None:
-    users = [u["Id"] for u in org.identity.users]
+    # Owners: the admin and the integration user, as before the marketing user existed
+    # (the same seed gives the same people).
+    users = [u["Id"] for u in org.identity.users[:2]]
     accounts = [row[0] for row in org.store.rows('SELECT "Id" FROM "Account" ORDER BY _rid')]
     with org.store.transaction():
         for kind, prefix in (("Contact", "003"), ("Lead", "00Q")):

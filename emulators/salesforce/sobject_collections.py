@@ -95,13 +95,14 @@ def records_of(body: Any) -> tuple[list[Any], bool]:
     return body["records"], all_or_none
 
 
-def record_type(engine: Engine, record: Any, fallback: str = "") -> SObject:
+def record_type(engine: Engine, record: Any, actor: Actor, fallback: str = "") -> SObject:
+    """The record's object; one the actor may not read is as unknown as a missing one."""
     attributes = record.get("attributes") if isinstance(record, dict) else None
     name = (attributes or {}).get("type") or fallback
     if not name:
         raise SfError("INVALID_TYPE", "Must send a concrete entity type.", [])
     obj = engine.registry.get(name)
-    if obj is None:
+    if obj is None or not actor.can(obj, "read"):
         raise SfError("INVALID_TYPE", f"sObject type '{name}' is not supported.", [])
     return obj
 
@@ -118,7 +119,7 @@ def parent_hint(record: Any) -> str | None:
 
 def create_ops(engine: Engine, records: list[Any], actor: Actor) -> list[Operation]:
     def create(record: Any) -> dict[str, Any]:
-        obj = record_type(engine, record)
+        obj = record_type(engine, record, actor)
         return {"id": engine.create(obj, record, actor), "success": True, "errors": []}
 
     return [(None, lambda r=r: create(r)) for r in records]
@@ -132,7 +133,7 @@ def update_ops(engine: Engine, records: list[Any], actor: Actor) -> list[Operati
         if normal is None:
             raise SfError("MALFORMED_ID", f"malformed id {record_id}", [])
         guess = engine.object_for_id(normal)
-        obj = record_type(engine, record, guess.name if guess else "")
+        obj = record_type(engine, record, actor, guess.name if guess else "")
         if normal[:3] != obj.key_prefix:
             raise SfError("MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: {normal}")
         body = {k: v for k, v in record.items() if k.lower() != "id"}
@@ -164,7 +165,7 @@ def upsert_ops(
     engine: Engine, obj: SObject, field_name: str, records: list[Any], actor: Actor
 ) -> list[Operation]:
     f = obj.field(field_name)
-    if f is None or not f.id_lookup:
+    if f is None or not f.id_lookup or not actor.sees(obj, f):
         raise SfError(
             "INVALID_FIELD",
             f"Field name provided, {field_name} does not match an External ID, Salesforce Id, "
@@ -178,7 +179,7 @@ def upsert_ops(
             seen[key] = seen.get(key, 0) + 1
 
     def upsert(record: Any, value: Any) -> dict[str, Any]:
-        if record_type(engine, record, obj.name) is not obj:
+        if record_type(engine, record, actor, obj.name) is not obj:
             raise SfError("INVALID_TYPE", f"Record type does not match {obj.name}", [])
         if value is None:
             raise SfError("MISSING_ARGUMENT", f"{f.name} not specified", [])

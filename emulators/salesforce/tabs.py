@@ -8,8 +8,12 @@ so it has none of its own; ``description`` is optional. An object has at most on
 
 Creating a tab for anything but an existing custom object fails the way a deploy does ("no
 CustomObject named X found"); deleting the object deletes its tab, as Salesforce Help says of
-deleting a custom object ("Deletes the custom tab and list views for the object"). Web,
+deleting a custom object ("Deletes the custom tab and list views for the object"), and
+deleting a tab deletes its tab settings (PermissionSetTabSetting, security.py). Web,
 Visualforce, Lightning page and component tabs are not emulated.
+
+What a user sees is REST's /tabs: the standard tabs, and the custom object tabs one of the
+user's permission sets gives a tab setting, on objects the user may read.
 
 In a query, a custom object tab has no DeveloperName or MasterLabel: the object it shows is
 only in FullName, which (like Metadata) a query may select for one row at a time. Tabs are
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulators.salesforce.errors import SfError, not_found
 from emulators.salesforce.schema import SObject
+from emulators.salesforce.security import STANDARD_TABS
 
 if TYPE_CHECKING:
     from emulators.salesforce.tooling import Tooling
@@ -128,9 +133,55 @@ class Tabs:
         return tab_id
 
     def delete(self, tab_id: str) -> None:
-        if not self.store.rows('SELECT 1 FROM "_tooling_CustomTab" WHERE "Id" = ?', (tab_id,)):
+        rows = self.store.rows(
+            'SELECT "FullName" FROM "_tooling_CustomTab" WHERE "Id" = ?', (tab_id,)
+        )
+        if not rows:
             raise not_found()
-        self.store.execute('DELETE FROM "_tooling_CustomTab" WHERE "Id" = ?', (tab_id,))
+        with self.store.transaction():
+            self.store.execute('DELETE FROM "_tooling_CustomTab" WHERE "Id" = ?', (tab_id,))
+            self.tab_deleted(rows[0][0])
 
     def object_deleted(self, obj: SObject) -> None:
         self.store.execute('DELETE FROM "_tooling_CustomTab" WHERE "FullName" = ?', (obj.name,))
+        self.tab_deleted(obj.name)
+
+    def tab_deleted(self, name: str) -> None:
+        """A deleted tab's settings in profiles and permission sets go with it."""
+        if self.tooling.security is not None:
+            self.tooling.security.tab_deleted(name)
+
+    # -- what a user sees (REST /tabs) -----------------------------------------------------
+
+    def available(self, root_url: str, access: Any, settings: dict[str, str]) -> list[dict]:
+        """The tabs available to a user, as REST's /tabs describes them: the standard tabs,
+        then each custom object tab one of the user's sets has a tab setting for (DefaultOn
+        or DefaultOff) on an object the user may read."""
+        described = []
+        for name in STANDARD_TABS:
+            obj = self.data.get(name)
+            if obj is not None:
+                described.append(_describe(root_url, f"standard-{obj.name}", obj, custom=False))
+        for (full_name,) in self.store.rows(
+            'SELECT "FullName" FROM "_tooling_CustomTab" ORDER BY _rid'
+        ):
+            obj = self.data.get(full_name)
+            if obj is None or full_name.lower() not in settings or not access.sees_object(obj):
+                continue
+            described.append(_describe(root_url, obj.name, obj, custom=True))
+        return described
+
+
+def _describe(root_url: str, name: str, obj: SObject, custom: bool) -> dict[str, Any]:
+    """One tab in the shape of REST's /tabs (DescribeTab); no colors or icons."""
+    return {
+        "colors": [],
+        "custom": custom,
+        "iconUrl": "",
+        "icons": [],
+        "label": obj.label_plural,
+        "miniIconUrl": "",
+        "name": name,
+        "sobjectName": obj.name,
+        "url": f"{root_url}/{obj.key_prefix}/o",
+    }

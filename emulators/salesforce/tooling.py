@@ -200,8 +200,9 @@ def _flags(f: Field, kind: str, meta: dict[str, Any]) -> None:
 
 
 class Tooling:
-    def __init__(self, engine: Engine, registry: Registry) -> None:
+    def __init__(self, engine: Engine, registry: Registry, security: Any = None) -> None:
         self.engine, self.registry = engine, registry
+        self.security = security  # security.Security: permission rows go with the schema
         self.store, self.data = engine.store, engine.registry
         self.layouts = Layouts(self)
         self.tabs = Tabs(self)
@@ -345,6 +346,8 @@ class Tooling:
             self.store.drop_column(obj, f)
             self.store.execute(f'DELETE FROM "{field_meta.table}" WHERE "Id" = ?', (tid,))
             self.layouts.field_deleted(obj, f)  # Salesforce takes it off every layout
+            if self.security is not None:
+                self.security.field_deleted(obj, f)  # and its field permissions go
             obj.fields.pop(f.name.lower(), None)
 
     def delete_object(self, tid: str) -> None:
@@ -367,6 +370,8 @@ class Tooling:
             )
             self.store.execute(f'DELETE FROM "{obj_meta.table}" WHERE "Id" = ?', (tid,))
             self.layouts.object_deleted(obj)  # its layouts, buttons and related lists go too
+            if self.security is not None:
+                self.security.object_deleted(obj)  # and its object and field permissions
             self.tabs.object_deleted(obj)  # and its tab
             self.data.remove(obj)
 

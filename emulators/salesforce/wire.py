@@ -18,6 +18,7 @@ class Request:
     groups: dict[str, str] = field(default_factory=dict)
     version: str = ""
     user_id: str = ""
+    access: Any = None  # the user's object and field access (security.Access), once asked
 
     @property
     def params(self) -> dict[str, str]:

@@ -122,3 +122,21 @@ def test_install_and_remove_salesforce_components(console, live_server, sf_emula
     page.get_by_role("button", name="Remove").click()
     expect(page.get_by_role("status")).to_contain_text("Removed")
     assert len(schema.missing(gateway)) == len(schema.components())
+
+
+def test_a_missing_grant_is_shown_and_install_fixes_it(console, live_server, world):
+    from salesforce import permissions
+
+    permissions.remove(world.gateway)  # installed, but nobody granted the sync user access
+    page = console
+    page.goto(f"{live_server.url}/maintenance/")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#grants-missing")).to_contain_text("Access is missing")
+    page.get_by_text("What is missing").click()
+    expect(page.get_by_text("cmsync_Integration: the permission set")).to_be_visible()
+
+    page.get_by_role("button", name="Install components").click()
+    expect(page.get_by_text("everything is installed.")).to_be_visible()
+    expect(page.locator("#grants-missing")).to_have_count(0)
+    sync_user = world.sf_connection.sf_user_id
+    assert sync_user in permissions.assignees(world.gateway, permissions.INTEGRATION)

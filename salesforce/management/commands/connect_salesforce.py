@@ -82,7 +82,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read the key file: {exc}") from exc
         except errors.SalesforceError as exc:
             raise CommandError(explain(exc)) from exc
-        set_sync_user(user)
+        problem = set_sync_user(user)
+        if problem:
+            self.stderr.write(problem)
         self.stdout.write(
             f"Connected {user} to Salesforce as {connection.sf_username} "
             f"({connection.instance_url}); {user} is now the sync user."

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sync", "0003_run_fencing"),
+        ("sync", "0004_suppressed_emails"),
     ]
 
     operations = [

@@ -1,0 +1,120 @@
+"""Campaign Monitor's time zone names (``timezones.json``, a client's ``TimeZone``) as IANA
+zones, so dates can be read with the zone's daylight saving rules rather than one offset.
+
+Campaign Monitor's names are Windows time zone display names; each maps to the zone the
+Unicode CLDR "windowsZones" table gives for that Windows zone (its "001" territory).
+"""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ZONES = {
+    "(GMT) Casablanca": "Africa/Casablanca",
+    "(GMT) Coordinated Universal Time": "Etc/UTC",
+    "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London": "Europe/London",
+    "(GMT) Monrovia, Reykjavik": "Atlantic/Reykjavik",
+    "(GMT+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna": "Europe/Berlin",
+    "(GMT+01:00) Belgrade, Bratislava, Budapest, Ljubljana, Prague": "Europe/Budapest",
+    "(GMT+01:00) Brussels, Copenhagen, Madrid, Paris": "Europe/Paris",
+    "(GMT+01:00) Sarajevo, Skopje, Warsaw, Zagreb": "Europe/Warsaw",
+    "(GMT+01:00) West Central Africa": "Africa/Lagos",
+    "(GMT+02:00) Amman": "Asia/Amman",
+    "(GMT+02:00) Athens, Bucharest, Istanbul": "Europe/Bucharest",
+    "(GMT+02:00) Beirut": "Asia/Beirut",
+    "(GMT+02:00) Cairo": "Africa/Cairo",
+    "(GMT+02:00) Damascus": "Asia/Damascus",
+    "(GMT+02:00) Harare, Pretoria": "Africa/Johannesburg",
+    "(GMT+02:00) Helsinki, Kyiv, Riga, Sofia, Tallinn, Vilnius": "Europe/Kiev",
+    "(GMT+02:00) Jerusalem": "Asia/Jerusalem",
+    "(GMT+02:00) Minsk": "Europe/Minsk",
+    "(GMT+02:00) Windhoek": "Africa/Windhoek",
+    "(GMT+03:00) Baghdad": "Asia/Baghdad",
+    "(GMT+03:00) Kuwait, Riyadh": "Asia/Riyadh",
+    "(GMT+03:00) Moscow, St. Petersburg, Volgograd": "Europe/Moscow",
+    "(GMT+03:00) Nairobi": "Africa/Nairobi",
+    "(GMT+03:30) Tehran": "Asia/Tehran",
+    "(GMT+04:00) Abu Dhabi, Muscat": "Asia/Dubai",
+    "(GMT+04:00) Baku": "Asia/Baku",
+    "(GMT+04:00) Port Louis": "Indian/Mauritius",
+    "(GMT+04:00) Tbilisi": "Asia/Tbilisi",
+    "(GMT+04:00) Yerevan": "Asia/Yerevan",
+    "(GMT+04:30) Kabul": "Asia/Kabul",
+    "(GMT+05:00) Ekaterinburg": "Asia/Yekaterinburg",
+    "(GMT+05:00) Islamabad, Karachi": "Asia/Karachi",
+    "(GMT+05:00) Tashkent": "Asia/Tashkent",
+    "(GMT+05:30) Chennai, Kolkata, Mumbai, New Delhi": "Asia/Kolkata",
+    "(GMT+05:30) Sri Jayawardenepura": "Asia/Colombo",
+    "(GMT+05:45) Kathmandu": "Asia/Kathmandu",
+    "(GMT+06:00) Astana": "Asia/Almaty",
+    "(GMT+06:00) Dhaka": "Asia/Dhaka",
+    "(GMT+06:00) Novosibirsk": "Asia/Novosibirsk",
+    "(GMT+06:30) Yangon (Rangoon)": "Asia/Yangon",
+    "(GMT+07:00) Bangkok, Hanoi, Jakarta": "Asia/Bangkok",
+    "(GMT+07:00) Krasnoyarsk": "Asia/Krasnoyarsk",
+    "(GMT+08:00) Beijing, Chongqing, Hong Kong, Urumqi": "Asia/Shanghai",
+    "(GMT+08:00) Irkutsk": "Asia/Irkutsk",
+    "(GMT+08:00) Kuala Lumpur, Singapore": "Asia/Singapore",
+    "(GMT+08:00) Perth": "Australia/Perth",
+    "(GMT+08:00) Taipei": "Asia/Taipei",
+    "(GMT+08:00) Ulaanbaatar": "Asia/Ulaanbaatar",
+    "(GMT+09:00) Osaka, Sapporo, Tokyo": "Asia/Tokyo",
+    "(GMT+09:00) Seoul": "Asia/Seoul",
+    "(GMT+09:00) Yakutsk": "Asia/Yakutsk",
+    "(GMT+09:30) Adelaide": "Australia/Adelaide",
+    "(GMT+09:30) Darwin": "Australia/Darwin",
+    "(GMT+10:00) Brisbane": "Australia/Brisbane",
+    "(GMT+10:00) Canberra, Melbourne, Sydney": "Australia/Sydney",
+    "(GMT+10:00) Guam, Port Moresby": "Pacific/Port_Moresby",
+    "(GMT+10:00) Hobart": "Australia/Hobart",
+    "(GMT+10:00) Vladivostok": "Asia/Vladivostok",
+    "(GMT+11:00) Magadan, Solomon Is., New Caledonia": "Pacific/Guadalcanal",
+    "(GMT+12:00) Auckland, Wellington": "Pacific/Auckland",
+    "(GMT+12:00) Coordinated Universal Time+12": "Etc/GMT-12",
+    "(GMT+12:00) Fiji": "Pacific/Fiji",
+    "(GMT+12:00) Petropavlovsk-Kamchatsky - Old": "Asia/Kamchatka",
+    "(GMT+13:00) Nuku'alofa": "Pacific/Tongatapu",
+    "(GMT-01:00) Azores": "Atlantic/Azores",
+    "(GMT-01:00) Cape Verde Is.": "Atlantic/Cape_Verde",
+    "(GMT-02:00) Coordinated Universal Time-02": "Etc/GMT+2",
+    "(GMT-02:00) Mid-Atlantic": "Etc/GMT+2",
+    "(GMT-03:00) Brasilia": "America/Sao_Paulo",
+    "(GMT-03:00) Buenos Aires": "America/Argentina/Buenos_Aires",
+    "(GMT-03:00) Cayenne, Fortaleza": "America/Cayenne",
+    "(GMT-03:00) Greenland": "America/Nuuk",
+    "(GMT-03:00) Montevideo": "America/Montevideo",
+    "(GMT-03:30) Newfoundland": "America/St_Johns",
+    "(GMT-04:00) Asuncion": "America/Asuncion",
+    "(GMT-04:00) Atlantic Time (Canada)": "America/Halifax",
+    "(GMT-04:00) Cuiaba": "America/Cuiaba",
+    "(GMT-04:00) Georgetown, La Paz, Manaus, San Juan": "America/La_Paz",
+    "(GMT-04:00) Santiago": "America/Santiago",
+    "(GMT-04:30) Caracas": "America/Caracas",
+    "(GMT-05:00) Bogota, Lima, Quito": "America/Bogota",
+    "(GMT-05:00) Eastern Time (US & Canada)": "America/New_York",
+    "(GMT-05:00) Indiana (East)": "America/Indiana/Indianapolis",
+    "(GMT-06:00) Central America": "America/Guatemala",
+    "(GMT-06:00) Central Time (US & Canada)": "America/Chicago",
+    "(GMT-06:00) Guadalajara, Mexico City, Monterrey": "America/Mexico_City",
+    "(GMT-06:00) Saskatchewan": "America/Regina",
+    "(GMT-07:00) Arizona": "America/Phoenix",
+    "(GMT-07:00) Chihuahua, La Paz, Mazatlan": "America/Chihuahua",
+    "(GMT-07:00) Mountain Time (US & Canada)": "America/Denver",
+    "(GMT-08:00) Baja California": "America/Tijuana",
+    "(GMT-08:00) Pacific Time (US & Canada)": "America/Los_Angeles",
+    "(GMT-09:00) Alaska": "America/Anchorage",
+    "(GMT-10:00) Hawaii": "Pacific/Honolulu",
+    "(GMT-11:00) Coordinated Universal Time-11": "Etc/GMT+11",
+    "(GMT-11:00) Samoa": "Pacific/Apia",
+    "(GMT-12:00) International Date Line West": "Etc/GMT+12",
+}
+
+
+def zone_for(label: str) -> ZoneInfo | None:
+    """The IANA zone for a Campaign Monitor time zone name; None for a name not known here
+    (or a zone this machine's time zone database lacks)."""
+    name = ZONES.get(" ".join(label.split()))
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        return None
