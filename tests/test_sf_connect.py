@@ -261,6 +261,23 @@ def test_demo_mode_connects_both_emulators(admin_user, cm_emulator, sf_emulator)
     assert SalesforceSettings.get_solo().schema_missing == []
 
 
+def test_demo_mode_puts_the_schema_back_in_a_fresh_emulator(admin_user, cm_emulator, sf_emulator):
+    """The emulators keep nothing between starts of make run, cmsync's database does: the
+    second start finds cmsync connected and installs its schema and grants again."""
+    from emulators.management.commands.run_emulators import Command
+    from salesforce.connection import remove_components
+
+    command = Command()
+    command._connect_salesforce(sf_emulator.info())
+    connection = SalesforceConnection.objects.get(user=admin_user)
+    remove_components(connection, layouts_only=False)  # as a fresh emulator has it
+    assert SalesforceSettings.get_solo().schema_missing
+
+    command._connect_salesforce(sf_emulator.info())
+    settings = SalesforceSettings.get_solo()
+    assert settings.schema_missing == [] and settings.permissions_missing == []
+
+
 def test_connect_command_with_the_legacy_password_flow(alice, sf_emulator):
     info = sf_emulator.info()
     user = info["users"][1]

@@ -93,12 +93,28 @@ class Command(BaseCommand):
             f"{info['base_url']} (agency account, {len(agency['clients'])} clients)."
         )
 
+    def _reinstall(self, connection: SalesforceConnection) -> None:
+        """A fresh emulator (they keep nothing between starts) behind an existing demo
+        connection: put cmsync's schema, permission sets and tabs back, as Install would."""
+        try:
+            missing = check_schema(connection, install=True)
+        except sf_errors.SalesforceError as exc:
+            self._say(
+                f"Could not install cmsync's schema in the Salesforce emulator: {explain(exc)}"
+            )
+            return
+        if not missing:
+            self._say("cmsync's schema and permission sets are installed in the emulator again.")
+
     def _connect_salesforce(self, info: dict) -> None:
         """The emulator's connected app for the console's OAuth; the admin connected to it."""
         admin = console_user(None)
         settings = SalesforceSettings.get_solo()
-        if SalesforceConnection.objects.filter(user=admin).exists() or settings.app_configured:
+        existing = SalesforceConnection.objects.filter(user=admin).first()
+        if existing is not None or settings.app_configured:
             self._say("cmsync already has Salesforce settings; left as they are.")
+            if existing is not None and existing.login_url == info["login_url"]:
+                self._reinstall(existing)
             return
         oauth = info["oauth"]
         settings.login_url = info["login_url"]
