@@ -1,11 +1,18 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from .codes import CODES
 from .models import AlertSettings, Message
 
 
 class MessageFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Email, record id or code"}),
+    )
     code = forms.ChoiceField(required=False)
     severity = forms.ChoiceField(
         required=False, choices=[("", "All severities"), *Message.Severity.choices]
@@ -24,6 +31,8 @@ class MessageFilterForm(forms.Form):
 
     def filter(self, messages):
         data = self.cleaned_data
+        if data.get("q"):
+            messages = messages.filter(_message_search(data["q"].strip()))
         if data.get("code"):
             messages = messages.filter(code=data["code"])
         if data.get("severity"):
@@ -33,6 +42,17 @@ class MessageFilterForm(forms.Form):
         if data.get("run"):
             messages = messages.filter(run_id=data["run"])
         return messages
+
+
+def _message_search(text: str) -> Q:
+    """An email, a record id or a code: anywhere in the summary, the record cmsync tried to
+    write, the upstream text or the code."""
+    return (
+        Q(code__icontains=text)
+        | Q(summary__icontains=text)
+        | Q(record__icontains=text)
+        | Q(upstream_message__icontains=text)
+    )
 
 
 def _client_names() -> dict[str, str]:

@@ -5,6 +5,8 @@ from . import views
 urlpatterns = [
     path("", views.maintenance, name="maintenance"),
     path("messages/", views.message_list, name="maintenance-messages"),
+    path("messages/export/", views.message_export, name="maintenance-messages-export"),
+    path("audit/export/", views.audit_export, name="maintenance-audit-export"),
     path("messages/action/", views.message_action, name="maintenance-message-action"),
     path("codes/<str:code>/", views.code_help, name="maintenance-code"),
     path("reset/", views.reset_view, name="maintenance-reset"),

@@ -1,11 +1,13 @@
+from urllib.parse import urlencode
+
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,7 +15,7 @@ from cmsync.access import require_perm
 from sync import runner
 from sync.models import SyncRun
 
-from . import health, reset
+from . import export, health, reset
 from .audit import AREAS, record_action
 from .codes import CODES
 from .forms import AlertForm, MessageFilterForm, ResetForm
@@ -29,17 +31,49 @@ def _messages_for(request: HttpRequest):
     return Message.objects.visible_to(request.user).select_related("run")
 
 
-@login_required
-def maintenance(request: HttpRequest) -> HttpResponse:
-    """The Maintenance tab: sync health, messages by code, alerts, reset and the audit log."""
-    require_perm(request, "auditlog.view_logentry")
+def _audit_entries(request: HttpRequest) -> tuple:
+    """The audit entries of the chosen area, user and search, newest first, with the filter
+    as the page shows it."""
     entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
     area = request.GET.get("area", "")
     if area in AREAS:
         entries = entries.filter(additional_data__area=area)
+    else:
+        area = ""
     user_id = request.GET.get("user", "")
     if user_id.isdigit():
         entries = entries.filter(actor_id=int(user_id))
+    else:
+        user_id = ""
+    search = request.GET.get("q", "").strip()
+    if search:
+        entries = entries.filter(_audit_search(search))
+    return entries, {"area": area, "user": user_id, "q": search}
+
+
+def _audit_search(text: str) -> Q:
+    """Who (user name, email) or what (a field name as shown or as stored, a value, an action,
+    the changed object)."""
+    who = (
+        Q(actor__username__icontains=text)
+        | Q(actor__email__icontains=text)
+        | Q(actor__first_name__icontains=text)
+        | Q(actor__last_name__icontains=text)
+    )
+    what = (
+        Q(object_repr__icontains=text)
+        | Q(changes__icontains=text)
+        | Q(changes__icontains=text.replace(" ", "_"))
+        | Q(additional_data__action__icontains=text)
+    )
+    return who | what
+
+
+@login_required
+def maintenance(request: HttpRequest) -> HttpResponse:
+    """The Maintenance tab: sync health, messages by code, alerts, reset and the audit log."""
+    require_perm(request, "auditlog.view_logentry")
+    entries, audit_filter = _audit_entries(request)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
         data = entry.additional_data or {}
@@ -50,9 +84,11 @@ def maintenance(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "areas": AREAS,
-        "area": area,
+        "area": audit_filter["area"],
         "users": users,
-        "user_id": user_id,
+        "user_id": audit_filter["user"],
+        "audit_q": audit_filter["q"],
+        "audit_query": urlencode({k: v for k, v in audit_filter.items() if v}),
         "health": health.summary(),
         "by_code": [{**row, "title": CODES[row["code"]].title} for row in by_code],
         "alert_form": AlertForm(instance=AlertSettings.get_solo()),
@@ -62,6 +98,16 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "components": components_context(),
     }
     return render(request, "maintenance/maintenance.html", context)
+
+
+@login_required
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The audit log of the current filter and search as CSV, every page."""
+    require_perm(request, "auditlog.view_logentry")
+    entries, _ = _audit_entries(request)
+    return export.csv_response(
+        "cmsync-audit-log.csv", export.AUDIT_HEADER, export.audit_rows(entries)
+    )
 
 
 def components_context() -> dict:
@@ -91,22 +137,40 @@ def components_context() -> dict:
     }
 
 
-@login_required
-def message_list(request: HttpRequest) -> HttpResponse:
-    require_perm(request, "maintenance.view_message")
+def _filtered_messages(request: HttpRequest) -> tuple:
     messages = _messages_for(request)
     form = MessageFilterForm(request.GET or None, messages=messages)
     if form.is_valid():
         messages = form.filter(messages)
+    return messages, form
+
+
+@login_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    require_perm(request, "maintenance.view_message")
+    messages, form = _filtered_messages(request)
     page = Paginator(messages, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "page": page,
         "form": form,
-        "query": request.GET.urlencode(),
+        "query": query.urlencode(),
         "can_retry": request.user.has_perm("maintenance.retry_message"),
         "can_delete": request.user.has_perm("maintenance.delete_message"),
     }
     return render(request, "maintenance/messages.html", context)
+
+
+@login_required
+def message_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The messages of the current filter and search as CSV, every page; only those the
+    user may see."""
+    require_perm(request, "maintenance.view_message")
+    messages, _ = _filtered_messages(request)
+    return export.csv_response(
+        "cmsync-messages.csv", export.MESSAGE_HEADER, export.message_rows(messages)
+    )
 
 
 @login_required
