@@ -7,7 +7,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -163,11 +169,18 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def message_export(request: HttpRequest) -> StreamingHttpResponse:
+def message_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The messages of the current filter and search as CSV, every page; only those the
-    user may see."""
+    user may see. A filter that is not valid exports nothing rather than everything."""
     require_perm(request, "maintenance.view_message")
-    messages, _ = _filtered_messages(request)
+    messages, form = _filtered_messages(request)
+    if form.is_bound and not form.is_valid():
+        problems = "; ".join(
+            f"{form[name].label}: {' '.join(e)}" for name, e in form.errors.items()
+        )
+        return HttpResponseBadRequest(
+            f"Not exported: {problems}", content_type="text/plain; charset=utf-8"
+        )
     return export.csv_response(
         "cmsync-messages.csv", export.MESSAGE_HEADER, export.message_rows(messages)
     )

@@ -125,6 +125,13 @@ def test_messages_export_every_page_of_the_filter_as_csv(alice_client):
     assert {row[5] for row in rows[1:]} == {str(run.pk)}
 
 
+def test_an_export_with_a_filter_that_is_not_valid_exports_nothing(alice_client):
+    messages(3)
+    response = alice_client.get("/maintenance/messages/export/?run=abc")
+    assert response.status_code == 400
+    assert "Run: Enter a whole number." in response.text
+
+
 def test_export_guards_cells_a_spreadsheet_would_run_as_formulas(alice_client):
     Message.objects.create(
         code="CM_BAD_RECORD",
