@@ -1,7 +1,8 @@
 """What billing does: the trial, adding a card (trial → paid), following the subscriber count
-to the right tier, resending invoices. Views, webhooks and the sync call these."""
+to the right tier, cancelling, resending invoices. Views, webhooks and the sync call these."""
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -53,9 +54,37 @@ def _apply_subscription(billing: BillingAccount, subscription: Subscription) -> 
     billing.next_invoice_at = subscription.period_end
 
 
+def _trial_end_for_stripe(billing: BillingAccount) -> datetime | None:
+    """The trial's end while it is still ahead (Stripe refuses a trial_end in the past; a
+    minute's margin covers the request's way there)."""
+    if billing.trial_ends_at > timezone.now() + timedelta(minutes=1):
+        return billing.trial_ends_at
+    return None
+
+
+def first_charge(billing: BillingAccount) -> str:
+    """What saving a card will charge, said before it is saved; empty when nothing new starts
+    (a paid plan already runs) or no plan fits the count."""
+    tier = tier_for(billing.subscriber_count)
+    if billing.has_paid_plan or tier is None:
+        return ""
+    trial_end = _trial_end_for_stripe(billing)
+    if trial_end is None:
+        return (
+            f"Your card will be charged {tier.amount_text} today, then {tier.price} "
+            f"({tier.label.lower()})."
+        )
+    when = timezone.localtime(trial_end)
+    return (
+        f"Your card will first be charged {tier.amount_text} on {when.day} {when:%B %Y}, when your "
+        f"trial ends, then {tier.price} ({tier.label.lower()})."
+    )
+
+
 def add_card(payment_method_id: str) -> BillingAccount:
     """Attach a card confirmed by Stripe.js, make it the default, and start (or keep) the paid
-    plan on the tier of the current subscriber count."""
+    plan on the tier of the current subscriber count. During the trial the subscription
+    carries the trial's end, so Stripe charges nothing before it."""
     billing = account()
     billing.customer_id = stripe_client.ensure_customer(billing.customer_id, billing.contact_email)
     billing.save(update_fields=["customer_id"])
@@ -69,7 +98,8 @@ def add_card(payment_method_id: str) -> BillingAccount:
     if billing.has_paid_plan:
         subscription = stripe_client.get_subscription(billing.subscription_id)
     else:
-        subscription = stripe_client.subscribe(billing.customer_id, tier)
+        trial_end = _trial_end_for_stripe(billing)
+        subscription = stripe_client.subscribe(billing.customer_id, tier, trial_end)
     _apply_subscription(billing, subscription)
     billing.payment_failed = subscription.status not in {"active", "trialing"}
     billing.save()
@@ -110,9 +140,45 @@ def _follow_subscriber_count() -> None:
         return
     if tier.up_to == billing.tier_up_to:
         return
+    billing.previous_tier_up_to, billing.plan_changed_at = billing.tier_up_to, timezone.now()
     _apply_subscription(billing, stripe_client.change_tier(billing.subscription_id, tier))
     billing.save()
     log.info("Billing plan changed to %s (%s)", tier.label, tier.price)
+
+
+def upcoming_change(billing: BillingAccount) -> str:
+    """The plan change the subscriber count made that no invoice has carried yet, in a
+    sentence for the Billing tab; empty when there is none."""
+    old, new = tier_by_limit(billing.previous_tier_up_to), tier_by_limit(billing.tier_up_to)
+    if not billing.has_paid_plan or old is None or new is None or old == new:
+        return ""
+    when = timezone.localtime(billing.plan_changed_at)
+    direction = "up" if new.up_to > old.up_to else "down"
+    text = (
+        f"On {when.day} {when:%B %Y} the active subscriber count moved the plan {direction} from "
+        f"{old.label.lower()} ({old.price}) to {new.label.lower()} ({new.price})."
+    )
+    if billing.next_invoice_at:
+        due = timezone.localtime(billing.next_invoice_at)
+        text += f" The next invoice, on {due.day} {due:%B %Y}, "
+        text += "is at the new price"
+        text += "." if billing.subscription_status == "trialing" else ", less the unused time."
+    return text
+
+
+def cancel_billing() -> BillingAccount:
+    """End the paid plan now (Stripe sends no further invoice). Email tracking then pauses as
+    it does when a trial ends without a plan; a trial still running keeps it until its end."""
+    billing = account()
+    if not billing.has_paid_plan:
+        raise BillingError("There is no paid plan to cancel.")
+    subscription = stripe_client.cancel_subscription(billing.subscription_id)
+    billing.subscription_status = subscription.status or "canceled"
+    billing.next_invoice_at = None
+    billing.previous_tier_up_to = billing.plan_changed_at = None
+    billing.payment_failed = False
+    billing.save()
+    return billing
 
 
 def invoice_link(invoice: Invoice) -> str:

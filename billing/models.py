@@ -25,6 +25,9 @@ class BillingAccount(InAuditArea, SingletonModel):
     counted_at = models.DateTimeField(null=True, blank=True)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
     next_invoice_at = models.DateTimeField(null=True, blank=True)
+    # The last plan change the subscriber count made, shown until an invoice carries it.
+    previous_tier_up_to = models.PositiveIntegerField(null=True, blank=True)
+    plan_changed_at = models.DateTimeField(null=True, blank=True)
     contact_email = models.EmailField("billing contact", blank=True)
     card_brand = models.CharField(max_length=20, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)

@@ -1,5 +1,15 @@
 """The only module that speaks to Stripe (or localstripe): plain functions returning small
-records, raising BillingError with a message a person can act on."""
+records, raising BillingError with a message a person can act on.
+
+localstripe (the tests' and demo's Stripe) differs from Stripe where this module reads it:
+- a subscription created with ``trial_end`` stays ``incomplete`` with no invoice, where Stripe
+  says ``trialing`` (and issues a $0 invoice for the trial); subscription_of() reads such a
+  subscription as trialing, which is safe on Stripe, whose ``incomplete`` always has an invoice;
+- during the trial its ``current_period_end`` is a month after the start, where Stripe's is
+  the trial's end; subscription_of() takes the trial's end while trialing;
+- it has no clock: a trial never ends by itself and ``trial_end=now`` bills nothing, so the
+  tests do what Stripe does at the trial's end themselves (tests/billing_fixtures.py).
+"""
 
 import json
 from dataclasses import dataclass
@@ -40,7 +50,21 @@ class Subscription:
     id: str
     status: str
     plan_id: str
+    period_end: datetime | None  # the next invoice: the trial's end while trialing
+    trial_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    description: str
+    amount: int  # cents, negative for a credit (unused time after a plan change)
+    period_start: datetime | None
     period_end: datetime | None
+    currency: str = ""
+
+    @property
+    def amount_text(self) -> str:
+        return money(self.amount, self.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +79,18 @@ class Invoice:
     hosted_url: str
     pdf_url: str
     customer_email: str
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    lines: tuple[InvoiceLine, ...] = ()
 
     @property
     def amount_text(self) -> str:
-        return f"{self.amount / 100:,.2f} {self.currency.upper()}"
+        return money(self.amount, self.currency)
+
+
+def money(cents: int, currency: str) -> str:
+    """ "8.00 USD", "-8.00 USD"."""
+    return f"{cents / 100:,.2f} {currency.upper()}"
 
 
 def configured() -> bool:
@@ -188,21 +220,37 @@ def ensure_plan(tier: Tier) -> str:
     return _call(client.v1.plans.create, params)["id"]
 
 
-def _subscription(data: dict) -> Subscription:
+def subscription_of(data: dict) -> Subscription:
+    """A subscription as the API or a webhook event gives it (see the module docstring for
+    how localstripe's trial is read)."""
     items = (data.get("items") or {}).get("data") or [{}]
     plan = data.get("plan") or items[0].get("plan") or {}
+    status = data.get("status", "")
+    trial_end = _when(data.get("trial_end"))
+    in_trial = trial_end is not None and trial_end > datetime.now(tz=UTC)
+    if status == "incomplete" and in_trial and not data.get("latest_invoice"):
+        status = "trialing"
     period_end = data.get("current_period_end") or items[0].get("current_period_end")
-    return Subscription(data["id"], data.get("status", ""), plan.get("id", ""), _when(period_end))
+    next_invoice = trial_end if status == "trialing" and in_trial else _when(period_end)
+    return Subscription(data["id"], status, plan.get("id", ""), next_invoice, trial_end)
 
 
-def subscribe(customer_id: str, tier: Tier) -> Subscription:
+def subscribe(customer_id: str, tier: Tier, trial_end: datetime | None = None) -> Subscription:
+    """Start the tier's plan; with ``trial_end`` (in the future) nothing is charged before it."""
     plan_id = ensure_plan(tier)
     params = {"customer": customer_id, "items": [{"plan": plan_id}]}
-    return _subscription(_call(_client().v1.subscriptions.create, params))
+    if trial_end is not None:
+        params["trial_end"] = int(trial_end.timestamp())
+    return subscription_of(_call(_client().v1.subscriptions.create, params))
 
 
 def get_subscription(subscription_id: str) -> Subscription:
-    return _subscription(_call(_client().v1.subscriptions.retrieve, subscription_id))
+    return subscription_of(_call(_client().v1.subscriptions.retrieve, subscription_id))
+
+
+def cancel_subscription(subscription_id: str) -> Subscription:
+    """End the subscription now: no further invoice (and no refund of the current month)."""
+    return subscription_of(_call(_client().v1.subscriptions.cancel, subscription_id))
 
 
 def change_tier(subscription_id: str, tier: Tier) -> Subscription:
@@ -211,21 +259,37 @@ def change_tier(subscription_id: str, tier: Tier) -> Subscription:
     current = _call(_client().v1.subscriptions.retrieve, subscription_id)
     item_id = current["items"]["data"][0]["id"]
     params = {"items": [{"id": item_id, "plan": plan_id}]}
-    return _subscription(_call(_client().v1.subscriptions.update, subscription_id, params))
+    return subscription_of(_call(_client().v1.subscriptions.update, subscription_id, params))
+
+
+def _line(data: dict, currency: str) -> InvoiceLine:
+    period = data.get("period") or {}
+    return InvoiceLine(
+        description=data.get("description") or "",
+        amount=data.get("amount") or 0,
+        period_start=_when(period.get("start")),
+        period_end=_when(period.get("end")),
+        currency=data.get("currency") or currency,
+    )
 
 
 def _invoice(data: dict) -> Invoice:
+    lines = (data.get("lines") or {}).get("data") or []
+    currency = data.get("currency") or settings.BILLING_CURRENCY
     return Invoice(
         id=data["id"],
         customer=data.get("customer") or "",
         number=data.get("number") or data["id"],
         created=_when(data.get("created") or data.get("date")),
         amount=data.get("total") or data.get("amount_due") or 0,
-        currency=data.get("currency") or settings.BILLING_CURRENCY,
+        currency=currency,
         status=data.get("status") or "",
         hosted_url=data.get("hosted_invoice_url") or "",
         pdf_url=data.get("invoice_pdf") or "",
         customer_email=data.get("customer_email") or "",
+        period_start=_when(data.get("period_start")),
+        period_end=_when(data.get("period_end")),
+        lines=tuple(_line(line, currency) for line in lines),
     )
 
 
@@ -237,6 +301,13 @@ def list_invoices(customer_id: str, limit: int = 24) -> list[Invoice]:
 
 def get_invoice(invoice_id: str) -> Invoice:
     return _invoice(_call(_client().v1.invoices.retrieve, invoice_id))
+
+
+def upcoming_invoice(customer_id: str, subscription_id: str) -> Invoice:
+    """Stripe's preview of the subscription's next invoice (its amount and lines, including
+    the credit and charge of a plan change); nothing is created or charged."""
+    params = {"customer": customer_id, "subscription": subscription_id}
+    return _invoice(_call(_client().v1.invoices.create_preview, params))
 
 
 def verify_event(payload: bytes, signature: str) -> dict:

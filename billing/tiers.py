@@ -29,6 +29,11 @@ class Tier:
         )
         return f"${dollars}/month"
 
+    @property
+    def amount_text(self) -> str:
+        """One month, as a charge: "$8.00"."""
+        return f"${self.amount / 100:,.2f}"
+
 
 def all_tiers() -> list[Tier]:
     return sorted(Tier(up_to, amount) for up_to, amount in settings.BILLING_TIERS)

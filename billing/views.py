@@ -5,6 +5,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -37,10 +38,17 @@ def billing(request: HttpRequest) -> HttpResponse:
             publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
             stripe_js=stripe_client.js_url(),
             invoices=[],
+            first_charge=accounts.first_charge(account),
+            upcoming_change=accounts.upcoming_change(account),
+            upcoming=None,
         )
         if account.customer_id:
             try:
                 context["invoices"] = stripe_client.list_invoices(account.customer_id)
+                if account.has_paid_plan:
+                    context["upcoming"] = stripe_client.upcoming_invoice(
+                        account.customer_id, account.subscription_id
+                    )
             except BillingError as exc:
                 context["invoices_error"] = str(exc)
     return render(request, "billing/billing.html", context)
@@ -74,8 +82,52 @@ def card_save(request: HttpRequest) -> HttpResponse:
     record_action(account, "billing", f"Card saved: {account.card_brand} {account.card_last4}")
     if account.payment_failed:
         flash.error(request, "The card was saved, but the payment failed.")
+    elif account.subscription_status == "trialing" and account.next_invoice_at:
+        due = timezone.localtime(account.next_invoice_at)
+        flash.success(
+            request,
+            f"Card saved. Your plan: {accounts.current_tier(account).label}. Nothing is charged "
+            f"before your trial ends on {due.day} {due:%B %Y}.",
+        )
     else:
         flash.success(request, f"Card saved. Your plan: {accounts.current_tier(account).label}.")
+    return redirect("billing")
+
+
+@login_required
+def cancel(request: HttpRequest) -> HttpResponse:
+    """Cancel billing: a confirmation page (GET), then the cancellation (POST)."""
+    require_perm(request, CHANGE)
+    account = accounts.account()
+    if not stripe_client.configured() or not account.has_paid_plan:
+        flash.error(request, "There is no paid plan to cancel.")
+        return redirect("billing")
+    if request.method != "POST":
+        context = {
+            "account": account,
+            "tier": accounts.current_tier(account),
+            "in_trial": account.in_trial(),
+        }
+        return render(request, "billing/cancel.html", context)
+    try:
+        accounts.cancel_billing()
+    except BillingError as exc:
+        flash.error(request, f"Billing was not cancelled. {exc}")
+        return redirect("billing")
+    record_action(account, "billing", "Billing cancelled")
+    if account.in_trial():
+        ends = timezone.localtime(account.trial_ends_at)
+        flash.success(
+            request,
+            f"Billing cancelled: nothing more will be charged. Email tracking is imported until "
+            f"the trial ends on {ends.day} {ends:%B %Y}.",
+        )
+    else:
+        flash.success(
+            request,
+            "Billing cancelled: nothing more will be charged. Email tracking import is paused; "
+            "add a card to resume it.",
+        )
     return redirect("billing")
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import BillingAccount, StripeEvent
+from .stripe_client import subscription_of
 from .tiers import up_to_of_plan
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ def invoice_paid(billing: BillingAccount, invoice: dict) -> None:
     billing.payment_failed = False
     if invoice.get("subscription") in (None, billing.subscription_id) and billing.subscription_id:
         billing.subscription_status = "active"
+        created = invoice.get("created") or invoice.get("date")
+        changed = billing.plan_changed_at
+        if changed and created and datetime.fromtimestamp(created, tz=UTC) >= changed:
+            billing.previous_tier_up_to = billing.plan_changed_at = None  # invoiced now
 
 
 def invoice_payment_failed(billing: BillingAccount, invoice: dict) -> None:
@@ -32,14 +37,12 @@ def invoice_payment_failed(billing: BillingAccount, invoice: dict) -> None:
 def subscription_updated(billing: BillingAccount, subscription: dict) -> None:
     if billing.subscription_id and subscription["id"] != billing.subscription_id:
         return
-    billing.subscription_id = subscription["id"]
-    billing.subscription_status = subscription.get("status", "")
-    items = (subscription.get("items") or {}).get("data") or [{}]
-    plan = subscription.get("plan") or items[0].get("plan") or {}
-    billing.tier_up_to = up_to_of_plan(plan.get("id", "")) or billing.tier_up_to
-    period_end = subscription.get("current_period_end") or items[0].get("current_period_end")
-    if period_end:
-        billing.next_invoice_at = datetime.fromtimestamp(period_end, tz=UTC)
+    read = subscription_of(subscription)
+    billing.subscription_id = read.id
+    billing.subscription_status = read.status
+    billing.tier_up_to = up_to_of_plan(read.plan_id) or billing.tier_up_to
+    if read.period_end:
+        billing.next_invoice_at = read.period_end
 
 
 def subscription_deleted(billing: BillingAccount, subscription: dict) -> None:

@@ -51,3 +51,17 @@ def signed(event: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
     stamp = int(time.time())
     digest = hmac.new(secret.encode(), b"%d.%s" % (stamp, payload), hashlib.sha256).hexdigest()
     return payload, f"t={stamp},v1={digest}"
+
+
+def end_trial(server: LocalStripe, subscription_id: str) -> str:
+    """What Stripe does when a subscription's trial ends: invoice the subscription and charge
+    the default card. localstripe has no clock and bills nothing on ``trial_end=now``, so the
+    test asks it for that invoice itself; localstripe computes the invoice from the
+    subscription's plan and charges the card. Returns the invoice's id."""
+    api = stripe_api(server)
+    api.v1.subscriptions.update(subscription_id, {"trial_end": "now"})
+    subscription = api.v1.subscriptions.retrieve(subscription_id)
+    invoice = api.v1.invoices.create(
+        {"customer": subscription.customer, "subscription": subscription_id}
+    )
+    return api.v1.invoices.pay(invoice.id).id

@@ -1,7 +1,7 @@
 # ruff: noqa: F811 -- pytest fixtures imported from billing_fixtures are parameters here
 """Billing against localstripe over HTTP: trial, card, tiers, invoices, webhooks, errors."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.core import mail
@@ -14,7 +14,14 @@ from campaign_monitor.models import ConnectedClient, Connection
 from sync import tracking
 from sync.models import SubscriberState
 
-from .billing_fixtures import card, localstripe, localstripe_server, signed, stripe_api  # noqa: F401
+from .billing_fixtures import (  # noqa: F401
+    card,
+    end_trial,
+    localstripe,
+    localstripe_server,
+    signed,
+    stripe_api,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +49,19 @@ def synced_list(active: int, list_id: str = "list-1") -> None:
             state="active",
             state_date=timezone.now(),
         )
+
+
+def trial_over() -> None:
+    """The trial ended a minute ago (without a card: no plan)."""
+    BillingAccount.objects.update_or_create(
+        defaults={"trial_ends_at": timezone.now() - timedelta(minutes=1)}
+    )
+
+
+def long_date(when) -> str:
+    """ "17 December 2026", as the Billing tab says dates in sentences."""
+    when = timezone.localtime(when)
+    return f"{when.day} {when:%B %Y}"
 
 
 def add_card(client, server, number: str = "4242424242424242"):
@@ -76,7 +96,25 @@ def test_a_new_installation_is_in_a_fourteen_day_trial(alice_client, localstripe
     assert accounts.tracking_allowed()
 
 
-def test_adding_a_card_turns_the_trial_into_the_paid_tier_of_the_subscriber_count(
+def test_before_the_card_is_saved_the_tab_says_when_and_how_much_the_first_charge_is(
+    alice_client, localstripe, settings
+):
+    settings.BILLING_TIERS = SMALL_TIERS
+    synced_list(active=2)
+    accounts.update_plan_after_sync()
+    ends = BillingAccount.get_solo().trial_ends_at
+
+    page = alice_client.get(reverse("billing")).content.decode()
+
+    assert (
+        f"Your card will first be charged $8.00 on {long_date(ends)}, when your trial ends" in page
+    )
+    trial_over()
+    page = alice_client.get(reverse("billing")).content.decode()
+    assert "Your card will be charged $8.00 today" in page
+
+
+def test_a_card_added_in_the_trial_starts_the_plan_at_the_trials_end_and_charges_nothing(
     alice_client, localstripe, settings
 ):
     settings.BILLING_TIERS = SMALL_TIERS
@@ -86,15 +124,64 @@ def test_adding_a_card_turns_the_trial_into_the_paid_tier_of_the_subscriber_coun
     page = add_card(alice_client, localstripe).content.decode()
 
     account = BillingAccount.get_solo()
-    assert account.has_paid_plan and account.subscription_status == "active"
+    assert account.has_paid_plan and account.subscription_status == "trialing"
     assert account.tier_up_to == 2
+    assert account.next_invoice_at == account.trial_ends_at.replace(microsecond=0)
     assert (account.card_brand, account.card_last4) == ("visa", "4242")
     assert "Visa ending in 4242, expires 12/2030" in page
-    assert "Up to 2 subscribers, $8/month" in page
-    sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
+    assert "Up to 2 subscribers, $8/month" in page and "free until the trial ends" in page
+    assert f"Nothing is charged before your trial ends on {long_date(account.trial_ends_at)}" in (
+        page
+    )
+    assert "No invoices yet." in page
+    assert not account.payment_failed
+    api = stripe_api(localstripe)
+    sub = api.v1.subscriptions.retrieve(account.subscription_id)
     assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-2"
-    assert "8.00 USD" in page  # the first invoice is listed
-    assert "paid" in page
+    assert sub.trial_end == int(account.trial_ends_at.timestamp())
+    assert api.v1.invoices.list({"customer": account.customer_id}).data == []
+    assert api.v1.charges.list({"customer": account.customer_id}).data == []
+
+
+def test_when_the_trial_ends_the_first_invoice_charges_the_card(alice_client, localstripe):
+    add_card(alice_client, localstripe)
+    account = BillingAccount.get_solo()
+    assert "No invoices yet." in alice_client.get(reverse("billing")).content.decode()
+
+    trial_over()
+    invoice_id = end_trial(localstripe, account.subscription_id)
+
+    page = alice_client.get(reverse("billing")).content.decode()
+    assert "No invoices yet." not in page
+    assert "8.00 USD" in page and "paid" in page
+    invoice = stripe_api(localstripe).v1.invoices.retrieve(invoice_id)
+    start = timezone.localtime(timezone.datetime.fromtimestamp(invoice.period_start, tz=UTC))
+    assert f"{start.day} {start:%b %Y} –" in page  # the invoice's period
+    assert "cmsync: 8.00 USD" in page  # its line
+    assert accounts.tracking_allowed()
+
+
+def test_after_the_trial_a_new_card_is_charged_at_once(alice_client, localstripe, settings):
+    settings.BILLING_TIERS = SMALL_TIERS
+    trial_over()
+    page = add_card(alice_client, localstripe).content.decode()
+    account = BillingAccount.get_solo()
+    assert account.subscription_status == "active"
+    (invoice,) = stripe_api(localstripe).v1.invoices.list({"customer": account.customer_id})
+    assert (invoice.total, invoice.status) == (800, "paid")
+    assert "8.00 USD" in page
+
+
+def test_an_invoice_page_shows_its_period_and_lines(alice_client, localstripe):
+    trial_over()
+    add_card(alice_client, localstripe)
+    account = BillingAccount.get_solo()
+    (invoice,) = stripe_api(localstripe).v1.invoices.list({"customer": account.customer_id})
+    page = alice_client.get(reverse("billing-invoice", args=[invoice.id])).content.decode()
+    start = timezone.localtime(timezone.datetime.fromtimestamp(invoice.period_start, tz=UTC))
+    end = timezone.localtime(timezone.datetime.fromtimestamp(invoice.period_end, tz=UTC))
+    assert f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}" in page
+    assert 'id="invoice-lines"' in page and "<td>cmsync</td>" in page
 
 
 def test_a_sync_that_crosses_a_threshold_moves_the_subscription_to_the_next_tier(
@@ -113,7 +200,15 @@ def test_a_sync_that_crosses_a_threshold_moves_the_subscription_to_the_next_tier
     assert (account.subscriber_count, account.tier_up_to) == (4, 5)
     sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
     assert sub["items"]["data"][0]["plan"]["id"] == "cmsync-tier-5"
-    assert "Up to 5 subscribers, $15/month" in alice_client.get(reverse("billing")).content.decode()
+    page = alice_client.get(reverse("billing")).content.decode()
+    assert "Up to 5 subscribers, $15/month" in page
+    assert (
+        "moved the plan up from up to 2 subscribers ($8/month) to up to 5 subscribers "
+        "($15/month)" in page
+    )
+    ends = long_date(account.trial_ends_at)
+    assert f"The next invoice, on {ends}, is at the new price." in page
+    assert f"{ends}, 15.00 USD, the first charge, when your trial ends" in page  # Stripe's preview
 
 
 def test_the_subscriber_count_sums_active_subscribers_of_every_synced_list(localstripe):
@@ -161,6 +256,7 @@ def test_stripe_down_gives_a_clear_message_not_a_500(alice_client, localstripe, 
 
 
 def test_resend_emails_the_invoice_link_to_the_billing_contact(alice_client, localstripe):
+    trial_over()
     alice_client.post(reverse("billing-contact"), {"email": "Billing@Example.com"})
     add_card(alice_client, localstripe)
     account = BillingAccount.get_solo()
@@ -180,6 +276,7 @@ def test_resend_emails_the_invoice_link_to_the_billing_contact(alice_client, loc
 
 
 def test_an_invoice_of_another_customer_is_not_resent(alice_client, localstripe):
+    trial_over()
     add_card(alice_client, localstripe)
     api = stripe_api(localstripe)
     other = api.v1.customers.create({"email": "x@example.com"})
@@ -366,9 +463,60 @@ def test_invoices_are_listed_through_the_api(alice, alice_client, localstripe):
 
     from security.service import create_key
 
+    trial_over()
     add_card(alice_client, localstripe)
     _, secret = create_key("accounts", "read", alice)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     (invoice,) = api.get("/api/v1/billing/invoices/").json()
     assert (invoice["amount"], invoice["currency"], invoice["status"]) == (800, "usd", "paid")
+
+
+def test_cancel_billing_asks_first_then_ends_the_plan_audited_and_pauses_tracking(
+    alice_client, localstripe
+):
+    from auditlog.models import LogEntry
+
+    trial_over()
+    add_card(alice_client, localstripe)
+    account = BillingAccount.get_solo()
+    assert account.subscription_status == "active"
+    assert "Cancel billing" in alice_client.get(reverse("billing")).content.decode()
+
+    confirm = alice_client.get(reverse("billing-cancel")).content.decode()
+    assert "Cancel billing?" in confirm and "Yes, cancel billing" in confirm
+    assert "Email tracking import pauses at once" in confirm
+    assert BillingAccount.get_solo().has_paid_plan  # asking changed nothing
+
+    page = alice_client.post(reverse("billing-cancel"), follow=True).content.decode()
+
+    assert "Billing cancelled: nothing more will be charged." in page
+    assert "None: billing was cancelled" in page
+    assert "no longer imports email tracking" in page
+    account = BillingAccount.get_solo()
+    assert not account.has_paid_plan and account.next_invoice_at is None
+    sub = stripe_api(localstripe).v1.subscriptions.retrieve(account.subscription_id)
+    assert sub.status == "canceled"
+    assert not accounts.tracking_allowed()
+    entry = LogEntry.objects.filter(additional_data__action="Billing cancelled").get()
+    assert entry.actor.username == "alice"
+    again = alice_client.post(reverse("billing-cancel"), follow=True).content.decode()
+    assert "There is no paid plan to cancel." in again
+
+
+def test_cancel_billing_in_the_trial_keeps_tracking_until_the_trial_ends(alice_client, localstripe):
+    add_card(alice_client, localstripe)
+    page = alice_client.post(reverse("billing-cancel"), follow=True).content.decode()
+    assert "Email tracking is imported until the trial ends" in page
+    assert not BillingAccount.get_solo().has_paid_plan
+    assert accounts.tracking_allowed()
+
+
+def test_only_full_access_may_cancel_billing(alice_client, bob, carol, localstripe, client):
+    add_card(alice_client, localstripe)
+    for user in (bob, carol):
+        client.force_login(user)
+        assert client.get(reverse("billing-cancel")).status_code == 403
+        assert client.post(reverse("billing-cancel")).status_code == 403
+        assert "Cancel billing" not in client.get(reverse("billing")).content.decode()
+    assert BillingAccount.get_solo().has_paid_plan
