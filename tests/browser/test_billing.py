@@ -86,6 +86,7 @@ def test_a_card_added_in_the_trial_is_charged_only_when_the_trial_ends(
     expect(rows.first).to_contain_text("paid")
     expect(rows.first.locator("td.lines")).to_have_text("cmsync: 8.00 USD")
     expect(page.locator("#current-plan")).to_have_text("Up to 2,500 subscribers, $8/month")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # the table scrolls
     account = BillingAccount.get_solo()
     assert account.subscription_status == "active" and not account.payment_failed
     rows.first.get_by_role("link", name="View").click()
