@@ -9,8 +9,7 @@ import re
 import threading
 from functools import cache
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.http import JsonResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -44,25 +43,10 @@ def _as_list(errors) -> list:
     return errors if isinstance(errors, list) else [errors]
 
 
-def _api_error(status_code: int, message: str) -> JsonResponse:
+def api_error(status_code: int, message: str) -> JsonResponse:
+    """The API's error body for an error no DRF view answered (cmsync.error_pages)."""
     error = {"status": status_code, "message": message, "fields": {}}
     return JsonResponse({"error": error}, status=status_code)
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: an address under /api/ that matches nothing (``/api/v1/runs/abc/``) answers
-    in the API's error shape; the console keeps Django's page."""
-    if request.path_info.startswith("/api/"):
-        return _api_error(404, "The API has no such address.")
-    return defaults.page_not_found(request, exception)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler400: what Django refuses before DRF sees it (more query parameters than
-    DATA_UPLOAD_MAX_NUMBER_FIELDS) answers in the API's error shape under /api/."""
-    if request.path_info.startswith("/api/"):
-        return _api_error(400, "The request is not valid.")
-    return defaults.bad_request(request, exception)
 
 
 # -- request bodies in JSON's types --------------------------------------------------------

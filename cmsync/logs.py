@@ -29,3 +29,14 @@ class RedactSecrets(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+class OneLineRefusals(logging.Filter):
+    """A logger filter for django.request: a refused request (403 PermissionDenied, 400, 404)
+    is one line with its path, not a traceback; server errors (5xx) keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -354,7 +354,10 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "cmsync.logs.RedactSecrets"}},
+    "filters": {
+        "redact_secrets": {"()": "cmsync.logs.RedactSecrets"},
+        "one_line_refusals": {"()": "cmsync.logs.OneLineRefusals"},
+    },
     "formatters": {
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
@@ -371,7 +374,8 @@ LOGGING = {
         },
     },
     "loggers": {
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["one_line_refusals"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

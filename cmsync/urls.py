@@ -33,7 +33,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Under /api/, a URL that matches nothing, or a request Django refuses, answers in the API's
-# error shape.
-handler400 = "cmsync.api.bad_request"
-handler404 = "cmsync.api.page_not_found"
+# The console's error pages in its frame; under /api/, the API's error shape (cmsync.error_pages).
+handler400 = "cmsync.error_pages.bad_request"
+handler403 = "cmsync.error_pages.permission_denied"
+handler404 = "cmsync.error_pages.page_not_found"
+handler500 = "cmsync.error_pages.server_error"
