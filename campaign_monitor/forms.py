@@ -1,3 +1,6 @@
+import socket
+from urllib.parse import urlsplit
+
 from django import forms
 from django.conf import settings
 from django.db import transaction
@@ -5,6 +8,29 @@ from django.db import transaction
 from cmsync import endpoints
 
 from .lists import ListRow, set_prevent_member_sync
+
+
+def demo_emulator_listening() -> bool:
+    """Demo mode: plain HTTP to this machine is allowed and something listens at the demo
+    emulator's address (a TCP connect to 127.0.0.1, nothing sent)."""
+    if not settings.ALLOW_INSECURE_LOOPBACK:
+        return False
+    parts = urlsplit(settings.CAMPAIGN_MONITOR_DEMO_BASE_URL)
+    if parts.hostname not in endpoints.LOOPBACK_HOSTS:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def default_base_url() -> str:
+    """The Connect form's API address: the local emulator's in demo mode, so its direct
+    account's key works as it is; else Campaign Monitor's (CAMPAIGN_MONITOR_BASE_URL)."""
+    if demo_emulator_listening():
+        return settings.CAMPAIGN_MONITOR_DEMO_BASE_URL
+    return settings.CAMPAIGN_MONITOR_BASE_URL
 
 
 class ConnectForm(forms.Form):
@@ -25,7 +51,12 @@ class ConnectForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["base_url"].initial = settings.CAMPAIGN_MONITOR_BASE_URL
+        self.fields["base_url"].initial = default_base_url()
+        if self.fields["base_url"].initial != settings.CAMPAIGN_MONITOR_BASE_URL:
+            self.fields["base_url"].help_text = (
+                "Demo mode: the local Campaign Monitor emulator. For a real account use "
+                f"{settings.CAMPAIGN_MONITOR_BASE_URL}."
+            )
 
     def clean_base_url(self) -> str:
         """The key is only sent over HTTPS (plain HTTP to this machine with

@@ -204,6 +204,11 @@ ALLOW_INSECURE_LOOPBACK = env.bool("ALLOW_INSECURE_LOOPBACK", default=False)
 CAMPAIGN_MONITOR_BASE_URL = env.str(
     "CAMPAIGN_MONITOR_BASE_URL", default="https://api.createsend.com/api/v3.3"
 )
+# Demo mode (`make run`, with ALLOW_INSECURE_LOOPBACK): the Connect form offers the local
+# Campaign Monitor emulator (run_emulators --cm-port) when it is listening there.
+CAMPAIGN_MONITOR_DEMO_BASE_URL = env.str(
+    "CAMPAIGN_MONITOR_DEMO_BASE_URL", default="http://127.0.0.1:8101/api/v3.3"
+)
 CAMPAIGN_MONITOR_OAUTH_CLIENT_ID = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_ID", default="")
 CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET = env.str("CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET", default="")
 # Campaign Monitor's external session API asks who integrates (Open Campaign Monitor).

@@ -1,5 +1,8 @@
 """Connecting cmsync to Campaign Monitor from the Sync tab and the command line."""
 
+import re
+import socket
+
 import pytest
 import requests
 from auditlog.models import LogEntry
@@ -279,3 +282,36 @@ def test_refreshed_oauth_tokens_are_saved(alice_client, cm_emulator, settings):
     stored = Connection.current()
     assert stored.access_token != tokens.access_token
     assert stored.refresh_token != tokens.refresh_token
+
+
+def shown_base_url(client) -> str:
+    """The API address the Connect form shows, as a browser would submit it."""
+    page = client.get("/campaign-monitor/connect/").text
+    return re.search(r'name="base_url" value="([^"]*)"', page).group(1)
+
+
+def test_in_demo_mode_the_form_offers_the_emulator_and_the_direct_key_connects(
+    alice_client, cm_emulator, cm_direct, settings
+):
+    settings.ALLOW_INSECURE_LOOPBACK = True
+    settings.CAMPAIGN_MONITOR_DEMO_BASE_URL = cm_emulator.base_url
+    assert shown_base_url(alice_client) == cm_emulator.base_url
+    data = {"api_key": cm_direct["api_key"], "base_url": shown_base_url(alice_client)}
+    response = alice_client.post("/campaign-monitor/connect/", data)
+    assert response.url == "/sync/"
+    assert Connection.current().account_type == "direct"
+
+
+def test_with_real_accounts_the_form_offers_campaign_monitor(alice_client, cm_emulator, settings):
+    settings.CAMPAIGN_MONITOR_DEMO_BASE_URL = cm_emulator.base_url
+    settings.ALLOW_INSECURE_LOOPBACK = False  # production: no plain HTTP, no emulator
+    assert shown_base_url(alice_client) == "https://api.createsend.com/api/v3.3"
+
+
+def test_without_a_running_emulator_the_form_offers_campaign_monitor(alice_client, settings):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.ALLOW_INSECURE_LOOPBACK = True
+    settings.CAMPAIGN_MONITOR_DEMO_BASE_URL = f"http://127.0.0.1:{port}/api/v3.3"
+    assert shown_base_url(alice_client) == "https://api.createsend.com/api/v3.3"
