@@ -205,7 +205,7 @@ def message_action(request: HttpRequest) -> HttpResponse:
         require_perm(request, "maintenance.delete_message")
         target = visible if action == "delete_all" else chosen
         deleted, _ = target.delete()
-        flash.success(request, f"Deleted {deleted} messages.")
+        flash.success(request, f"Deleted {deleted} message{'' if deleted == 1 else 's'}.")
     return redirect("maintenance-messages")
 
 
@@ -214,10 +214,18 @@ def _request_retry_run(request: HttpRequest, count: int) -> None:
         runner.ensure_ready()
         run, _ = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
     except (runner.SyncUnavailable, runner.BrokerUnavailable) as exc:
-        flash.warning(request, f"{count} records will be retried at the next sync. {exc}")
+        flash.warning(request, f"{records(count)} will be retried at the next sync. {exc}")
         return
-    record_action(run, "sync", f"Retry of {count} records (sync run {run.pk})")
-    flash.success(request, f"{count} records are queued: sync run {run.pk} writes them first.")
+    record_action(run, "sync", f"Retry of {records(count)} (sync run {run.pk})")
+    queued = "is" if count == 1 else "are"
+    flash.success(
+        request, f"{records(count)} {queued} queued: sync run {run.pk} writes them first."
+    )
+
+
+def records(count: int) -> str:
+    """ "1 record", "2 records"."""
+    return f"{count} record{'' if count == 1 else 's'}"
 
 
 @login_required

@@ -183,14 +183,16 @@ class Context:
         read is not a failure: cmsync leaves converted Leads alone."""
         converted = [r for r in results if _converted_lead(r)]
         failed = [r for r in results if not r.success and not _converted_lead(r)]
+        from .views import step_title  # views imports the runner's modules
+
         for result in failed:
             error = result.errors[0] if result.errors else None
             status = error.status_code if error else "UNKNOWN"
             because = f" (duplicate rule {error.rule})" if error and error.rule else ""
             self.message(
                 for_salesforce(status),
-                f"{sobject} {result.record.get('Id') or ''} not written in {step}: "
-                f"{status}{because}",
+                f"{sobject} {result.record.get('Id') or ''} not written "
+                f"({step_title(step, self.run.kind)}): {status}{because}",
                 upstream=error.message if error else "",
                 record={"sobject": sobject, "operation": result.operation, "fields": result.record},
                 client_id=client_id(result) if callable(client_id) else client_id,

@@ -231,3 +231,13 @@ def run_history(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     context = {"page": page, "kind": kind, "kinds": SyncRun.Kind.choices}
     return render(request, "sync/history.html", context)
+
+
+def step_title(step: str, kind: str = "") -> str:
+    """A step's name as the run page shows it ("opt_out" is "Email opt-out"), for anything a
+    user reads; the run's kind decides between steps of the same key."""
+    first = {SyncRun.Kind.CHANGES: CHANGE_STEPS, SyncRun.Kind.CM_EVENTS: CM_EVENT_STEPS}
+    for key, title in [*first.get(kind, []), *STEPS, *CM_EVENT_STEPS, *CHANGE_STEPS]:
+        if key == step:
+            return title
+    return step.replace("_", " ").capitalize()

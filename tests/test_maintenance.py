@@ -38,7 +38,11 @@ def test_a_message_shows_its_record_upstream_text_and_run(alice_client):
     page = alice_client.get("/maintenance/messages/").text
     assert "Salesforce said no" in page
     assert f'href="/sync/runs/{run.pk}/"' in page
-    assert "&#x27;Id&#x27;: &#x27;003X&#x27;" in page
+    # The record as a small table of fields and values, the step by its plain name.
+    assert '<th scope="row">fields · Id</th><td>003X</td>' in page
+    assert '<th scope="row">operation</th><td>update</td>' in page
+    assert "&#x27;Id&#x27;" not in page  # no Python repr of the record
+    assert "step: Email opt-out" in page and "opt_out" not in page
     assert 'href="/maintenance/codes/SF_VALIDATION_RULE/"' in page
 
 
@@ -55,7 +59,10 @@ def test_an_unknown_code_is_not_found(alice_client):
 
 def test_delete_selected_and_delete_all(alice_client):
     one, two, three = message(), message(), message()
-    alice_client.post("/maintenance/messages/action/", {"action": "delete", "message": [one.pk]})
+    response = alice_client.post(
+        "/maintenance/messages/action/", {"action": "delete", "message": [one.pk]}, follow=True
+    )
+    assert "Deleted 1 message." in response.text
     assert set(Message.objects.values_list("pk", flat=True)) == {two.pk, three.pk}
     alice_client.post("/maintenance/messages/action/", {"action": "delete_all"})
     assert not Message.objects.exists()
@@ -104,7 +111,7 @@ def test_retry_writes_just_those_records_again_at_the_next_run(alice_client, wor
     response = alice_client.post(
         "/maintenance/messages/action/", {"action": "retry", "message": [failed.pk]}, follow=True
     )
-    assert "1 records are queued" in response.text
+    assert "1 record is queued" in response.text
     retry_run = SyncRun.objects.get(active=True)
     from sync import runner
 

@@ -79,6 +79,7 @@ def test_a_block_rule_becomes_sf_duplicate_messages_for_just_those_records(world
     assert sorted(m.record["fields"]["Id"] for m in messages) == sorted(twins)
     for message in messages:
         assert "Standard_Contact_Duplicate_Rule" in message.summary
+        assert "not written (Email opt-out)" in message.summary  # the step by its plain name
         assert message.upstream_message == "Use one of these records?"
         assert message.step == "opt_out" and message.record["sobject"] == "Contact"
     assert run.counts["opt_out"]["failed"] == 2 and run.counts["opt_out"]["written"] == 3

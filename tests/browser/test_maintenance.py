@@ -23,7 +23,7 @@ def test_message_details_help_retry_and_delete_all(console, live_server, world):
     record = {"sobject": "Contact", "operation": "update", "fields": {"Id": "003XYZ"}}
     Message.objects.create(
         code="SF_RESTRICTED_PICKLIST",
-        summary="Contact 003XYZ not written in opt_out",
+        summary="Contact 003XYZ not written (Email opt-out)",
         upstream_message="bad value for restricted picklist field: Country",
         record=record,
         run=run,
@@ -41,12 +41,12 @@ def test_message_details_help_retry_and_delete_all(console, live_server, world):
 
     page.get_by_label(f"Select message {Message.objects.get().pk}").check()
     page.get_by_role("button", name="Retry selected").click()
-    expect(page.get_by_role("status")).to_contain_text("1 records are queued")
+    expect(page.get_by_role("status")).to_contain_text("1 record is queued")
     expect(page.get_by_text("retry queued")).to_be_visible()
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete all").click()
-    expect(page.get_by_role("status")).to_have_text("Deleted 1 messages.")
+    expect(page.get_by_role("status")).to_have_text("Deleted 1 message.")
     expect(page.get_by_text("No messages.")).to_be_visible()
 
 
