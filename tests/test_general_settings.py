@@ -82,3 +82,9 @@ def test_no_option_is_marked_not_active_yet(alice_client):
     page = alice_client.get("/general/").text
     assert "not active yet" not in page
     assert "Show tabs on the Campaign Monitor layout" in page
+
+
+def test_the_intro_names_what_the_tab_holds(alice_client):
+    page = alice_client.get("/general/").text
+    assert "its tabs in Salesforce, list journeys and the daily full sync" in page
+    assert "not active yet" not in page
