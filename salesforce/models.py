@@ -141,6 +141,7 @@ auditlog.register(
         "schema_missing",
         "layouts_missing",
         "permissions_missing",
+        "tabs_installed",  # what a check found; the tab changes themselves are audited
         "schema_checked_at",
     ],
 )

@@ -258,7 +258,9 @@ def test_demo_mode_connects_both_emulators(admin_user, cm_emulator, sf_emulator)
     assert Connection.current().connected_clients().count() == 3
     status = sync_user_status()
     assert status.user == admin_user and status.problem == ""
-    assert SalesforceSettings.get_solo().schema_missing == []
+    settings = SalesforceSettings.get_solo()  # every component, as Install puts them
+    assert settings.schema_missing == [] and settings.layouts_missing == []
+    assert settings.permissions_missing == [] and len(settings.tabs_installed) == 2
 
 
 def test_demo_mode_puts_the_schema_back_in_a_fresh_emulator(admin_user, cm_emulator, sf_emulator):

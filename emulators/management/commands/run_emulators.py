@@ -11,7 +11,7 @@ from campaign_monitor.models import Connection
 from emulators.campaign_monitor import CampaignMonitorEmulator
 from emulators.salesforce import SalesforceEmulator
 from salesforce import errors as sf_errors
-from salesforce.connection import check_schema, connect_client_credentials, explain
+from salesforce.connection import connect_client_credentials, explain, install_components
 from salesforce.management.commands.connect_salesforce import console_user
 from salesforce.models import SalesforceConnection, SalesforceSettings
 
@@ -95,16 +95,15 @@ class Command(BaseCommand):
 
     def _reinstall(self, connection: SalesforceConnection) -> None:
         """A fresh emulator (they keep nothing between starts) behind an existing demo
-        connection: put cmsync's schema, permission sets and tabs back, as Install would."""
+        connection: put cmsync's components back, as Install does."""
         try:
-            missing = check_schema(connection, install=True)
+            install_components(connection, django_settings.CMSYNC_URL)
         except sf_errors.SalesforceError as exc:
             self._say(
                 f"Could not install cmsync's schema in the Salesforce emulator: {explain(exc)}"
             )
             return
-        if not missing:
-            self._say("cmsync's schema and permission sets are installed in the emulator again.")
+        self._say("cmsync's Salesforce components are installed in the emulator again.")
 
     def _connect_salesforce(self, info: dict) -> None:
         """The emulator's connected app for the console's OAuth; the admin connected to it."""
@@ -125,11 +124,12 @@ class Command(BaseCommand):
             connection = connect_client_credentials(
                 admin, info["login_url"], oauth["client_id"], oauth["client_secret"]
             )
-            check_schema(connection, install=True)
+            install_components(connection, django_settings.CMSYNC_URL)
         except sf_errors.SalesforceError as exc:
             self._say(f"Could not connect cmsync to the Salesforce emulator: {explain(exc)}")
             sys.exit(1)
         self._say(
             f"Demo mode: {admin} is connected to the Salesforce emulator at {info['login_url']} "
-            f"as {connection.sf_username}, is the sync user, and cmsync's schema is installed."
+            f"as {connection.sf_username}, is the sync user, and cmsync's Salesforce "
+            "components are installed."
         )
