@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Count
 
@@ -22,7 +23,7 @@ def notify(run) -> bool:
         return False
     if run.kind in ("changes", "cm_events") and not bad:
         return False  # reactions run every few minutes: "Always" means every primary sync
-    recipients = [u.email for u in alerts.recipients.all() if u.email]
+    recipients = [u.email for u in alerts.recipients.all() if u.email and u.is_active]
     if not recipients:
         return False
     by_code = errors.values("code").annotate(n=Count("id")).order_by("-n")
@@ -41,3 +42,32 @@ def notify(run) -> bool:
         log.exception("Could not send the alert for sync run %s", run.pk)
         return False
     return True
+
+
+def recipient_warning() -> str:
+    """What the Alerts card must say when alerts are on but would reach nobody, or not all
+    of the chosen people; empty when every chosen person gets them (or alerts are off)."""
+    alerts = AlertSettings.get_solo()
+    if alerts.mode == AlertSettings.Mode.NEVER:
+        return ""
+    chosen = list(alerts.recipients.order_by("username"))
+    missing = [u.get_username() for u in chosen if not (u.email and u.is_active)]
+    if len(missing) < len(chosen):
+        if not missing:
+            return ""
+        return (
+            f"{', '.join(missing)}: no email address (or deactivated), so no alerts; "
+            "the others chosen below get them."
+        )
+    if not get_user_model().objects.filter(is_active=True).exclude(email="").exists():
+        return (
+            "Alerts reach nobody: no user has an email address. Each person sets theirs "
+            "under Your account (top right); then choose who gets alerts here."
+        )
+    if missing:
+        who = f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'}"
+        return (
+            f"Alerts reach nobody: {who} no email address (or deactivated). Choose someone "
+            "below who has one, or ask them to set it under Your account."
+        )
+    return "Alerts reach nobody: nobody is chosen below. Choose at least one person and save."

@@ -22,6 +22,7 @@ from sync import runner
 from sync.models import SyncRun
 
 from . import export, health, reset
+from .alerts import recipient_warning
 from .audit import AREAS, record_action
 from .codes import CODES
 from .forms import AlertForm, MessageFilterForm, ResetForm
@@ -98,6 +99,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "health": health.summary(),
         "by_code": [{**row, "title": CODES[row["code"]].title} for row in by_code],
         "alert_form": AlertForm(instance=AlertSettings.get_solo()),
+        "alert_warning": recipient_warning(),
         "can_change_alerts": request.user.has_perm("maintenance.reset_data"),
         "can_reset": request.user.has_perm("maintenance.reset_data"),
         "can_manage_components": request.user.has_perm(COMPONENTS),

@@ -1,0 +1,108 @@
+"""Your account: every logged-in user sets their own name, email address and password.
+
+No permission is needed beyond being logged in: these pages only ever change the user who
+is asking. The password pages are Django's own views with the console's templates; a
+forgotten password is reset by an emailed link (Django's PasswordResetView, which says the
+same whether or not the address belongs to anyone).
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+
+from maintenance.audit import record_action
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = get_user_model()
+        fields = ["first_name", "last_name", "email"]
+        labels = {"first_name": "First name", "last_name": "Last name", "email": "Email address"}
+        help_texts = {
+            "email": "Alerts and password reset links are sent here.",
+        }
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        others = get_user_model().objects.exclude(pk=self.instance.pk)
+        # One address, one person: a reset link for it must reach only its owner.
+        if email and others.filter(email__iexact=email).exists():
+            raise forms.ValidationError("Another user already has this email address.")
+        return email
+
+
+class ConsolePasswordChangeForm(PasswordChangeForm):
+    """Django's form with the console's labels."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = "Current password"
+        self.fields["new_password1"].label = "New password"
+        self.fields["new_password2"].label = "New password again"
+
+
+def _changes(before: dict, after: dict) -> str:
+    labels = AccountForm.Meta.labels
+    parts = [
+        f"{labels[name].lower()} {before[name] or '(none)'} → {after[name] or '(none)'}"
+        for name in labels
+        if before[name] != after[name]
+    ]
+    return ", ".join(parts)
+
+
+@login_required
+def account_view(request: HttpRequest) -> HttpResponse:
+    """Your account: name and email address, and links to change the password."""
+    user = request.user
+    before = {name: getattr(user, name) for name in AccountForm.Meta.fields}
+    form = AccountForm(request.POST or None, instance=user)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            after = {name: getattr(user, name) for name in AccountForm.Meta.fields}
+            changed = _changes(before, after)
+            if changed:
+                record_action(user, "security", f"{user}: own account, {changed}")
+            messages.success(request, "Your account is saved.")
+            return redirect("account")
+        return render(request, "registration/account.html", {"form": form}, status=400)
+    return render(request, "registration/account.html", {"form": form})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change: the current password is asked for, the session is kept
+    (other sessions of the same user end, as their password hash no longer matches)."""
+
+    form_class = ConsolePasswordChangeForm
+    success_url = reverse_lazy("account")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        record_action(self.request.user, "security", f"{self.request.user}: changed own password")
+        messages.success(self.request, "Your password is changed.")
+        return response
+
+    def form_invalid(self, form) -> HttpResponse:
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Forgot password: a link by email, with the console's own address in it (not the
+    request's Host), like the invitations'."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    @property
+    def extra_email_context(self) -> dict:
+        return {"cmsync_url": settings.CMSYNC_URL}
