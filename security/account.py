@@ -6,6 +6,8 @@ forgotten password is reset by an emailed link (Django's PasswordResetView, whic
 same whether or not the address belongs to anyone).
 """
 
+import hashlib
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -14,11 +16,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.password_validation import password_validators_help_texts
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
 from maintenance.audit import record_action
+
+RESET_EMAILS_PER_HOUR = 3
 
 
 class AccountForm(forms.ModelForm):
@@ -102,10 +107,23 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Forgot password: a link by email, with the console's own address in it (not the
-    request's Host), like the invitations'."""
+    request's Host), like the invitations'.
+
+    At most RESET_EMAILS_PER_HOUR links per address an hour, so the form cannot flood
+    someone's inbox; past that the answer is the same "Check your email" page, as it is for
+    an address nobody has.
+    """
 
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form) -> HttpResponse:
+        email = form.cleaned_data["email"].strip().lower()
+        key = "password-reset:" + hashlib.sha256(email.encode()).hexdigest()
+        cache.add(key, 0, timeout=3600)
+        if cache.incr(key) > RESET_EMAILS_PER_HOUR:
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
     @property
     def extra_email_context(self) -> dict:

@@ -202,6 +202,14 @@ def test_forgot_password_does_not_say_whether_an_address_exists(client, alice, m
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
 
 
+def test_forgot_password_sends_at_most_three_links_an_hour_to_one_address(client, alice, bob):
+    answers = [client.post("/accounts/reset/", {"email": "alice@example.com"}) for _ in range(5)]
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]] * 3
+    assert {(a.status_code, a["Location"]) for a in answers} == {(302, "/accounts/reset/sent/")}
+    client.post("/accounts/reset/", {"email": "bob@example.com"})  # the limit is per address
+    assert mail.outbox[-1].to == ["bob@example.com"]
+
+
 def test_forgot_password_with_a_bad_address_says_so(client, alice):
     response = client.post("/accounts/reset/", {"email": "not an address"})
     assert response.status_code == 200

@@ -17,7 +17,8 @@ WIDTHS = [pytest.param(1280, id="desktop"), pytest.param(390, id="phone")]
 
 
 def fits(page, width: int) -> None:
-    """Nothing wider than the window: no sideways scrolling at this width."""
+    """Nothing wider than the window: no sideways scrolling at this width (call it once the
+    page's heading is visible, so the page is the new one)."""
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
@@ -36,6 +37,7 @@ def test_change_your_password(console, live_server, alice, width):
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     fits(page, width)
     page.get_by_role("link", name="Change password…").click()
+    expect(page.get_by_role("heading", name="Change password")).to_be_visible()
     fits(page, width)
 
     page.get_by_label("Current password").fill("not-it")
@@ -64,6 +66,7 @@ def test_reset_a_forgotten_password_by_email(page, live_server, alice, width):
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Forgot password")).to_be_visible()
     fits(page, width)
     page.get_by_label("Email address").fill("alice@example.com")
     page.get_by_role("button", name="Email me a link").click()
