@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from redis.exceptions import RedisError
 
 from maintenance.audit import record_action
 
@@ -120,8 +121,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form) -> HttpResponse:
         email = form.cleaned_data["email"].strip().lower()
         key = "password-reset:" + hashlib.sha256(email.encode()).hexdigest()
-        cache.add(key, 0, timeout=3600)
-        if cache.incr(key) > RESET_EMAILS_PER_HOUR:
+        try:
+            cache.add(key, 0, timeout=3600)
+            sent = cache.incr(key)
+        except (RedisError, ValueError):  # the cache is down or lost the key: no limit now
+            sent = 0
+        if sent > RESET_EMAILS_PER_HOUR:
             return redirect(self.get_success_url())
         return super().form_valid(form)
 
