@@ -24,8 +24,8 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 
+from bench import changes
 from bench.changes import ROOT, _QuietHandler, _ThreadingServer, summary, wait_until
 
 
@@ -36,25 +36,11 @@ def free_port() -> int:
 
 
 def setup_django(var_dir: str, broker: str, port: int) -> None:
-    os.environ["CMSYNC_VAR_DIR"] = var_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "cmsync.settings"
-    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-{uuid.uuid4().hex[:8]}"
-    # The console's address, which the webhooks point at, and plain HTTP on this machine.
+    """bench.changes' setup, with the console's address (which the webhooks point at) on
+    ``port`` and plain HTTP allowed on this machine."""
     os.environ["CMSYNC_URL"] = f"http://127.0.0.1:{port}"
     os.environ["ALLOW_INSECURE_LOOPBACK"] = "1"
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
-    if broker:
-        os.environ["CELERY_BROKER_URL"] = broker
-    else:
-        os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    changes.setup_django(var_dir, broker)
 
 
 def main() -> None:

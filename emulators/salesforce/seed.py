@@ -125,10 +125,11 @@ def seed_org(org: "Org") -> None:
             org.add_duplicate_rule(sobject, action)
 
 
-def insert_org_and_users(org: "Org") -> None:
+def _audit(org: "Org") -> dict[str, Any]:
+    """The audit fields of a record the first user creates now."""
     now = org.clock.stamp()
     admin_id = org.identity.users[0]["Id"]
-    audit = {
+    return {
         "IsDeleted": 0,
         "CreatedDate": now,
         "CreatedById": admin_id,
@@ -136,6 +137,10 @@ def insert_org_and_users(org: "Org") -> None:
         "LastModifiedById": admin_id,
         "SystemModstamp": now,
     }
+
+
+def insert_org_and_users(org: "Org") -> None:
+    audit = _audit(org)
     org.store.insert(
         org.engine.sobject("Organization"),
         {
@@ -217,16 +222,7 @@ def _upgrade(org: "Org") -> None:
     if "ProfileId" not in columns:
         org.store.add_column(users, users.fields["profileid"])
     if not org.store.rows('SELECT 1 FROM "Profile"'):
-        now = org.clock.stamp()
-        admin_id = org.identity.users[0]["Id"]
-        audit = {
-            "IsDeleted": 0,
-            "CreatedDate": now,
-            "CreatedById": admin_id,
-            "LastModifiedDate": now,
-            "LastModifiedById": admin_id,
-            "SystemModstamp": now,
-        }
+        audit = _audit(org)
         profiles = insert_profiles(org, audit)
         for user in org.identity.users:
             if not user["Id"]:
