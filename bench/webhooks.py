@@ -69,8 +69,7 @@ def run(args, port: int) -> None:
     from campaign_monitor.records import NewSubscriber
     from emulators.campaign_monitor import CampaignMonitorEmulator
     from emulators.salesforce import SalesforceEmulator
-    from salesforce import schema
-    from salesforce.connection import connect_client_credentials
+    from salesforce.connection import check_schema, connect_client_credentials
     from sync import cm_events, runner
     from sync.models import SyncRun
 
@@ -97,7 +96,7 @@ def run(args, port: int) -> None:
             admin, sf.info()["login_url"], oauth["client_id"], oauth["client_secret"]
         )
         gateway = sf_connection.gateway()
-        schema.install(gateway)
+        check_schema(sf_connection, install=True)  # schema and the sync user's grants
         api = Connection.current().api()
         broker_name = "Redis" if args.redis else "filesystem (as make run)"
         print(f"broker: {broker_name}; emulators and web on 127.0.0.1; worker: 1 process")

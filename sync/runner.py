@@ -106,16 +106,25 @@ def request_run(
 
     Raises BrokerUnavailable when the broker cannot take the task: the run stays queued.
     """
-    try:
-        with transaction.atomic():
-            run = SyncRun.objects.create(kind=kind, trigger=trigger, full=full, requested_by=user)
-        created = True
-    except IntegrityError:
-        run = SyncRun.objects.get(kind=kind, active=True)
-        created = False
-        if not _lost(run, timezone.now()):
-            return run, False
-        log.warning("Sync run %s lost its task or its worker; sending it again", run.pk)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(
+                    kind=kind, trigger=trigger, full=full, requested_by=user
+                )
+            created = True
+            break
+        except IntegrityError:
+            active = SyncRun.objects.filter(kind=kind, active=True).first()
+            if active is None and attempt < 2:
+                continue  # the active run finished between the two statements: ask again
+            if active is None:
+                raise
+            run, created = active, False
+            if not _lost(run, timezone.now()):
+                return run, False
+            log.warning("Sync run %s lost its task or its worker; sending it again", run.pk)
+            break
     if send and _enqueue(run) is False:
         raise BrokerUnavailable(run)
     return run, created

@@ -136,3 +136,26 @@ def test_a_database_error_during_a_run_fails_it_with_a_plain_sentence(world, mon
     assert finished.status == SyncRun.Status.FAILED
     assert "database" in finished.last_error and "Unexpected" not in finished.last_error
     assert not SyncRun.objects.filter(active=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_request_racing_the_end_of_the_active_run_queues_a_new_one(monkeypatch):
+    """The insert meets the active run, which finishes before it can be read back (a burst of
+    webhook batches does this): the request asks again and queues a new run, not a 500."""
+    create = SyncRun.objects.create
+    calls = []
+
+    def racing(**fields):
+        calls.append(fields)
+        if len(calls) == 1:  # the active run was there, and is gone by now
+            from django.db import IntegrityError
+
+            raise IntegrityError("UNIQUE constraint failed: sync_syncrun.kind, sync_syncrun.active")
+        return create(**fields)
+
+    monkeypatch.setattr(SyncRun.objects, "create", racing)
+    run, created = runner.request_run(
+        SyncRun.Trigger.WEBHOOK, kind=SyncRun.Kind.CM_EVENTS, send=False
+    )
+    assert created and len(calls) == 2
+    assert SyncRun.objects.get(active=True) == run
