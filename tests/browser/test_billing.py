@@ -2,7 +2,6 @@
 """Adding a card through Stripe.js Elements as served by localstripe (its fake Stripe.js
 draws plain inputs: number, exp_month, exp_year, cvc, postal_code)."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from tests.billing_fixtures import (  # noqa: F401
     localstripe,
     localstripe_server,
 )
+from tests.test_sync_celery import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,12 +37,7 @@ def wait_for_events(*types: str) -> None:
         arrived = all(StripeEvent.objects.filter(type=kind).exists() for kind in types)
         return arrived and not StripeEvent.objects.filter(processed_at__isnull=True).exists()
 
-    deadline = time.monotonic() + 60
-    while not settled():
-        assert time.monotonic() < deadline, list(
-            StripeEvent.objects.values_list("type", "processed_at")
-        )
-        time.sleep(0.2)
+    wait_for(settled, seconds=60)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
