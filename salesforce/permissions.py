@@ -352,6 +352,14 @@ def remove(gateway: SalesforceGateway) -> list[str]:
 # -- what the sync user can use ----------------------------------------------------------------
 
 
+def unusable(gateway: SalesforceGateway) -> tuple[list[schema.Component], list[str]]:
+    """What of cmsync's schema a run cannot use: the components missing from the org, and
+    the full names of those installed that the gateway's user may not read and write."""
+    missing = schema.missing(gateway)
+    installed = [c for c in schema.components() if c not in missing]
+    return missing, inaccessible(gateway, installed)
+
+
 def inaccessible(gateway: SalesforceGateway, installed: Iterable[schema.Component]) -> list[str]:
     """The installed components the gateway's user cannot read and write, from a describe of
     each object as that user: Salesforce leaves out what the user may not see."""

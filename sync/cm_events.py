@@ -26,7 +26,7 @@ from django.utils import timezone as django_timezone
 
 from campaign_monitor.models import ConnectedClient, Connection, ListOptions
 from campaign_monitor.records import WebhookEvent
-from salesforce import permissions, schema
+from salesforce import permissions
 
 from . import custom_fields, memberships, steps
 from .context import Context
@@ -84,11 +84,8 @@ def process(ctx: Context) -> None:
             ctx.begin("opt_out")
             steps.opt_out_for(ctx, opt_out)
         if members:
-            if missing is None:
-                missing = schema.missing(ctx.sf)
-                # What the sync user may use: a describe as that user, as the primary sync.
-                installed = [c for c in schema.components() if c not in missing]
-                blocked = permissions.inaccessible(ctx.sf, installed)
+            if missing is None:  # as the primary sync checks it
+                missing, blocked = permissions.unusable(ctx.sf)
             memberships.sync_lists_and_memberships(ctx, missing, blocked, emails=sorted(members))
         now = django_timezone.now()
         for event in batch:

@@ -233,10 +233,8 @@ def _primary_steps(ctx: Context) -> None:
         steps.subscribers(ctx, client)
         steps.suppressions(ctx, client)
     steps.opt_out(ctx)
-    missing = schema.missing(ctx.sf)
     # What the sync user may use: a describe as that user (its permission sets decide).
-    installed = [c for c in schema.components() if c not in missing]
-    blocked = permissions.inaccessible(ctx.sf, installed)
+    missing, blocked = permissions.unusable(ctx.sf)
     memberships.sync_lists_and_memberships(ctx, missing, blocked)
     if _schema_ready(ctx, missing) and _access_ready(ctx, blocked):
         for client in ctx.clients:
