@@ -131,6 +131,10 @@ Known differences from Salesforce, on purpose or for want of evidence:
   no criteria (every create and update is sent), SessionId is always nil, their Enterprise
   and Partner URLs use the emulator's http instance URL, retries stop after retry_delays
   (Salesforce keeps trying for 24 hours) and they are not kept in a data_dir.
+- Id key prefixes of the setup objects (Profile 00e, PermissionSet 0PS, ObjectPermissions
+  110, FieldPermissions 01k, PermissionSetAssignment 0Pa, PermissionSetTabSetting 01P,
+  CustomTab 01r) come from published key-prefix lists, not from a real org; 01P was not
+  confirmed anywhere.
 - Row order: Salesforce's SOQL reference ("ORDER BY": "There's no guarantee of the order of
   results unless you use an ORDER BY clause", and ties within one "can vary") promises no
   order; the emulator answers such rows in one of two fixed orders, insertion (default) or
