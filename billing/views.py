@@ -5,6 +5,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -107,6 +108,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
             "account": account,
             "tier": accounts.current_tier(account),
             "in_trial": account.in_trial(),
+            "cancel_url": reverse("billing"),
         }
         return render(request, "billing/cancel.html", context)
     try:
