@@ -175,7 +175,9 @@ def _store(ctx: Context, latest: dict, owners: dict[str, ConnectedClient]) -> di
             by_state[event.state].append(event.subscriber())
         for state, records in by_state.items():
             client_id = owners[list_id].client_id
-            written, unchanged = steps.store_states(client_id, list_id, state, records)
+            written, unchanged = steps.store_states(
+                client_id, list_id, state, records, waiting=ctx.beat
+            )
             ctx.count("subscribers", read=len(records), written=written, unchanged=unchanged)
     return fresh
 

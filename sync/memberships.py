@@ -20,6 +20,7 @@ from campaign_monitor.models import ListOptions
 from salesforce.gateway import soql
 from salesforce.schema import Component
 
+from . import leases
 from .context import Context
 from .models import SubscriberState
 from .tracking import linked_person
@@ -161,6 +162,13 @@ def sync_memberships(
 
 
 def _write_batch(ctx: Context, rows, sf_lists: dict[str, str]) -> None:
+    """Read, write and clear one batch under the subscriber-states lease (see
+    ``sync.leases``): another run's newer state must not be written over or cleared."""
+    with leases.hold(leases.SUBSCRIBER_STATES, waiting=ctx.beat):
+        _write_rows(ctx, rows, sf_lists)
+
+
+def _write_rows(ctx: Context, rows, sf_lists: dict[str, str]) -> None:
     batch = list(rows.order_by("email_lc", "list_id"))  # the same writes in the same order
     people = ctx.people({row.email_lc for row in batch})
     records = []

@@ -335,3 +335,18 @@ class WebhookWatch(SingletonModel):
 
     def __str__(self) -> str:
         return "Campaign Monitor webhooks"
+
+
+class Lease(models.Model):
+    """A named lock shared by every cmsync process, held for a short section of work.
+
+    Runs of different kinds (the primary sync, Campaign Monitor events) may run at the same
+    time, and both decide opt-outs and memberships from the stored subscriber states; see
+    ``sync.leases``. A holder that dies leaves a lease that expires by itself."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"

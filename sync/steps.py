@@ -5,7 +5,7 @@ a re-run or a redelivered task changes nothing twice and loses nothing.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -16,7 +16,7 @@ from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber, latest_readi
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 
-from . import changes, custom_fields
+from . import changes, custom_fields, leases
 from .context import Context
 from .models import Cursor, SubscriberState, SuppressedEmail
 
@@ -52,9 +52,23 @@ def _advance(stream: str, position) -> None:
 
 
 def store_states(
+    client_id: str,
+    list_id: str,
+    state: str,
+    records: list[Subscriber],
+    waiting: Callable[[], None] | None = None,
+) -> tuple[int, int]:
+    """Upsert one page into the local subscriber state; returns (written, unchanged).
+
+    Read and written under the subscriber-states lease: another run storing the same
+    addresses at once must not write an older state over a newer one."""
+    with leases.hold(leases.SUBSCRIBER_STATES, waiting=waiting):
+        return _store_states(client_id, list_id, state, records)
+
+
+def _store_states(
     client_id: str, list_id: str, state: str, records: list[Subscriber]
 ) -> tuple[int, int]:
-    """Upsert one page into the local subscriber state; returns (written, unchanged)."""
     by_email = {r.email.lower(): r for r in records}  # a page never repeats an email
     existing = {
         row.email_lc: row
@@ -123,7 +137,9 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
                         record=row,
                         client_id=client.client_id,
                     )
-                written, unchanged = store_states(client.client_id, list_id, state, page.records)
+                written, unchanged = store_states(
+                    client.client_id, list_id, state, page.records, waiting=ctx.beat
+                )
                 ctx.count(
                     "subscribers",
                     read=len(page.records) + len(page.rejected),
@@ -180,7 +196,7 @@ def suppressions(ctx: Context, client: ConnectedClient) -> None:
     gone = [email_lc for email_lc in known if email_lc not in seen]
     for start in range(0, len(gone), OPT_OUT_BATCH):
         batch = gone[start : start + OPT_OUT_BATCH]
-        with transaction.atomic():
+        with leases.hold(leases.SUBSCRIBER_STATES, waiting=ctx.beat), transaction.atomic():
             SuppressedEmail.objects.filter(client_id=client.client_id, email_lc__in=batch).delete()
             SubscriberState.objects.filter(email_lc__in=batch).update(opt_out_pending=True)
         ctx.count("suppressions", written=len(batch))
@@ -250,6 +266,16 @@ def _pending(rows, after: str) -> list[str]:
 
 
 def _opt_out_batch(
+    ctx: Context, emails: list[str], list_ids: set[str], client_ids: set[str]
+) -> None:
+    """Decide, write and clear one batch under the subscriber-states lease: a newer state
+    stored by another run meanwhile would otherwise be overwritten in Salesforce by this
+    batch's older decision, and its pending flag cleared with it."""
+    with leases.hold(leases.SUBSCRIBER_STATES, waiting=ctx.beat):
+        _decide_and_write(ctx, emails, list_ids, client_ids)
+
+
+def _decide_and_write(
     ctx: Context, emails: list[str], list_ids: set[str], client_ids: set[str]
 ) -> None:
     states, clients = defaultdict(list), defaultdict(set)
