@@ -5,8 +5,11 @@ views module is still loading."""
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from auditlog.context import auditlog_value
+from django.db.models import Q
+from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework import exceptions, throttling
 from rest_framework.authentication import BaseAuthentication
@@ -31,8 +34,15 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = IntegrationKey.objects.filter(prefix=prefix).select_related("user").first()
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Unknown API key.")
-        if api_key.revoked or api_key.has_expired or not api_key.user.is_active:
+        if api_key.revoked or not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if api_key.has_expired:
+            expired = timezone.localtime(api_key.expiry_date)
+            raise exceptions.AuthenticationFailed(
+                f"This API key expired on {expired.day} {expired:%B %Y}: "
+                "ask a Full access user for a new one."
+            )
+        note_use(api_key)
         try:  # changes made with the key are audited with the key's name as the actor
             auditlog_value.get()["actor"] = api_key.user
         except LookupError:
@@ -41,6 +51,22 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return "Api-Key"
+
+
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def note_use(api_key) -> None:
+    """Record when the key was last used, at most once a minute: most requests write nothing,
+    and the one that does is a single conditional UPDATE, so concurrent requests of the same
+    minute write once between them and nothing is read back."""
+    now = timezone.now()
+    since = now - LAST_USED_EVERY
+    if api_key.last_used_at is not None and api_key.last_used_at >= since:
+        return
+    type(api_key).objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at=None) | Q(last_used_at__lt=since)
+    ).update(last_used_at=now)
 
 
 class RolePermission(BasePermission):

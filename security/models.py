@@ -1,4 +1,6 @@
-"""User overrides and client ownership."""
+"""User overrides, client ownership and API keys."""
+
+import uuid
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -71,6 +73,19 @@ class IntegrationKey(AbstractAPIKey):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The library's primary key is "<prefix>.<hash of the key>": never put it in a URL or a
+    # page. Console links name a key by this opaque id instead.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Written by the API's authentication at most once a minute per key (api_auth.py).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
+
+    @property
+    def state(self) -> str:
+        """What the console shows for the key: "Revoked", "Expired" or "Active"."""
+        if self.revoked:
+            return "Revoked"
+        return "Expired" if self.has_expired else "Active"
