@@ -7,7 +7,11 @@ from security import account
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="sync", permanent=False)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=account.LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", account.account_view, name="account"),
     path("accounts/password/", account.PasswordChangeView.as_view(), name="password_change"),

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -43,6 +43,34 @@ class AccountForm(forms.ModelForm):
         if email and others.filter(email__iexact=email).exists():
             raise forms.ValidationError("Another user already has this email address.")
         return email
+
+
+DEACTIVATED = "This account is deactivated. Ask a Full access user to reactivate it."
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, which says plainly when the account is deactivated.
+
+    Django's ModelBackend refuses an inactive user as if the password were wrong. Only
+    someone who gives the right password learns that the account exists and is deactivated;
+    anyone else gets the usual "didn't match".
+    """
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            username = self.cleaned_data.get("username")
+            password = self.cleaned_data.get("password")
+            users = get_user_model()._default_manager
+            user = users.filter(username=username, is_active=False).first()
+            if user is not None and password and user.check_password(password):
+                raise forms.ValidationError(DEACTIVATED, code="inactive") from None
+            raise
+
+    @property
+    def deactivated(self) -> bool:
+        return any(e.code == "inactive" for e in self.non_field_errors().as_data())
 
 
 class ConsolePasswordChangeForm(PasswordChangeForm):

@@ -1,5 +1,8 @@
+from datetime import datetime, time
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from .roles import ROLE_NAMES
 
@@ -47,6 +50,12 @@ class OverrideForm(forms.Form):
 class KeyForm(forms.Form):
     name = forms.CharField(max_length=50, help_text="Which integration uses it, e.g. 'BI export'.")
     access = forms.ChoiceField(choices=[])
+    expires = forms.DateField(
+        required=False,
+        label="Expires on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional. The key stops working at the start of this day.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         from .models import IntegrationKey
@@ -59,3 +68,12 @@ class KeyForm(forms.Form):
         if get_user_model().objects.filter(username=f"api-key: {name}").exists():
             raise forms.ValidationError("There is already a key with this name.")
         return name
+
+    def clean_expires(self) -> datetime | None:
+        """The start of the chosen day in the console's time zone, which must be to come."""
+        day = self.cleaned_data["expires"]
+        if day is None:
+            return None
+        if day <= timezone.localdate():
+            raise forms.ValidationError("Choose an expiry date after today.")
+        return timezone.make_aware(datetime.combine(day, time.min))

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaign_monitor import errors as cm_errors
@@ -63,6 +64,7 @@ def security_page(request: HttpRequest) -> HttpResponse:
                     choices=[(c.client_id, c.name) for c in clients],
                     prefix=f"c{user.pk}",
                 ),
+                "pending": service.is_pending_invitation(user),
                 "override": overrides.get(user.pk, ""),
                 "override_form": OverrideForm(
                     initial={"person": overrides.get(user.pk, "")},
@@ -77,7 +79,7 @@ def security_page(request: HttpRequest) -> HttpResponse:
         "users": users,
         "can_manage": request.user.has_perm(MANAGE),
         "invite_form": InviteForm(),
-        "keys": IntegrationKey.objects.order_by("revoked", "name"),
+        "keys": IntegrationKey.objects.select_related("created_by").order_by("revoked", "name"),
         "key_form": KeyForm(),
         "agency": len(clients) > 1,
         "client": client,
@@ -161,19 +163,107 @@ def key_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"No key created: {errors}")
         return redirect("security")
     key, secret = service.create_key(
-        form.cleaned_data["name"], form.cleaned_data["access"], request.user
+        form.cleaned_data["name"],
+        form.cleaned_data["access"],
+        request.user,
+        expires=form.cleaned_data["expires"],
     )
     # Shown once, in this response only: it is stored hashed and cannot be shown again.
     return render(request, "security/key_created.html", {"key": key, "secret": secret})
 
 
 @login_required
-@require_POST
-def key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+def key_revoke(request: HttpRequest, key_id) -> HttpResponse:
+    """Revoke an API key: a confirmation page (GET), then the revocation (POST). The URL
+    names the key by its opaque public id, never by its prefix or hash."""
     require_perm(request, MANAGE)
-    key = get_object_or_404(IntegrationKey, pk=key_id)
+    key = get_object_or_404(IntegrationKey.objects.select_related("user"), public_id=key_id)
+    if key.revoked:
+        messages.info(request, f"The API key {key.name} was already revoked.")
+        return redirect("security")
+    if request.method != "POST":
+        return _confirm(request, "security/confirm_key_revoke.html", key=key)
     service.revoke_key(key)
-    messages.success(request, f"API key {key.name!r} revoked.")
+    messages.success(request, f"The API key {key.name} is revoked: the API refuses it from now on.")
+    return redirect("security")
+
+
+def _confirm(request: HttpRequest, template: str, **context) -> HttpResponse:
+    return render(request, template, {"cancel_url": reverse("security"), **context})
+
+
+def _person(request: HttpRequest, user_id: int):
+    """A console user (not an API key's user) that a Full access user acts on."""
+    require_perm(request, MANAGE)
+    return get_object_or_404(get_user_model(), pk=user_id, integration_key=None)
+
+
+@login_required
+def deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Deactivate a user: a confirmation page (GET), then the deactivation (POST)."""
+    user = _person(request, user_id)
+    refusal = service.deactivation_refusal(user, request.user)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("security")
+    keys = IntegrationKey.objects.filter(created_by=user, revoked=False).order_by("name")
+    if request.method != "POST":
+        return _confirm(request, "security/confirm_deactivate.html", person=user, keys=keys)
+    service.deactivate(user)
+    messages.success(
+        request, f"{user} is deactivated: their sessions have ended and they cannot log in."
+    )
+    return redirect("security")
+
+
+@login_required
+def reactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Reactivate a user: a confirmation page (GET), then the reactivation (POST)."""
+    user = _person(request, user_id)
+    if user.is_active:
+        messages.info(request, f"{user} is already active.")
+        return redirect("security")
+    if request.method != "POST":
+        return _confirm(
+            request, "security/confirm_reactivate.html", person=user, role=role_of(user)
+        )
+    service.reactivate(user)
+    messages.success(request, f"{user} is active again and can log in with their password.")
+    return redirect("security")
+
+
+def _invited(request: HttpRequest, user_id: int):
+    """The invited user, or None (with a message) when there is no pending invitation."""
+    user = _person(request, user_id)
+    if not service.is_pending_invitation(user):
+        messages.info(request, f"{user} has no pending invitation.")
+        return None
+    return user
+
+
+@login_required
+@require_POST
+def invitation_resend(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _invited(request, user_id)
+    if user is not None:
+        service.resend_invitation(user, request.user)
+        messages.success(
+            request, f"Invitation sent again to {user.email}. The earlier link no longer works."
+        )
+    return redirect("security")
+
+
+@login_required
+def invitation_revoke(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Revoke an invitation: a confirmation page (GET), then the account's removal (POST)."""
+    user = _invited(request, user_id)
+    if user is None:
+        return redirect("security")
+    if request.method != "POST":
+        return _confirm(request, "security/confirm_invitation_revoke.html", person=user)
+    email = user.email
+    service.revoke_invitation(user)
+    messages.success(request, f"The invitation to {email} is revoked: its link no longer works.")
     return redirect("security")
 
 
