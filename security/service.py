@@ -193,7 +193,13 @@ def create_key(
         key, secret = IntegrationKey.objects.create_key(
             name=name, access=access, user=user, created_by=created_by, expiry_date=expires
         )
-        record_action(user, "security", f"API key {name!r} created ({key.get_access_display()})")
+        until = ""
+        if expires is not None:
+            day = timezone.localtime(expires)
+            until = f", expires {day.day} {day:%B %Y}"
+        record_action(
+            user, "security", f"API key {name!r} created ({key.get_access_display()}{until})"
+        )
     return key, secret
 
 

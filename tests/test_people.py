@@ -277,6 +277,9 @@ def test_a_key_with_an_expiry_date_is_refused_once_it_has_passed(alice_client):
     secret = page.split('<code id="new-key">')[1].split("</code>")[0]
     key = IntegrationKey.objects.get(name="Short job")
     assert timezone.localtime(key.expiry_date).date() == tomorrow
+    assert last_action().additional_data["action"] == (
+        f"API key 'Short job' created (Read-only, expires {tomorrow.day} {tomorrow:%B %Y})"
+    )
     assert api_for(secret).get("/api/v1/runs/").status_code == 200
     row = alice_client.get("/security/").text.split('data-key="Short job"')[1].split("</li>")[0]
     assert f"{tomorrow.day} {tomorrow:%b %Y}" in row and "Active" in row
