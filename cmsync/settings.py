@@ -199,6 +199,10 @@ AXES_VERBOSE = False  # no start-up banner in every management command's output
 # turn it on; production leaves it off (cmsync.endpoints).
 ALLOW_INSECURE_LOOPBACK = env.bool("ALLOW_INSECURE_LOOPBACK", default=False)
 
+# Salesforce: the pauses between retries of a request that met a 502/503/504 or a dropped
+# connection grow as 0, 2×, 4×, 8× this many seconds (urllib3's backoff factor).
+SALESFORCE_RETRY_BACKOFF_SECONDS = env.float("SALESFORCE_RETRY_BACKOFF_SECONDS", default=0.5)
+
 # Campaign Monitor: the API the console connects to (the local emulator in `make run`), and
 # the OAuth application, when one is registered, for "Connect with Campaign Monitor".
 CAMPAIGN_MONITOR_BASE_URL = env.str(

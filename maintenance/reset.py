@@ -63,8 +63,8 @@ def _delete_tracking_records() -> int:
     deleted = 0
     try:
         batch = []
-        for row in gateway.query("SELECT Id FROM CM_Email_Tracking__c"):
-            batch.append(row["Id"])
+        for record_id in gateway.tracking_record_ids():
+            batch.append(record_id)
             if len(batch) == 2000:
                 deleted += sum(r.success for r in gateway.delete(batch))
                 batch = []

@@ -17,11 +17,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exceptions
@@ -112,7 +113,9 @@ class ApiUsage:
 class _Session(requests.Session):
     """Default timeout, transport retries, and https→http for a local emulator only."""
 
-    def __init__(self, timeout: float | tuple, retries: int, plain_http_host: str = "") -> None:
+    def __init__(
+        self, timeout: float | tuple, retries: int, plain_http_host: str = "", backoff: float = 0.5
+    ) -> None:
         super().__init__()
         self.timeout = timeout
         self.plain_http_host = plain_http_host
@@ -121,7 +124,7 @@ class _Session(requests.Session):
             connect=retries,
             read=2,
             status=retries,
-            backoff_factor=0.5,
+            backoff_factor=backoff,  # pauses of 0, 2×, 4×… this many seconds
             backoff_max=30,
             status_forcelist=(502, 503, 504),
             # not POST: a create that reached Salesforce must not be repeated
@@ -246,8 +249,13 @@ class SalesforceGateway:
         refresh: Callable[[], str] | None = None,
         timeout: float | tuple = (5, 120),
         retries: int = 4,
+        backoff: float | None = None,
     ) -> None:
-        """``refresh`` returns a new access token when the session has expired."""
+        """``refresh`` returns a new access token when the session has expired. ``backoff``
+        (default: the SALESFORCE_RETRY_BACKOFF_SECONDS setting) scales the pauses between
+        transport retries; tests make it tiny rather than sleep through real back-off."""
+        if backoff is None:
+            backoff = settings.SALESFORCE_RETRY_BACKOFF_SECONDS
         try:
             instance_url = endpoints.check(instance_url, "Salesforce")
         except endpoints.EndpointRefused as exc:
@@ -257,7 +265,7 @@ class SalesforceGateway:
         self.instance_url = instance_url.rstrip("/")
         self.version = version
         self.refresh = refresh
-        self.session = _Session(timeout, retries, plain_http_host)
+        self.session = _Session(timeout, retries, plain_http_host, backoff)
         self.calls = 0
         self.usage: ApiUsage | None = None
         # Called with write=True/False before each call: a run's heartbeat and its fence.
@@ -366,6 +374,145 @@ class SalesforceGateway:
         for row in self.query(soql):
             return bool(row["HasOptedOutOfEmail"]), parse_datetime(row["SystemModstamp"])
         return None
+
+    # -- records the sync reads: every SOQL statement cmsync sends is written in this module --
+
+    def latest_modstamp(self, sobject: str) -> datetime | None:
+        """The newest SystemModstamp of an object, deleted records included: where a poll of
+        its changes starts, by Salesforce's clock rather than ours."""
+        soql = f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1"
+        for row in self.query(soql, include_deleted=True):
+            return parse_datetime(row["SystemModstamp"])
+        return None
+
+    def opted_out_people(self, sobject: str) -> Iterator[dict]:
+        """Id and Email of every Contact or Lead opted out of email now (converted Leads left
+        out): the baseline a change poll compares later opt-outs with."""
+        soql = (
+            f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true{unconverted(sobject)}"
+        )
+        return self.query(soql)
+
+    def changed_since(self, sobject: str, fields: Iterable[str], since: datetime) -> Iterator[dict]:
+        """Records stamped at or after ``since`` (to the second), deleted ones included,
+        oldest first, converted Leads left out."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = (
+            f"SELECT {', '.join(fields)} FROM {sobject} WHERE SystemModstamp >= {stamp}"
+            f"{unconverted(sobject)} ORDER BY SystemModstamp, Id"
+        )
+        return self.query(soql, include_deleted=True)
+
+    def people_by_id(self, sobject: str, ids: Iterable[str], fields: Iterable[str]) -> dict:
+        """Id → row with ``Id`` and ``fields`` (names from describe, never user text) for the
+        records among ``ids`` that still exist; converted Leads left out."""
+        select = ", ".join(["Id", *sorted({f for f in fields if f.lower() != "id"})])
+        rows = {}
+        for chunk in _in_chunks(sorted(set(ids))):
+            soql = format_soql(
+                f"SELECT {select} FROM {sobject} WHERE Id IN {{ids}}{unconverted(sobject)}",
+                ids=chunk,
+            )
+            for row in self.query(soql):
+                rows[row["Id"]] = row
+        return rows
+
+    def matching_by_id(
+        self, sobject: str, ids: Iterable[str], fields: Iterable[str], where: str
+    ) -> list[dict]:
+        """The records among ``ids`` that a condition (a subscription rule's, already
+        checked and quoted by ``subscriptions.criteria``) matches; converted Leads never do.
+        The id list and the condition are formatted apart: a quoted value may hold braces."""
+        head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
+        tail = f"{unconverted(sobject)} AND ({where})"
+        rows: list[dict] = []
+        for chunk in _in_chunks(list(ids)):
+            rows += self.query(head + format_soql("Id IN {ids}", ids=chunk) + tail)
+        return rows
+
+    def matching_by_email(self, sobject: str, emails: Iterable[str], where: str) -> Iterator[dict]:
+        """Id and Email of the records with these emails that a checked condition matches
+        (converted Leads never do)."""
+        for chunk in _in_chunks(list(emails)):
+            soql = (
+                f"SELECT Id, Email FROM {sobject} WHERE "
+                + format_soql("Email IN {emails}", emails=chunk)
+                + f"{unconverted(sobject)} AND ({where})"
+            )
+            yield from self.query(soql)
+
+    def matching_newest_first(
+        self, sobject: str, fields: Iterable[str], where: str
+    ) -> Iterator[dict]:
+        """Every record a checked condition matches, most recently modified first (of two
+        records with one email, that one wins), converted Leads left out."""
+        soql = (
+            f"SELECT {', '.join(fields)} FROM {sobject} WHERE ({where})"
+            f"{unconverted(sobject)} ORDER BY LastModifiedDate DESC, Id"
+        )
+        return self.query(soql)
+
+    def contacts_of_accounts(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """Contact id → account id for the contacts of these accounts."""
+        found = {}
+        for chunk in _in_chunks(list(account_ids)):
+            soql = format_soql("SELECT Id, AccountId FROM Contact WHERE AccountId IN {a}", a=chunk)
+            for row in self.query(soql):
+                found[row["Id"]] = row["AccountId"]
+        return found
+
+    def campaign_names(self, limit: int = 2000) -> list[dict]:
+        """Id and Name of the org's campaigns by name, for an admin to choose from."""
+        return list(self.query(f"SELECT Id, Name FROM Campaign ORDER BY Name LIMIT {int(limit)}"))
+
+    def campaigns_by_cm_id(self, cm_campaign_ids: Iterable[str]) -> dict[str, str]:
+        """Campaign Monitor campaign id → the Salesforce Campaign linked to it by
+        CM_Campaign_Id__c."""
+        found = {}
+        for chunk in _in_chunks(sorted(set(cm_campaign_ids))):
+            soql = format_soql(
+                "SELECT Id, CM_Campaign_Id__c FROM Campaign WHERE CM_Campaign_Id__c IN {ids}",
+                ids=chunk,
+            )
+            for row in self.query(soql):
+                found.setdefault(row["CM_Campaign_Id__c"], row["Id"])
+        return found
+
+    def subscriber_lists(self, list_ids: Iterable[str], fields: Iterable[str]) -> dict[str, dict]:
+        """What Salesforce holds for these Campaign Monitor lists, by list id."""
+        found = {}
+        for chunk in _in_chunks(list(list_ids)):
+            soql = format_soql(
+                f"SELECT Id, {', '.join(fields)} FROM CM_Subscriber_List__c "
+                "WHERE CM_List_Id__c IN {ids}",
+                ids=chunk,
+            )
+            for row in self.query(soql):
+                found[row["CM_List_Id__c"]] = row
+        return found
+
+    def tracked_members(
+        self, campaign_id: str, sobject: str, person_ids: Iterable[str]
+    ) -> Iterator[dict]:
+        """A campaign's members among these Contacts or Leads, with the activity cmsync
+        recorded on them."""
+        for chunk in _in_chunks(list(person_ids)):
+            soql = format_soql(
+                f"SELECT Id, {sobject}Id, Status, CM_Last_Activity__c, CM_Last_Activity_Date__c, "
+                "CM_Status_Set__c "
+                f"FROM CampaignMember WHERE CampaignId = {{campaign}} AND {sobject}Id IN {{ids}}",
+                campaign=campaign_id,
+                ids=chunk,
+            )
+            yield from self.query(soql)
+
+    def tracking_record_ids(self, before: datetime | None = None) -> Iterator[str]:
+        """Ids of cmsync's email tracking records, all or those of events before a date."""
+        soql = "SELECT Id FROM CM_Email_Tracking__c"
+        if before is not None:
+            soql += format_soql(" WHERE CM_Event_Date__c < {cutoff}", cutoff=before)
+        for row in self.query(soql):
+            yield row["Id"]
 
     def describe(self, sobject: str) -> ObjectInfo:
         data = self.rest(f"sobjects/{sobject}/describe")

@@ -3,9 +3,9 @@
 A condition is ``{"field": "LeadSource", "operator": "equals", "value": "Web"}``. The field
 must be one Salesforce's describe lists for the object (``Account.<field>`` reaches a
 Contact's account), the operator one its type allows, the value one the type can hold;
-values are quoted by simple-salesforce's ``format_soql``. Custom logic ("1 AND (2 OR 3)")
-is parsed into a tree of condition numbers, so only numbers, AND, OR, NOT and parentheses
-reach SOQL. Nothing a user typed is ever pasted into a query.
+values are quoted by the gateway's ``soql``. Custom logic ("1 AND (2 OR 3)") is parsed
+into a tree of condition numbers, so only numbers, AND, OR, NOT and parentheses reach SOQL.
+Nothing a user typed is ever pasted into a query.
 """
 
 import re
@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from simple_salesforce.format import format_soql
-
-from salesforce.gateway import FieldInfo, ObjectInfo
+from salesforce.gateway import FieldInfo, ObjectInfo, soql
 
 TEXT = {"string", "email", "phone", "url", "picklist", "textarea", "id", "reference", "combobox"}
 NUMBER = {"int", "double", "currency", "percent", "long"}
@@ -59,7 +57,7 @@ class Condition:
             # format_soql cannot take a Decimal, and a float would come out as 1e-07, which
             # SOQL cannot read; a finite Decimal in plain notation is only digits, - and .
             return template.replace("{v}", format(self.value, "f"))
-        return format_soql(template, v=self.value)
+        return soql(template, v=self.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,7 +161,7 @@ def import_people(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
 
 
 def _campaign_step(request, job, gateway, context) -> HttpResponse:
-    campaigns = list(gateway.query("SELECT Id, Name FROM Campaign ORDER BY Name LIMIT 2000"))
+    campaigns = gateway.campaign_names()
     by_campaign = gateway.member_statuses([c["Id"] for c in campaigns])
     statuses = {cid: [row["Label"] for row in rows] for cid, rows in by_campaign.items()}
     initial = {"campaign": job.campaign_id, "member_statuses": job.member_statuses}

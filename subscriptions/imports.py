@@ -43,8 +43,9 @@ from campaign_monitor.records import IN_SUPPRESSION_LIST, NewSubscriber
 from cmsync.iterables import chunks
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
+from salesforce import queries
 from salesforce.connection import usable_connection
-from salesforce.gateway import ObjectInfo, SalesforceGateway, soql
+from salesforce.gateway import ObjectInfo, SalesforceGateway
 from settings_app.models import GeneralSettings
 
 from . import criteria
@@ -178,18 +179,10 @@ def build_source(
         return _campaign_source(job, describe, mappings)
     sobject = "Contact" if job.source == ImportJob.Source.CONTACTS else "Lead"
     where = criteria.parse(job.conditions, job.logic, describe, sobject).where()
-    clauses = ["IsConverted = false"] if sobject == "Lead" else []
-    if where:
-        clauses.append(f"({where})")
-    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     extra, problems = mapped_fields(job.list_id, sobject, describe, mappings)
-    columns = ", ".join(dict.fromkeys([*PERSON_FIELDS, *extra]))
-    return Source(
-        # Most recently modified first: of two records with one email, that one wins.
-        query=f"SELECT {columns} FROM {sobject}{condition} ORDER BY LastModifiedDate DESC, Id",
-        count_query=f"SELECT COUNT() FROM {sobject}{condition}",
-        problems=problems,
-    )
+    # Most recently modified first: of two records with one email, that one wins.
+    query, count_query = queries.people(sobject, dict.fromkeys([*PERSON_FIELDS, *extra]), where)
+    return Source(query=query, count_query=count_query, problems=problems)
 
 
 def _campaign_source(
@@ -202,18 +195,8 @@ def _campaign_source(
         extra, missing = mapped_fields(job.list_id, sobject, describe, mappings)
         problems += missing
         columns += [f"{sobject}.{name}" for name in dict.fromkeys([*PERSON_FIELDS, *extra])]
-    condition = "CampaignId = {campaign}"
-    if job.member_statuses:
-        condition += " AND Status IN {statuses}"
-    values = {"campaign": job.campaign_id, "statuses": list(job.member_statuses)}
-    return Source(
-        query=soql(
-            f"SELECT {', '.join(columns)} FROM CampaignMember WHERE {condition} ORDER BY Id",
-            **values,
-        ),
-        count_query=soql(f"SELECT COUNT() FROM CampaignMember WHERE {condition}", **values),
-        problems=problems,
-    )
+    query, count_query = queries.campaign_members(job.campaign_id, job.member_statuses, columns)
+    return Source(query=query, count_query=count_query, problems=problems)
 
 
 def _flatten(record: dict | None, prefix: str = "") -> dict:

@@ -19,16 +19,14 @@ from collections import defaultdict
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import NewSubscriber
-from cmsync.iterables import chunks
 from maintenance.models import Message
-from salesforce.gateway import FieldInfo, soql, unconverted
+from salesforce.gateway import FieldInfo
 
 from . import field_types
 from .models import FieldMapping, PushedFields
 
 STEP = "field_mappings"
 PEOPLE = ("Contact", "Lead")
-ID_CHUNK = 200  # ids per SOQL IN list: keeps the query URL short
 
 
 def _sf_field(mapping: FieldMapping, sobject: str) -> str:
@@ -135,15 +133,10 @@ def usable_fields(
     return usable
 
 
-def read_records(ctx, sobject: str, ids: list[str], fields: list[str], where: str = "") -> dict:
-    """Id → row of ``fields`` (names from describe, never user text), one query per chunk."""
-    select = ", ".join(["Id", *sorted({f for f in fields if f.lower() != "id"})])
-    rows = {}
-    for chunk in chunks(sorted(set(ids)), ID_CHUNK):
-        query = soql(f"SELECT {select} FROM {sobject} WHERE Id IN {{ids}}{where}", ids=chunk)
-        for row in ctx.sf.query(query):
-            rows[row["Id"]] = row
-    return rows
+def read_records(ctx, sobject: str, ids: list[str], fields: list[str]) -> dict:
+    """Id → row of ``fields`` (names from describe, never user text); converted Leads are
+    left out."""
+    return ctx.sf.people_by_id(sobject, ids, fields)
 
 
 # -- Salesforce changes → Campaign Monitor --------------------------------------------------
@@ -178,7 +171,7 @@ def push_changes_to_cm(ctx, general, changes: list) -> None:
         if not usable:
             continue
         fields = sorted({"Email", *(i.name for i in usable.values())})
-        rows = read_records(ctx, sobject, ids, fields, unconverted(sobject))
+        rows = read_records(ctx, sobject, ids, fields)
         ctx.count(STEP, read=len(rows))
         emails = {(row.get("Email") or "").lower() for row in rows.values()} - {""}
         members = defaultdict(list)

@@ -38,7 +38,7 @@ from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import ObjectInfo, SalesforceGateway, soql, unconverted
+from salesforce.gateway import ObjectInfo, SalesforceGateway
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
@@ -50,7 +50,6 @@ from .models import SubscriptionRule
 log = logging.getLogger(__name__)
 
 STEP = "rules"
-IN_CHUNK = 200  # record ids or emails per SOQL IN list
 INACTIVE_STATES = ("unsubscribed", "bounced", "deleted")  # what an add rule leaves alone
 BASE_FIELDS = ("Id", "Email", "Name", "HasOptedOutOfEmail")
 RETRO_STALE = timedelta(minutes=10)  # a queued or running retrospective run this quiet is lost
@@ -157,12 +156,7 @@ def matching(
 ) -> list[dict]:
     """The records among ``ids`` the criteria match (converted Leads never do). The id list
     and the condition are formatted apart: a condition's quoted value may hold braces."""
-    head = f"SELECT {', '.join(fields)} FROM {sobject} WHERE "
-    tail = f"{unconverted(sobject)} AND ({criteria.where()})"
-    rows = []
-    for chunk in chunks(ids, IN_CHUNK):
-        rows += sf.query(head + soql("Id IN {ids}", ids=chunk) + tail)
-    return [_flat(row) for row in rows]
+    return [_flat(row) for row in sf.matching_by_id(sobject, ids, fields, criteria.where())]
 
 
 # -- what a match does --------------------------------------------------------------------------
@@ -376,17 +370,6 @@ def _invalid(ctx, rule: SubscriptionRule, target: Target, why: str) -> None:
         )
 
 
-def _contacts_of(sf: SalesforceGateway, account_ids: list[str]) -> dict[str, str]:
-    """Contact id → account id for the contacts of these accounts."""
-    found = {}
-    for chunk in chunks(account_ids, IN_CHUNK):
-        for row in sf.query(
-            soql("SELECT Id, AccountId FROM Contact WHERE AccountId IN {a}", a=chunk)
-        ):
-            found[row["Id"]] = row["AccountId"]
-    return found
-
-
 def apply_to_changes(ctx, general: GeneralSettings, changes: list) -> None:
     """Evaluate the active rules against a batch of handled changes, act on the matches,
     and add what the rules did to each change's outcome."""
@@ -405,7 +388,7 @@ def apply_to_changes(ctx, general: GeneralSettings, changes: list) -> None:
         key for key, items in groups.items() if any(i.criteria.uses_account for i in items)
     }
     account_ids = _unique(c.record_id for c in live if c.sobject == "Account")
-    by_account = _contacts_of(ctx.sf, account_ids) if account_ids and reads_account else {}
+    by_account = ctx.sf.contacts_of_accounts(account_ids) if account_ids and reads_account else {}
     changed = {
         sobject: _unique(c.record_id for c in live if c.sobject == sobject)
         for sobject in ("Contact", "Lead")
@@ -685,12 +668,9 @@ def _retro_add(rule, criteria, target, api, sf, describe, general, tally: Tally)
     sobject = rule.sobject
     fields = select_fields(target.list_id, sobject, describe)
     remover = _remover(rule, describe)
-    query = (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE ({criteria.where()})"
-        f"{unconverted(sobject)} ORDER BY LastModifiedDate DESC, Id"
-    )
+    matches = sf.matching_newest_first(sobject, fields, criteria.where())
     seen: set[str] = set()  # screen() drops duplicates within a batch; this across batches
-    for rows in chunks(map(_flat, sf.query(query)), IMPORT_BATCH):
+    for rows in chunks(map(_flat, matches), IMPORT_BATCH):
         _beat(rule, tally)
         tally.matched += len(rows)
         removes = matching(sf, sobject, remover, [r["Id"] for r in rows], ["Id"]) if remover else []
@@ -718,14 +698,8 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
         for page in api.subscriber_pages(target.list_id, state):
             _beat(rule, tally)
             emails = [s.email for s in page.records]
-            for chunk in chunks(emails, IN_CHUNK):
-                query = (
-                    f"SELECT Id, Email FROM {sobject} WHERE "
-                    + soql("Email IN {emails}", emails=chunk)
-                    + f"{unconverted(sobject)} AND ({where})"
-                )
-                for row in sf.query(query):
-                    found.setdefault((row.get("Email") or "").lower(), (row, state))
+            for row in sf.matching_by_email(sobject, emails, where):
+                found.setdefault((row.get("Email") or "").lower(), (row, state))
     tally.matched = len(found)
     for batch in chunks(found.values(), IMPORT_BATCH):
         _beat(rule, tally)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaign_monitor.models import ConnectedClient
-from salesforce.gateway import soql
 
 from .context import Context
 from .models import CampaignLink
@@ -62,14 +61,10 @@ def link_campaigns(ctx: Context) -> None:
     links = _client_links([c.client_id for c in ctx.clients])
     unlinked = {link.cm_campaign_id: link for link in links.filter(sf_campaign_id="")}
     if unlinked:
-        query = soql(
-            "SELECT Id, CM_Campaign_Id__c FROM Campaign WHERE CM_Campaign_Id__c IN {ids}",
-            ids=sorted(unlinked),
-        )
-        for row in ctx.sf.query(query):
-            link = unlinked.pop(row["CM_Campaign_Id__c"], None)
+        for cm_id, sf_id in ctx.sf.campaigns_by_cm_id(unlinked).items():
+            link = unlinked.pop(cm_id, None)
             if link:
-                link.sf_campaign_id = row["Id"]
+                link.sf_campaign_id = sf_id
                 link.save(update_fields=["sf_campaign_id"])
     since = ctx.campaigns.auto_create_since
     if not (ctx.campaigns.auto_create_campaigns and since):

@@ -27,7 +27,7 @@ before that write, read late, is not mistaken for a new one.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Min
@@ -40,7 +40,7 @@ from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import SalesforceGateway, parse_datetime, unconverted
+from salesforce.gateway import SalesforceGateway, parse_datetime
 from settings_app.models import GeneralSettings, SyncSettings
 from subscriptions import reactions
 
@@ -50,8 +50,15 @@ from .models import ChangeWatch, Cursor, SalesforceChange, SyncRun, WatchedRecor
 log = logging.getLogger(__name__)
 
 PEOPLE = ("Contact", "Lead")
-PERSON_FIELDS = "Id, Email, HasOptedOutOfEmail, IsDeleted, SystemModstamp, LastModifiedById"
-ACCOUNT_FIELDS = "Id, IsDeleted, SystemModstamp, LastModifiedById"
+PERSON_FIELDS = (
+    "Id",
+    "Email",
+    "HasOptedOutOfEmail",
+    "IsDeleted",
+    "SystemModstamp",
+    "LastModifiedById",
+)
+ACCOUNT_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "LastModifiedById")
 # Transactions commit after their SystemModstamp is set: read a little before the cursor.
 POLL_OVERLAP = timedelta(minutes=2)
 EXPECT_FOR = timedelta(minutes=30)  # how long the primary sync's own write is waited for
@@ -77,10 +84,6 @@ class Seen:
 
 def _stream(sobject: str) -> str:
     return f"sf_changes:{sobject}"
-
-
-def _soql_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the inbox ------------------------------------------------------------------------------
@@ -233,17 +236,10 @@ def _cursors_complete() -> bool:
     return all((_stream(sobject),) in streams for sobject in PEOPLE)
 
 
-def _latest_modstamp(sf: SalesforceGateway, sobject: str) -> datetime | None:
-    soql = f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1"
-    for row in sf.query(soql, include_deleted=True):
-        return parse_datetime(row["SystemModstamp"])
-    return None
-
-
 def _start(sf: SalesforceGateway, sobject: str, now: datetime) -> datetime:
     """A new cursor: reads start at the object's latest change (by Salesforce's clock), the
     overlap added so the first read does not go back before it."""
-    return (_latest_modstamp(sf, sobject) or now) + POLL_OVERLAP
+    return (sf.latest_modstamp(sobject) or now) + POLL_OVERLAP
 
 
 def _baseline(sf: SalesforceGateway, now: datetime) -> None:
@@ -257,11 +253,7 @@ def _baseline(sf: SalesforceGateway, now: datetime) -> None:
     with transaction.atomic():
         WatchedRecord.objects.all().delete()
         for sobject in PEOPLE:
-            soql = (
-                f"SELECT Id, Email FROM {sobject} WHERE HasOptedOutOfEmail = true"
-                f"{unconverted(sobject)}"
-            )
-            for chunk in chunks(sf.query(soql), 1000):
+            for chunk in chunks(sf.opted_out_people(sobject), 1000):
                 WatchedRecord.objects.bulk_create(
                     [
                         WatchedRecord(
@@ -288,12 +280,8 @@ def _read_changes(sf: SalesforceGateway, accounts: bool, now: datetime) -> int:
             Cursor.objects.create(stream=stream, position=_start(sf, sobject, now))
             continue
         fields = ACCOUNT_FIELDS if sobject == "Account" else PERSON_FIELDS
-        since = _soql_datetime(cursor.position - POLL_OVERLAP)
-        soql = (
-            f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {since}"
-            f"{unconverted(sobject)} ORDER BY SystemModstamp, Id"
-        )
-        for chunk in chunks(sf.query(soql, include_deleted=True), 500):
+        rows = sf.changed_since(sobject, fields, cursor.position - POLL_OVERLAP)
+        for chunk in chunks(rows, 500):
             found += receive((_seen(sobject, row) for row in chunk), SalesforceChange.Source.POLL)
             latest = max(parse_datetime(row["SystemModstamp"]) for row in chunk)
             if latest > cursor.position:

@@ -20,7 +20,7 @@ and compare before sending, and nothing here touches opt-out or subscription sta
 from campaign_monitor.models import ConnectedClient
 from campaign_monitor.records import Subscriber
 from maintenance.models import Message
-from salesforce.gateway import RecordResult, unconverted
+from salesforce.gateway import RecordResult
 from subscriptions import field_types
 from subscriptions.mappings import PEOPLE, STEP, read_records, usable_fields
 from subscriptions.models import FieldMapping
@@ -56,7 +56,7 @@ def apply_page(
 def _apply(ctx, client, sobject, mappings, usable, subscribers, linked) -> None:
     fields = sorted({info.name for info in usable.values()})
     ids = [p.id for p in linked.values()]
-    current = read_records(ctx, sobject, ids, fields, unconverted(sobject))
+    current = read_records(ctx, sobject, ids, fields)
     updates, unchanged = [], 0
     for email, person in linked.items():
         row = current.get(person.id)

@@ -17,7 +17,6 @@ writes them once a Contact or Lead appears.
 import hashlib
 
 from campaign_monitor.models import ListOptions
-from salesforce.gateway import soql
 from salesforce.schema import Component
 
 from . import leases
@@ -90,17 +89,8 @@ def _list_records(ctx: Context) -> dict[str, dict]:
 
 
 def _sf_lists(ctx: Context, list_ids: list[str]) -> dict[str, dict]:
-    """What Salesforce holds for these lists, by list id (200 ids a query)."""
-    found = {}
-    for start in range(0, len(list_ids), 200):
-        query = soql(
-            f"SELECT Id, {', '.join(LIST_FIELDS)} FROM CM_Subscriber_List__c "
-            "WHERE CM_List_Id__c IN {ids}",
-            ids=list_ids[start : start + 200],
-        )
-        for row in ctx.sf.query(query):
-            found[row["CM_List_Id__c"]] = row
-    return found
+    """What Salesforce holds for these lists, by list id."""
+    return ctx.sf.subscriber_lists(list_ids, LIST_FIELDS)
 
 
 def sync_lists(ctx: Context) -> dict[str, str]:

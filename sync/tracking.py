@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Min
 
 from billing.accounts import tracking_allowed
-from salesforce.gateway import Person, soql
+from salesforce.gateway import Person
 from settings_app.models import CampaignSettings, MemberStatusMapping
 
 from .campaigns import window_start
@@ -65,14 +65,6 @@ class Event:
 
 def event_key(campaign_id: str, event: Event) -> str:
     return hashlib.sha1(f"{campaign_id}|{event.key}".encode()).hexdigest()
-
-
-def _sf_datetime(value: datetime) -> str:
-    return (
-        value.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        if value.utcoffset() is None
-        else (value.astimezone(tz=None).strftime("%Y-%m-%dT%H:%M:%S%z"))
-    )
 
 
 def reset_window_if_widened(ctx: Context) -> None:
@@ -327,14 +319,7 @@ class MemberStatuses:
             by_type[sobject].append(person_id)
         found = {}
         for sobject, ids in by_type.items():
-            query = soql(
-                f"SELECT Id, {sobject}Id, Status, CM_Last_Activity__c, CM_Last_Activity_Date__c, "
-                "CM_Status_Set__c "
-                f"FROM CampaignMember WHERE CampaignId = {{campaign}} AND {sobject}Id IN {{ids}}",
-                campaign=campaign,
-                ids=ids,
-            )
-            for row in self.ctx.sf.query(query):
+            for row in self.ctx.sf.tracked_members(campaign, sobject, ids):
                 found[row[f"{sobject}Id"]] = row
         return found
 
@@ -343,12 +328,9 @@ def retention(ctx: Context) -> None:
     """Delete tracking records older than "days to keep" (DESIGN.md §4 step 6)."""
     ctx.begin("retention")
     cutoff = window_start(ctx)
-    query = soql(
-        "SELECT Id FROM CM_Email_Tracking__c WHERE CM_Event_Date__c < {cutoff}", cutoff=cutoff
-    )
     batch = []
-    for row in ctx.sf.query(query):
-        batch.append(row["Id"])
+    for record_id in ctx.sf.tracking_record_ids(before=cutoff):
+        batch.append(record_id)
         if len(batch) == 2000:
             ctx.record_failures("retention", "CM_Email_Tracking__c", ctx.sf.delete(batch))
             batch = []

@@ -192,7 +192,14 @@ def test_a_lasting_row_lock_is_a_per_record_failure(sf_emulator, sf_gateway, mon
     assert {e.status_code for r in results for e in r.errors} == {"UNABLE_TO_LOCK_ROW"}
 
 
-def test_server_unavailable_is_retried_then_reported(sf_emulator, sf_gateway):
+@pytest.fixture
+def quick_retries(settings):
+    """Transport retries without real back-off (0, 1, 2, 4 s by default). Ask for it before
+    the gateway: the gateway reads the setting when it is made."""
+    settings.SALESFORCE_RETRY_BACKOFF_SECONDS = 0.001
+
+
+def test_server_unavailable_is_retried_then_reported(quick_retries, sf_emulator, sf_gateway):
     sf_emulator.add_fault("server_unavailable", count=1, path="query")
     assert sf_gateway.count("SELECT COUNT() FROM Contact") >= 0
     sf_emulator.add_fault("server_unavailable", count=20, path="query")
