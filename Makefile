@@ -14,10 +14,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: venv
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_admin
 	@# Demo mode bills through the local Stripe (localstripe) unless real keys are set, and
-	@# reaches the local emulators over plain HTTP on 127.0.0.1 (ALLOW_INSECURE_LOOPBACK).
+	@# reaches the local emulators over plain HTTP on 127.0.0.1 (ALLOW_INSECURE_LOOPBACK;
+	@# also what keeps migrate's system checks from warning about production settings).
+	ALLOW_INSECURE_LOOPBACK="$${ALLOW_INSECURE_LOOPBACK:-1}" $(BIN)/python manage.py migrate --noinput
+	ALLOW_INSECURE_LOOPBACK="$${ALLOW_INSECURE_LOOPBACK:-1}" $(BIN)/python manage.py ensure_admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" \
 	  ALLOW_INSECURE_LOOPBACK="$${ALLOW_INSECURE_LOOPBACK:-1}" \
 	  STRIPE_SECRET_KEY="$${STRIPE_SECRET_KEY:-sk_test_demo}" \

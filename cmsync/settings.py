@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "cmsync",  # system checks (cmsync/checks.py)
     "settings_app",
     "campaign_monitor",
     "salesforce",
