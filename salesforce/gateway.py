@@ -136,8 +136,9 @@ class _Session(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args, **kwargs) -> requests.Response:
         # simple-salesforce builds every URL with https://; a local emulator speaks http.
+        url = url.decode() if isinstance(url, bytes) else url
         if self.plain_http_host and url.startswith(f"https://{self.plain_http_host}"):
             url = "http://" + url.removeprefix("https://")
         kwargs.setdefault("timeout", self.timeout)
@@ -152,7 +153,9 @@ def _error_details(exc: sf_exceptions.SalesforceError) -> tuple[str, str]:
     return "", str(content)[:300]
 
 
-def _translate(exc: Exception) -> errors.SalesforceError:
+def _translate(
+    exc: sf_exceptions.SalesforceError | requests.RequestException,
+) -> errors.SalesforceError:
     """simple-salesforce's and requests' exceptions as cmsync's few domain errors."""
     if isinstance(exc, requests.RequestException):
         log.warning("Salesforce request failed: %s", type(exc).__name__)
@@ -407,7 +410,7 @@ class SalesforceGateway:
         """Id → row with ``Id`` and ``fields`` (names from describe, never user text) for the
         records among ``ids`` that still exist; converted Leads left out."""
         select = ", ".join(["Id", *sorted({f for f in fields if f.lower() != "id"})])
-        rows = {}
+        rows: dict[str, dict] = {}
         for chunk in _in_chunks(sorted(set(ids))):
             soql = format_soql(
                 f"SELECT {select} FROM {sobject} WHERE Id IN {{ids}}{unconverted(sobject)}",
@@ -454,7 +457,7 @@ class SalesforceGateway:
 
     def contacts_of_accounts(self, account_ids: Iterable[str]) -> dict[str, str]:
         """Contact id → account id for the contacts of these accounts."""
-        found = {}
+        found: dict[str, str] = {}
         for chunk in _in_chunks(list(account_ids)):
             soql = format_soql("SELECT Id, AccountId FROM Contact WHERE AccountId IN {a}", a=chunk)
             for row in self.query(soql):
@@ -468,7 +471,7 @@ class SalesforceGateway:
     def campaigns_by_cm_id(self, cm_campaign_ids: Iterable[str]) -> dict[str, str]:
         """Campaign Monitor campaign id → the Salesforce Campaign linked to it by
         CM_Campaign_Id__c."""
-        found = {}
+        found: dict[str, str] = {}
         for chunk in _in_chunks(sorted(set(cm_campaign_ids))):
             soql = format_soql(
                 "SELECT Id, CM_Campaign_Id__c FROM Campaign WHERE CM_Campaign_Id__c IN {ids}",
@@ -480,7 +483,7 @@ class SalesforceGateway:
 
     def subscriber_lists(self, list_ids: Iterable[str], fields: Iterable[str]) -> dict[str, dict]:
         """What Salesforce holds for these Campaign Monitor lists, by list id."""
-        found = {}
+        found: dict[str, dict] = {}
         for chunk in _in_chunks(list(list_ids)):
             soql = format_soql(
                 f"SELECT Id, {', '.join(fields)} FROM CM_Subscriber_List__c "

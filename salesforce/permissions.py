@@ -223,7 +223,7 @@ def install(gateway: SalesforceGateway, assignee_ids: Iterable[str] = ()) -> lis
             }
             results = gateway.create("PermissionSet", [record])
             _check(results, f"create the permission set {declared_set.name}")
-            sets[declared_set.name] = results[0].id
+            sets[declared_set.name] = results[0].id or ""  # _check: it was created
             added.append(f"{declared_set.name}: the permission set")
     ids = [sets[s.name] for s in declared()]
     objects = _rows(gateway, "ObjectPermissions", "SobjectType", ids)

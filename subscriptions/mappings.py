@@ -16,6 +16,7 @@ edit of an unmapped field, or cmsync's own write coming back, sends nothing.
 """
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import NewSubscriber
@@ -24,6 +25,9 @@ from salesforce.gateway import FieldInfo
 
 from . import field_types
 from .models import FieldMapping, PushedFields
+
+if TYPE_CHECKING:
+    from sync.context import Context  # sync imports this module
 
 STEP = "field_mappings"
 PEOPLE = ("Contact", "Lead")
@@ -91,7 +95,7 @@ def to_cm_fields(
 # -- what a run knows about Salesforce fields ------------------------------------------------
 
 
-def _run_cache(ctx) -> dict:
+def _run_cache(ctx: "Context") -> dict:
     """Describes and reported problems, once per run: kept on the run's Context, so they
     live exactly as long as the run."""
     return vars(ctx).setdefault("_field_mappings", {"describe": {}, "reported": set()})
@@ -133,7 +137,7 @@ def usable_fields(
     return usable
 
 
-def read_records(ctx, sobject: str, ids: list[str], fields: list[str]) -> dict:
+def read_records(ctx: "Context", sobject: str, ids: list[str], fields: list[str]) -> dict:
     """Id → row of ``fields`` (names from describe, never user text); converted Leads are
     left out."""
     return ctx.sf.people_by_id(sobject, ids, fields)
@@ -142,7 +146,7 @@ def read_records(ctx, sobject: str, ids: list[str], fields: list[str]) -> dict:
 # -- Salesforce changes → Campaign Monitor --------------------------------------------------
 
 
-def push_changes_to_cm(ctx, general, changes: list) -> None:
+def push_changes_to_cm(ctx: "Context", general, changes: list) -> None:
     """Send the mapped fields of changed, live Contacts and Leads to the lists where their
     email is a subscriber, where the values differ from what cmsync last sent there.
 
@@ -193,7 +197,9 @@ def push_changes_to_cm(ctx, general, changes: list) -> None:
                     pushed[(member.list_id, member.email_lc)] = sent
 
 
-def _push(ctx, client_id, member, record_id, pairs, mappings, last) -> PushedFields | None:
+def _push(
+    ctx: "Context", client_id, member, record_id, pairs, mappings, last
+) -> PushedFields | None:
     """Update one subscriber's custom fields if they differ from what was sent last; returns
     what is now known to be sent (None: nothing new)."""
     wanted = sorted([list(p) for p in pairs])

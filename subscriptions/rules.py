@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Q
@@ -46,6 +47,9 @@ from . import mappings
 from .adding import SKIP_REASONS, Candidate, screen
 from .criteria import Criteria, InvalidCriteria, parse
 from .models import SubscriptionRule
+
+if TYPE_CHECKING:
+    from sync.context import Context  # sync imports this module
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +344,7 @@ def reads_account(rule: SubscriptionRule) -> bool:
     return any(str(c.get("field", "")).startswith("Account.") for c in rule.conditions)
 
 
-def _active_rules(ctx, describe, general: GeneralSettings) -> list[Compiled]:
+def _active_rules(ctx: "Context", describe, general: GeneralSettings) -> list[Compiled]:
     """Active rules of connected lists; those reading account fields only with the account
     trigger on (the General option's meaning)."""
     lists = targets(ctx.clients)
@@ -356,7 +360,7 @@ def _active_rules(ctx, describe, general: GeneralSettings) -> list[Compiled]:
     return compiled
 
 
-def _invalid(ctx, rule: SubscriptionRule, target: Target, why: str) -> None:
+def _invalid(ctx: "Context", rule: SubscriptionRule, target: Target, why: str) -> None:
     """One warning per rule and run: the rule is skipped until it is corrected."""
     said = Message.objects.filter(code="RULE_INVALID", run=ctx.run, record__rule_id=rule.pk)
     if not said.exists():
@@ -370,7 +374,7 @@ def _invalid(ctx, rule: SubscriptionRule, target: Target, why: str) -> None:
         )
 
 
-def apply_to_changes(ctx, general: GeneralSettings, changes: list) -> None:
+def apply_to_changes(ctx: "Context", general: GeneralSettings, changes: list) -> None:
     """Evaluate the active rules against a batch of handled changes, act on the matches,
     and add what the rules did to each change's outcome."""
     ctx.count(STEP)
@@ -406,7 +410,9 @@ def apply_to_changes(ctx, general: GeneralSettings, changes: list) -> None:
     _say_for_accounts(live, by_account, done, reads_account=bool(reads_account))
 
 
-def _apply_group(ctx, general, items: list[Compiled], ids, describe, lookups) -> list[Done]:
+def _apply_group(
+    ctx: "Context", general, items: list[Compiled], ids, describe, lookups
+) -> list[Done]:
     """One list's rules for one object (an add and/or a remove rule) on these records."""
     target, sobject = items[0].target, items[0].rule.sobject
     fields = select_fields(target.list_id, sobject, describe)
@@ -441,7 +447,7 @@ def _apply_group(ctx, general, items: list[Compiled], ids, describe, lookups) ->
     return done
 
 
-def _count(ctx, done: list[Done]) -> None:
+def _count(ctx: "Context", done: list[Done]) -> None:
     results = Counter(item.result for item in done)
     ctx.count(
         STEP,
@@ -452,7 +458,7 @@ def _count(ctx, done: list[Done]) -> None:
     )
 
 
-def _say(ctx, live: list, done: list[Done]) -> None:
+def _say(ctx: "Context", live: list, done: list[Done]) -> None:
     """Add what rules did for a changed Contact or Lead to its change's outcome."""
     notes = defaultdict(list)
     for item in done:

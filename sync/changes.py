@@ -514,7 +514,9 @@ def _set_everywhere(ctx: Context, change: SalesforceChange, action: str) -> str:
     return outcome + (f", {failed} refused" if failed else "")
 
 
-def _refused(ctx, change, action: str, client_id: str, list_id: str, exc: Exception) -> None:
+def _refused(
+    ctx: Context, change, action: str, client_id: str, list_id: str, exc: Exception
+) -> None:
     what = "unsubscribe" if action == "unsubscribe" else "set to Deleted"
     ctx.message(
         "CM_REACTION_FAILED",

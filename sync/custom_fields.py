@@ -53,7 +53,7 @@ def apply_page(
             _apply(ctx, client, sobject, mapped, usable, subscribers, linked)
 
 
-def _apply(ctx, client, sobject, mappings, usable, subscribers, linked) -> None:
+def _apply(ctx: Context, client, sobject, mappings, usable, subscribers, linked) -> None:
     fields = sorted({info.name for info in usable.values()})
     ids = [p.id for p in linked.values()]
     current = read_records(ctx, sobject, ids, fields)
@@ -84,7 +84,7 @@ def _values(subscriber: Subscriber, key: str) -> list[str]:
     return [v for k, v in subscriber.custom_fields if k.strip("[]").lower() == key and v != ""]
 
 
-def _wanted(ctx, client, mapping, info, subscriber, row) -> object | None:
+def _wanted(ctx: Context, client, mapping, info, subscriber, row) -> object | None:
     """The value to write into ``info`` for this subscriber; None: leave the field alone."""
     values = _values(subscriber, mapping.key)
     if not values and mapping.default_value:
@@ -119,7 +119,7 @@ def _wanted(ctx, client, mapping, info, subscriber, row) -> object | None:
     return None if field_types.same(info, current, value) else value
 
 
-def _write(ctx, sobject: str, updates: list[dict], client_id: str) -> None:
+def _write(ctx: Context, sobject: str, updates: list[dict], client_id: str) -> None:
     """Update; a record refused for some of its fields is written again without them, and
     the refused part is what its maintenance message keeps (and what a retry sends)."""
     results = ctx.sf.update(sobject, updates)

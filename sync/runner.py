@@ -20,11 +20,12 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from billing.accounts import update_plan_after_sync
 from campaign_monitor import errors as cm_errors
-from campaign_monitor.models import Connection
+from campaign_monitor.models import ConnectedClient, Connection
 from maintenance import alerts
 from salesforce import errors as sf_errors
 from salesforce import permissions, schema
 from salesforce.connection import sync_user_status
+from salesforce.models import SalesforceConnection
 from settings_app.models import GeneralSettings, SyncSettings
 
 from . import campaigns, changes, cm_events, memberships, steps, tracking, webhooks
@@ -164,7 +165,7 @@ def _claim(run_id: int) -> int | None:
     return None
 
 
-def ensure_ready() -> tuple[Connection, list, object]:
+def ensure_ready() -> tuple[Connection, list[ConnectedClient], SalesforceConnection]:
     """What a run needs, or SyncUnavailable saying plainly what is missing."""
     cm = Connection.current()
     if cm is None:
@@ -173,8 +174,8 @@ def ensure_ready() -> tuple[Connection, list, object]:
     if not clients:
         raise SyncUnavailable("No Campaign Monitor client is connected.")
     status = sync_user_status()
-    if status.problem:
-        raise SyncUnavailable(status.problem)
+    if status.problem or status.connection is None:  # no problem comes with a connection
+        raise SyncUnavailable(status.problem or "Salesforce is not connected.")
     return cm, clients, status.connection
 
 

@@ -118,7 +118,7 @@ def _import_recipients(ctx: Context, link: CampaignLink, members: "MemberStatuse
     link.save(update_fields=["recipients_imported"])
 
 
-def _import_events(ctx, link, activity: str, start, members) -> None:
+def _import_events(ctx: Context, link, activity: str, start, members) -> None:
     stream = f"tracking:{link.cm_campaign_id}:{activity}"
     cursor = None if ctx.run.full else Cursor.objects.filter(stream=stream).first()
     since = max(cursor.position - OVERLAP, start) if cursor else start
@@ -150,7 +150,7 @@ def _event_fields(event: Event) -> tuple:
     return (event.key, event.email, event.list_id, event.bounce_type, event.reason)
 
 
-def _write(ctx, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
+def _write(ctx: Context, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
     """Upsert one page of events; those in the cursor's overlap are checked first."""
     if seen_until is not None:
         overlap = [e for e in events if e.date <= seen_until]
