@@ -188,13 +188,6 @@ def attach_card(customer_id: str, payment_method_id: str) -> Card:
     )
 
 
-def card_of(payment_method: dict) -> Card | None:
-    card = payment_method.get("card")
-    if not card:
-        return None
-    return Card(card.get("brand", ""), card.get("last4", ""), card["exp_month"], card["exp_year"])
-
-
 def ensure_plan(tier: Tier) -> str:
     """The tier's monthly plan (stable id), created with the product the first time."""
     client = _client()

@@ -42,10 +42,6 @@ class LayoutComponent:
         return self.name if self.kind == "related_list" else f"{self.object_name}.{self.name}"
 
     @property
-    def layout_full_name(self) -> str:
-        return f"{self.object_name}-{self.layout}"
-
-    @property
     def requires(self) -> tuple[str, ...]:
         """The schema components (schema.Component.full_name) it cannot exist without."""
         if self.kind == "field":

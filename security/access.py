@@ -7,8 +7,3 @@ def visible_clients(user) -> set[str] | None:
     """The client ids this user is limited to, or None for every client."""
     owned = set(ClientOwnership.objects.filter(user=user).values_list("client_id", flat=True))
     return owned or None
-
-
-def may_see_client(user, client_id: str) -> bool:
-    clients = visible_clients(user)
-    return clients is None or client_id in clients

@@ -77,12 +77,6 @@ class SyncRun(models.Model):
         return f"Sync run {self.pk} ({self.get_status_display()})"
 
     @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
-
-    @property
     def total_written(self) -> int:
         return sum(step.get("written", 0) for step in self.counts.values())
 
