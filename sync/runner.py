@@ -294,11 +294,13 @@ def execute(run_id: int) -> SyncRun | None:
     except sf_errors.LimitExceededError as exc:
         status = SyncRun.Status.PARTIAL
         error = "Salesforce's daily API limit was reached; the next run continues from here."
-        ctx.message("SF_LIMIT_EXHAUSTED", error, upstream=str(exc))
+        if ctx is not None:  # None: refused while the run was being set up
+            ctx.message("SF_LIMIT_EXHAUSTED", error, upstream=str(exc))
     except cm_errors.RateLimitedError as exc:
         status = SyncRun.Status.PARTIAL
         error = "Campaign Monitor kept refusing requests (rate limit); the next run continues."
-        ctx.message("CM_RATE_LIMITED", error, upstream=str(exc))
+        if ctx is not None:
+            ctx.message("CM_RATE_LIMITED", error, upstream=str(exc))
     except (cm_errors.CampaignMonitorError, sf_errors.SalesforceError) as exc:
         status, error = SyncRun.Status.FAILED, f"The run stopped: {exc}"
     except DatabaseError as exc:

@@ -9,6 +9,8 @@ import time_machine
 from django.db import OperationalError
 from django.utils import timezone
 
+from campaign_monitor import errors as cm_errors
+from salesforce import errors as sf_errors
 from salesforce.gateway import SalesforceGateway
 from sync import runner
 from sync.models import SyncRun
@@ -159,3 +161,28 @@ def test_a_request_racing_the_end_of_the_active_run_queues_a_new_one(monkeypatch
     )
     assert created and len(calls) == 2
     assert SyncRun.objects.get(active=True) == run
+
+
+@pytest.mark.parametrize(
+    "refusal, words",
+    [
+        (sf_errors.LimitExceededError("REQUEST_LIMIT_EXCEEDED"), "daily API limit"),
+        (cm_errors.RateLimitedError("429"), "rate limit"),
+    ],
+)
+def test_a_limit_hit_while_the_run_is_set_up_still_finishes_the_run(
+    world, monkeypatch, refusal, words
+):
+    """Refused before the run had its context (signing in, reading the connection): the run
+    ends as a partial one saying why, instead of crashing on the missing context."""
+
+    def refused(run, generation):
+        raise refusal
+
+    monkeypatch.setattr(runner, "_context", refused)
+    run, _ = runner.request_run(SyncRun.Trigger.MANUAL)
+
+    finished = runner.execute(run.pk)
+
+    assert finished.status == SyncRun.Status.PARTIAL
+    assert words in finished.last_error
