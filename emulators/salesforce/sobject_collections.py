@@ -4,6 +4,11 @@ Each record runs in its own savepoint, so a failing record leaves no trace; with
 the whole call rolls back and the records that did not fail report
 ALL_OR_NONE_OPERATION_ROLLED_BACK. Errors that mean the body could not be read at all
 (JSON_PARSER_ERROR, an unknown field) fail the whole call with HTTP 400, as in Salesforce.
+
+This is also the per-record write path of Bulk API 2.0 jobs (bulk.py): a job's rows become
+the same operations and run through run() 200 at a time, so a row fails with exactly the
+code and message a collection record would. The savepoints are lazy (store.py): a record
+refused before it writes costs no statement.
 """
 
 from collections.abc import Callable
@@ -12,7 +17,7 @@ from typing import Any
 from emulators.salesforce import ids
 from emulators.salesforce.dml import Actor, Engine, MultipleMatches
 from emulators.salesforce.errors import ROLLED_BACK, SfError
-from emulators.salesforce.schema import SObject
+from emulators.salesforce.schema import Field, SObject
 from emulators.salesforce.store import Store
 
 MAX_RECORDS = 200
@@ -39,13 +44,22 @@ def lock_error(record_id: str | None) -> SfError:
 
 
 def run(
-    store: Store, operations: list[Operation], all_or_none: bool, locked: bool = False
+    store: Store,
+    operations: list[Operation],
+    all_or_none: bool,
+    locked: bool = False,
+    locked_rows: frozenset[int] = frozenset(),
+    contained: bool = False,
 ) -> list[dict[str, Any]]:
+    """One result per operation, in order. locked fails every record with
+    UNABLE_TO_LOCK_ROW, locked_rows only those positions; contained turns errors that
+    would fail a whole collection call into that record's failure (Bulk rows)."""
     results: list[dict[str, Any]] = []
     try:
         with store.transaction():
-            for known_id, operation in operations:
-                results.append(_one(store, known_id, operation, locked))
+            for index, (known_id, operation) in enumerate(operations):
+                row_locked = locked or index in locked_rows
+                results.append(_one(store, known_id, operation, row_locked, contained))
             if all_or_none and any(not r["success"] for r in results):
                 raise _RolledBack
     except _RolledBack:
@@ -57,7 +71,11 @@ def run(
 
 
 def _one(
-    store: Store, known_id: str | None, operation: Callable[[], dict[str, Any]], locked: bool
+    store: Store,
+    known_id: str | None,
+    operation: Callable[[], dict[str, Any]],
+    locked: bool,
+    contained: bool = False,
 ) -> dict[str, Any]:
     try:
         if locked:
@@ -65,7 +83,7 @@ def _one(
         with store.transaction():
             return operation()
     except SfError as error:
-        if error.request_level:
+        if error.request_level and not contained:
             raise
         return _failure(known_id, _per_record(error))
 
@@ -161,9 +179,8 @@ def delete_ops(engine: Engine, record_ids: list[str], actor: Actor) -> list[Oper
     return [(i, lambda i=i: delete(i)) for i in record_ids]
 
 
-def upsert_ops(
-    engine: Engine, obj: SObject, field_name: str, records: list[Any], actor: Actor
-) -> list[Operation]:
+def external_field(obj: SObject, field_name: str, actor: Actor) -> Field:
+    """The field an upsert matches on, or Salesforce's INVALID_FIELD."""
     f = obj.field(field_name)
     if f is None or not f.id_lookup or not actor.sees(obj, f):
         raise SfError(
@@ -171,20 +188,45 @@ def upsert_ops(
             f"Field name provided, {field_name} does not match an External ID, Salesforce Id, "
             f"or indexed field for {obj.name}",
         )
-    values = [_external_value(r, f.name) for r in records]
-    seen: dict[str, int] = {}
+    return f
+
+
+def external_key(f: Field, value: Any) -> str:
+    """How two external id values compare: as typed, or ignoring case."""
+    return str(value) if f.case_sensitive else str(value).lower()
+
+
+def count_keys(f: Field, values: list[Any], seen: dict[str, int] | None = None) -> dict[str, int]:
+    """How often each external id value occurs (added to seen, for a Bulk job's chunks)."""
+    seen = {} if seen is None else seen
     for value in values:
         if value is not None:
-            key = str(value) if f.case_sensitive else str(value).lower()
+            key = external_key(f, value)
             seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def upsert_ops(
+    engine: Engine,
+    obj: SObject,
+    field_name: str,
+    records: list[Any],
+    actor: Actor,
+    seen: dict[str, int] | None = None,
+) -> list[Operation]:
+    """Upserts of records; seen, when given, counts the external ids of the whole job the
+    records belong to (a value twice in it is refused on both rows)."""
+    f = external_field(obj, field_name, actor)
+    values = [external_value(r, f.name) for r in records]
+    if seen is None:
+        seen = count_keys(f, values)
 
     def upsert(record: Any, value: Any) -> dict[str, Any]:
         if record_type(engine, record, actor, obj.name) is not obj:
             raise SfError("INVALID_TYPE", f"Record type does not match {obj.name}", [])
         if value is None:
             raise SfError("MISSING_ARGUMENT", f"{f.name} not specified", [])
-        key = str(value) if f.case_sensitive else str(value).lower()
-        if seen[key] > 1:
+        if seen[external_key(f, value)] > 1:
             raise SfError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [])
         try:
             record_id, created = engine.upsert(obj, f.name, value, record, actor)
@@ -195,7 +237,7 @@ def upsert_ops(
     return [(None, lambda r=r, v=v: upsert(r, v)) for r, v in zip(records, values, strict=True)]
 
 
-def _external_value(record: Any, field_name: str) -> Any:
+def external_value(record: Any, field_name: str) -> Any:
     if not isinstance(record, dict):
         return None
     return next((v for k, v in record.items() if k.lower() == field_name.lower()), None)

@@ -9,6 +9,14 @@ cost page cache rather than resident memory.
 Writers may defer() an item until the outermost transaction commits: items deferred inside
 a savepoint that rolls back are dropped, and on_commit listeners get the rest in one list
 per outermost transaction (Outbound Messages use this: one message per DML call).
+
+Savepoints are lazy, because they were most of the cost of a 200-record collection call
+(one record ran four nested transactions, eight statements, before it wrote a row): a
+transaction() issues its SAVEPOINT only when the first write happens inside it, and nested
+transactions that began with no write between them share one SQLite savepoint (an inner
+one that fails rolls back to it without releasing it). A transaction that only read, or
+that failed before writing (most refused records), costs no statement at all; what
+commits or rolls back is exactly what it was with one savepoint each.
 """
 
 import json
@@ -19,6 +27,9 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +48,34 @@ def column_type(f: Field) -> str:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Frame:
+    """One open transaction(): its SQLite savepoint once a write needed it (None before),
+    and whether it owns that savepoint or shares an enclosing frame's."""
+
+    savepoint: str | None = None
+    owner: bool = False
+
+
+# The statements a write builds again and again, by table and columns: building them was a
+# measurable share of a 200-record collection call.
+@lru_cache(maxsize=1024)
+def _insert_sql(table: str, names: tuple[str, ...]) -> str:
+    columns, marks = ", ".join(map(quote, names)), ", ".join("?" * len(names))
+    return f"INSERT INTO {quote(table)} ({columns}) VALUES ({marks})"
+
+
+@lru_cache(maxsize=1024)
+def _update_sql(table: str, names: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{quote(name)} = ?" for name in names)
+    return f'UPDATE {quote(table)} SET {assignments} WHERE "Id" = ?'
+
+
+@lru_cache(maxsize=256)
+def _load_sql(table: str) -> str:
+    return f'SELECT * FROM {quote(table)} WHERE "Id" = ?'
 
 
 class Store:
@@ -64,7 +103,8 @@ class Store:
         ):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE IF NOT EXISTS _meta(key TEXT PRIMARY KEY, value TEXT)")
-        self._depth = 0
+        self._frames: list[_Frame] = []
+        self._names = count(1)
         self._deferred: list[list[Any]] = []  # one list per open transaction or savepoint
         self.on_commit: list[Callable[[list[Any]], None]] = []
 
@@ -84,33 +124,49 @@ class Store:
             return array("q", (row[0] for row in self.db.execute(sql, params)))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """A statement that writes (or may): the open transactions get their savepoint."""
         with self.lock:
+            self._writing()
             return self.db.execute(sql, params).rowcount
+
+    def _writing(self) -> None:
+        """Issue the savepoint of the open transactions that have none yet: they began
+        with no write between them, so the outermost of them owns one the others share."""
+        pending = [frame for frame in self._frames if frame.savepoint is None]
+        if not pending:
+            return
+        name = f"sp{next(self._names)}"
+        self.db.execute(f"SAVEPOINT {name}")
+        for frame in pending:
+            frame.savepoint = name
+        pending[0].owner = True
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A transaction, or a savepoint inside one: either commits whole or not at all."""
         with self.lock:
-            self._depth += 1
-            name = f"sp{self._depth}"
-            self.db.execute(f"SAVEPOINT {name}")
+            frame = _Frame()
+            self._frames.append(frame)
             self._deferred.append([])
             try:
                 yield
             except BaseException:
-                self.db.execute(f"ROLLBACK TO {name}")
-                self.db.execute(f"RELEASE {name}")
+                self._frames.pop()
+                if frame.savepoint is not None:
+                    self.db.execute(f"ROLLBACK TO {frame.savepoint}")
+                    if frame.owner:
+                        self.db.execute(f"RELEASE {frame.savepoint}")
                 self._deferred.pop()
                 raise
             else:
-                self.db.execute(f"RELEASE {name}")
+                self._frames.pop()
+                if frame.owner:
+                    self.db.execute(f"RELEASE {frame.savepoint}")
                 items = self._deferred.pop()
                 if self._deferred:
                     self._deferred[-1].extend(items)
                 elif items:
                     self._committed(items)
-            finally:
-                self._depth -= 1
 
     def defer(self, item: Any) -> None:
         """Hand item to the on_commit listeners once the current transaction commits (at
@@ -146,6 +202,7 @@ class Store:
             f"{quote(f.name)} {column_type(f)}" for f in obj.stored_fields() if f.name != "Id"
         )
         with self.lock:
+            self._writing()
             self.db.execute(
                 f"CREATE TABLE {quote(obj.table)} (_rid INTEGER PRIMARY KEY, "
                 f'"Id" TEXT NOT NULL UNIQUE, {columns})'
@@ -164,6 +221,7 @@ class Store:
         # A new checkbox reads as its default on existing records, as in Salesforce.
         default = f" NOT NULL DEFAULT {int(f.default or 0)}" if f.type == "boolean" else ""
         with self.lock:
+            self._writing()
             self.db.execute(
                 f"ALTER TABLE {quote(obj.table)} ADD COLUMN {quote(f.name)} "
                 f"{column_type(f)}{default}"
@@ -172,6 +230,7 @@ class Store:
 
     def drop_column(self, obj: SObject, f: Field) -> None:
         with self.lock:
+            self._writing()
             self.db.execute(f"DROP INDEX IF EXISTS {quote('ix_' + obj.table + '_' + f.name)}")
             self.db.execute(f"ALTER TABLE {quote(obj.table)} DROP COLUMN {quote(f.name)}")
 
@@ -181,35 +240,23 @@ class Store:
     # -- records ---------------------------------------------------------------------------
 
     def insert(self, obj: SObject, record: dict[str, Any]) -> None:
-        names = list(record)
-        self.execute(
-            f"INSERT INTO {quote(obj.table)} ({', '.join(map(quote, names))}) "
-            f"VALUES ({', '.join('?' * len(names))})",
-            [record[name] for name in names],
-        )
+        names = tuple(record)
+        self.execute(_insert_sql(obj.table, names), [record[name] for name in names])
 
     def insert_many(self, obj: SObject, names: Sequence[str], rows: Sequence[Sequence]) -> None:
         with self.lock:
-            self.db.executemany(
-                f"INSERT INTO {quote(obj.table)} ({', '.join(map(quote, names))}) "
-                f"VALUES ({', '.join('?' * len(names))})",
-                rows,
-            )
+            self._writing()
+            self.db.executemany(_insert_sql(obj.table, tuple(names)), rows)
 
     def update(self, obj: SObject, record_id: str, changes: dict[str, Any]) -> None:
         if changes:
-            assignments = ", ".join(f"{quote(name)} = ?" for name in changes)
-            self.execute(
-                f'UPDATE {quote(obj.table)} SET {assignments} WHERE "Id" = ?',
-                [*changes.values(), record_id],
-            )
+            sql = _update_sql(obj.table, tuple(changes))
+            self.execute(sql, [*changes.values(), record_id])
 
     def load(self, obj: SObject, record_id: str) -> dict[str, Any] | None:
         """Every stored column of a record (deleted ones too), or None."""
         with self.lock:
-            cursor = self.db.execute(
-                f'SELECT * FROM {quote(obj.table)} WHERE "Id" = ?', (record_id,)
-            )
+            cursor = self.db.execute(_load_sql(obj.table), (record_id,))
             row = cursor.fetchone()
             names = [d[0] for d in cursor.description]
         return dict(zip(names, row, strict=True)) if row else None
