@@ -200,6 +200,40 @@ def wait_outbound(org: "Org", body: dict[str, Any]) -> Reply:
     return Reply(200, {"idle": idle, "deliveries": org.outbound.deliveries()})
 
 
+def bulk_status(org: "Org", body: dict[str, Any]) -> Reply:
+    """Bulk API 2.0 jobs by state and what the worker did (for the benchmark)."""
+    states: dict[str, int] = {}
+    for job in org.bulk.all_jobs():
+        states[job["state"]] = states.get(job["state"], 0) + 1
+    return Reply(
+        200,
+        {
+            "jobs": dict(sorted(states.items())),
+            **org.bulk.stats,
+            "batches": org.limits.bulk_batches,
+            "paused": org.bulk.paused,
+            "chunk_delay": org.bulk.chunk_delay,
+            "idle": org.bulk.idle(),
+        },
+    )
+
+
+def set_bulk(org: "Org", body: dict[str, Any]) -> Reply:
+    """{"paused": bool} holds queued jobs in UploadComplete; {"chunk_delay": seconds}
+    slows each 200-row chunk so a job stays InProgress long enough to watch."""
+    if "paused" in body:
+        org.bulk.set_paused(bool(body["paused"]))
+    if "chunk_delay" in body:
+        org.bulk.chunk_delay = min(max(float(body["chunk_delay"]), 0.0), 10.0)
+    return bulk_status(org, body)
+
+
+def wait_bulk(org: "Org", body: dict[str, Any]) -> Reply:
+    timeout = min(max(float(body.get("timeout", 10)), 0.0), 120.0)
+    idle = org.bulk.wait(timeout)
+    return Reply(200, {**bulk_status(org, body).body, "idle": idle})
+
+
 HANDLERS = {
     ("GET", "info"): info,
     ("POST", "people"): people,
@@ -230,4 +264,7 @@ HANDLERS = {
     ("GET", "outbound_deliveries"): outbound_deliveries,
     ("DELETE", "outbound_deliveries"): clear_outbound_deliveries,
     ("POST", "outbound_deliveries/wait"): wait_outbound,
+    ("GET", "bulk"): bulk_status,
+    ("POST", "bulk"): set_bulk,
+    ("POST", "bulk/wait"): wait_bulk,
 }

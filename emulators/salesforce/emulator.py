@@ -198,3 +198,19 @@ class SalesforceEmulator:
     def redeliver_last(self) -> dict[str, Any]:
         """Send the last Outbound Message again, unchanged (same notification ids)."""
         return self.org.outbound.redeliver_last()
+
+    # -- Bulk API 2.0 (see bulk.py) -----------------------------------------------------------
+
+    def wait_bulk(self, timeout: float = 10.0) -> bool:
+        """Wait until no ingest job is queued or being processed."""
+        return self.org.bulk.wait(timeout)
+
+    def pause_bulk(self, paused: bool = True) -> None:
+        """Hold closed jobs in UploadComplete (or let them be processed again)."""
+        self.org.bulk.set_paused(paused)
+
+    def bulk_status(self) -> dict[str, Any]:
+        """Jobs by state, jobs and records processed, records failed, batches used."""
+        from emulators.salesforce.control import bulk_status
+
+        return bulk_status(self.org, {}).body

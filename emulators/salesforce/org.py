@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from emulators.salesforce import control, ids, rest, seed
+from emulators.salesforce.bulk import BulkJobs
 from emulators.salesforce.campaigns import CampaignRules
 from emulators.salesforce.clock import Clock
 from emulators.salesforce.dml import Actor, Engine, ValidationRule
@@ -33,7 +34,14 @@ from emulators.salesforce.wire import Reply, Request, error_reply
 
 API_VERSION = "62.0"
 _DATA_PATH = re.compile(r"^/services/data(?:/v(?P<version>\d+\.\d)(?P<rest>/.*)?)?/?$")
-FAULT_KINDS = ("unable_to_lock_row", "server_unavailable", "expire_session", "limit_exhausted")
+FAULT_KINDS = (
+    "unable_to_lock_row",
+    "server_unavailable",
+    "expire_session",
+    "limit_exhausted",
+    "bulk_unable_to_lock_row",  # per Bulk API 2.0 row (bulk.py)
+    "bulk_job_failed",  # per Bulk API 2.0 job
+)
 UNORDERED_ROWS = ("insertion", "reverse")  # how rows no ORDER BY decides come back
 DUPLICATE_RULE_OPTIONS = ("alert", "block", "none")  # the seed option duplicate_rules
 LIMIT_EXCEEDED = SfError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", status=403)
@@ -50,7 +58,6 @@ FIXED_LIMITS = {
     "ConcurrentAsyncGetReportInstances": 200,
     "ConcurrentSyncReportRuns": 20,
     "DailyAsyncApexExecutions": 250000,
-    "DailyBulkApiRequests": 5000,
     "DailyBulkV2QueryJobs": 10000,
     "DailyDurableGenericStreamingApiEvents": 10000,
     "DailyDurableStreamingApiEvents": 10000,
@@ -73,12 +80,24 @@ FIXED_LIMITS = {
 }
 
 
+BULK_BATCHES = 15_000  # per rolling 24 h, shared by Bulk API 1.0 and 2.0
+
+
 class Limits:
-    """The org's daily API request allocation (Sforce-Limit-Info, /limits, 403s)."""
+    """The org's daily API request allocation (Sforce-Limit-Info, /limits, 403s), and the
+    Bulk API batches ingest jobs consumed (DailyBulkApiBatches; the sample's older name,
+    DailyBulkApiRequests, shows the same count)."""
 
     def __init__(self, daily_limit: int) -> None:
         self.used, self.max = 0, daily_limit
+        self.bulk_batches = 0
         self._lock = threading.Lock()
+
+    def spend_bulk_batches(self, count: int) -> None:
+        """Count the 10,000-record batches of an ingest job (Salesforce counts a batch
+        beyond the allocation too; the job is processed anyway, here as there)."""
+        with self._lock:
+            self.bulk_batches += count
 
     def spend(self) -> bool:
         """Count one API call; False when the allocation is already spent."""
@@ -100,6 +119,9 @@ class Limits:
         """GET /limits: a Developer Edition's allocations, with DailyApiRequests live."""
         body = {name: {"Max": value, "Remaining": value} for name, value in FIXED_LIMITS.items()}
         body["DailyApiRequests"] = {"Max": self.max, "Remaining": max(0, self.max - self.used)}
+        batches = {"Max": BULK_BATCHES, "Remaining": max(0, BULK_BATCHES - self.bulk_batches)}
+        body["DailyBulkApiBatches"] = batches
+        body["DailyBulkApiRequests"] = dict(batches)
         return dict(sorted(body.items()))
 
 
@@ -179,6 +201,7 @@ class Org:
         self.counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self.open_or_seed()
+        self.bulk = BulkJobs(self)  # Bulk API 2.0 ingest jobs, kept in the store
 
     def open_or_seed(self) -> None:
         if self.store.meta("seeded"):
@@ -191,6 +214,7 @@ class Org:
         self.root_url = self.oauth.root_url = root_url
 
     def close(self) -> None:
+        self.bulk.close()
         self.outbound.close()
         self.store.close()
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emulators.salesforce import duplicates, ids
+from emulators.salesforce import bulk, duplicates, ids
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime, parse_datetime
 from emulators.salesforce.dml import Actor, MultipleMatches
@@ -408,6 +408,7 @@ def tooling_delete(org: "Org", request: Request) -> Reply:
 
 TYPE, ID = r"(?P<type>\w+)", r"(?P<id>[^/]+)"
 FIELD, VALUE = r"(?P<field>\w+)", r"(?P<value>[^/]+)"
+JOB = r"(?P<job>[^/]+)"
 ROUTES = [
     Route("GET", r"", "/", resources),
     Route("GET", r"/query", "/query", query),
@@ -453,6 +454,18 @@ ROUTES = [
         rf"/composite/sobjects/{TYPE}/{FIELD}",
         "/composite/sobjects/{type}/{field}",
         collection_upsert,
+    ),
+    Route("POST", r"/jobs/ingest", "/jobs/ingest", bulk.create_job),
+    Route("GET", r"/jobs/ingest", "/jobs/ingest", bulk.list_jobs),
+    Route("GET", rf"/jobs/ingest/{JOB}", "/jobs/ingest/{id}", bulk.job_info),
+    Route("PATCH", rf"/jobs/ingest/{JOB}", "/jobs/ingest/{id}", bulk.patch_job),
+    Route("DELETE", rf"/jobs/ingest/{JOB}", "/jobs/ingest/{id}", bulk.delete_job),
+    Route("PUT", rf"/jobs/ingest/{JOB}/batches", "/jobs/ingest/{id}/batches", bulk.upload),
+    Route(
+        "GET",
+        rf"/jobs/ingest/{JOB}/(?P<kind>(?i:successfulResults|failedResults|unprocessedRecords))",
+        "/jobs/ingest/{id}/{results}",
+        bulk.results,
     ),
     Route("GET", r"/tooling/query", "/tooling/query", tooling_query),
     Route(

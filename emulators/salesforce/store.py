@@ -129,6 +129,11 @@ class Store:
             self._writing()
             return self.db.execute(sql, params).rowcount
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.lock:
+            self._writing()
+            self.db.executemany(sql, rows)
+
     def _writing(self) -> None:
         """Issue the savepoint of the open transactions that have none yet: they began
         with no write between them, so the outermost of them owns one the others share."""
