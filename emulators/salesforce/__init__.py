@@ -29,7 +29,7 @@ lists the tabs a user sees.
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
 soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
 write rules), security (profiles, permission sets, who sees what), sobject_collections,
-tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
+bulk (Bulk API 2.0 ingest jobs, written through the collections' per-record path), tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
 (custom object tabs, and the REST /tabs a user sees), outbound (Outbound Messages),
 oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
 
@@ -42,7 +42,10 @@ control surface is no user: no object or field security, no duplicate rule), iss
 "contact_id"?, "account_id"?}), request counts, limits, expire_sessions, advance_clock,
 set_unordered_rows (POST query_order: rows no ORDER BY decides come back in insertion order,
 or reversed, to show code that relies on an order Salesforce does not promise), and
-Outbound Messages:
+Outbound Messages, and Bulk API 2.0 (bulk.py): GET /_emulator/bulk (jobs by state, jobs and
+records processed, records failed, batches), POST /_emulator/bulk {"paused"?, "chunk_delay"?},
+POST /_emulator/bulk/wait {"timeout"?} (wait_bulk, pause_bulk, bulk_status in process), and
+the fault kinds "bulk_unable_to_lock_row" (N rows) and "bulk_job_failed" (N jobs):
 
     action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
                                       ["Email", "HasOptedOutOfEmail"], retry_delays=[0.1])
@@ -184,8 +187,23 @@ Known differences from Salesforce, on purpose or for want of evidence:
   resource lists tabs "available" to the user, hidden by the user or not); its entries have
   no colors or icons (empty lists and URLs) and a Classic "/<key prefix>/o" url; there is
   no describeTabs (apps) and no user tab customisation.
-- Not emulated: SOAP login, Bulk APIs, /composite, /composite/batch and /tree, SOSL, Apex
-  REST, the Metadata API; recycle-bin purge and undelete.
+- Bulk API 2.0 (bulk.py): ingest jobs only (no query jobs, no multipart create, no
+  relationship columns, no assignment rules); one job processed at a time, in the order
+  jobs were closed, 200 rows per transaction; hardDelete deletes to the recycle bin;
+  jobs are kept until deleted (Salesforce removes them 7 days after they end); results of a
+  job being processed show the rows done so far; GET jobs/ingest answers every job in one
+  page. Wordings are the emulator's, for want of Salesforce's, for: a wrong state
+  (INVALIDJOBSTATE), a bad job definition (INVALIDJOB "InvalidJob : ..."), an oversized
+  upload (400 ClientInputError "Failed to read request. Exceeded max size limit of ...",
+  after Bulk API 1.0's), a malformed CSV or wrong column count ("InvalidBatch : ..."), a
+  row's wrong type (INVALID_TYPE_ON_FIELD_IN_RECORD "<label>: value not of required type:
+  <value>"), an injected job failure, and sf__Error's fields joined by ",". Bulk rows get
+  no Sforce-Duplicate-Rule-Header (documented for REST writes only), so alert rules refuse
+  them. DailyBulkApiBatches counts one batch per started 10,000 rows of a job, never
+  refuses (Salesforce's shared 15,000 per 24 h); DailyBulkApiRequests shows the same count.
+- Not emulated: SOAP login, Bulk API 1.0, Bulk API 2.0 query jobs, /composite,
+  /composite/batch and /tree, SOSL, Apex REST, the Metadata API; recycle-bin purge and
+  undelete.
 """
 
 from emulators.salesforce.emulator import SalesforceEmulator
