@@ -7,6 +7,11 @@ latency of the calls the sync makes most: a 2000-row query page (the first page,
 reached through nextRecordsUrl), `WHERE Email IN (200 emails)`, and 200-record sObject
 Collections calls (PATCH update and PATCH upsert on an external id). Median and p95 are
 over `--runs` calls; each call is one HTTP request on a keep-alive connection.
+
+Then write throughput in records/s, wall clock and this process's CPU (the emulator runs in
+it; on a shared machine the CPU figure is the steadier one): collection upsert (the 200-record
+calls above) and a Bulk API 2.0 upsert job of `--bulk-rows` rows (half updates, half new)
+through simple-salesforce's bulk2, polled as a caller must.
 """
 
 import argparse
@@ -38,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--bulk-rows", type=int, default=20_000)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -52,6 +58,7 @@ def main() -> None:
             version="62.0",
         )
         _measure_all(sf, args.runs)
+        _throughput(sf, args.runs, args.bulk_rows)
         print(f"\npeak RSS at the end      {_peak_mib():.0f} MiB")
         print(f"API calls counted        {sf.api_usage['api-usage'].used:,}")
 
@@ -137,6 +144,31 @@ def _upsert(sf: Salesforce, contacts: list[dict], run: int) -> None:
         json={"allOrNone": False, "records": records},
     )
     assert all(r["success"] for r in results), results[0]
+
+
+def _throughput(sf: Salesforce, runs: int, bulk_rows: int) -> None:
+    print(f"\n{'write throughput':46} {'wall':>11} {'cpu':>11}")
+    first = 10**6  # keys no earlier run used
+    wall, cpu = time.perf_counter(), time.process_time()
+    for run in range(runs):
+        _upsert(sf, [], first + run)
+    _rate("composite/sobjects upsert", runs * 200, wall, cpu)
+    rows = [
+        {"CM_Subscriber_Id__c": f"sub-{first + n}", "LastName": f"Bulk {n}", "Email": ""}
+        for n in range(bulk_rows)  # the first runs * 100 keys exist: updates, the rest new
+    ]
+    wall, cpu = time.perf_counter(), time.process_time()
+    (summary,) = sf.bulk2.Contact.upsert(
+        records=rows, external_id_field="CM_Subscriber_Id__c", wait=0.2
+    )
+    assert summary["numberRecordsFailed"] == 0, summary
+    _rate(f"Bulk API 2.0 upsert job, {bulk_rows:,} rows", bulk_rows, wall, cpu)
+
+
+def _rate(label: str, records: int, wall: float, cpu: float) -> None:
+    wall_rate = records / (time.perf_counter() - wall)
+    cpu_rate = records / max(time.process_time() - cpu, 1e-9)
+    print(f"{label:46} {wall_rate:7.0f} r/s {cpu_rate:7.0f} r/s")
 
 
 def _report(label: str, runs: int, call: Callable[[], Any]) -> None:

@@ -29,7 +29,8 @@ lists the tabs a user sees.
 Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST handlers),
 soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
 write rules), security (profiles, permission sets, who sees what), sobject_collections,
-bulk (Bulk API 2.0 ingest jobs, written through the collections' per-record path), tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
+bulk (Bulk API 2.0 ingest jobs, written through the collections' per-record path),
+tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
 (custom object tabs, and the REST /tabs a user sees), outbound (Outbound Messages),
 oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
 
