@@ -10,8 +10,8 @@ Writers may defer() an item until the outermost transaction commits: items defer
 a savepoint that rolls back are dropped, and on_commit listeners get the rest in one list
 per outermost transaction (Outbound Messages use this: one message per DML call).
 
-Savepoints are lazy, because they were most of the cost of a 200-record collection call
-(one record ran four nested transactions, eight statements, before it wrote a row): a
+Savepoints are lazy, so that a collection record (four nested transactions, eight
+SAVEPOINT/RELEASE statements before it wrote a row) pays for one savepoint at most: a
 transaction() issues its SAVEPOINT only when the first write happens inside it, and nested
 transactions that began with no write between them share one SQLite savepoint (an inner
 one that fails rolls back to it without releasing it). A transaction that only read, or
