@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from salesforce.connection import TabsChange, apply_show_tabs
 from sync.webhooks import WebhookChange, apply_setting
@@ -36,7 +37,36 @@ class SettingsForm(forms.ModelForm):
         return []
 
 
+def limits(model, name: str) -> tuple[int, int]:
+    """A number field's real minimum and maximum, read from the model's validators so the
+    form's words and the stored rule cannot drift apart."""
+    validators = model._meta.get_field(name).validators
+    low = next(v.limit_value for v in validators if isinstance(v, MinValueValidator))
+    high = next(v.limit_value for v in validators if isinstance(v, MaxValueValidator))
+    return low, high
+
+
+DAYS_MIN, DAYS_MAX = limits(SyncSettings, "days_to_keep")
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
 class SyncSettingsForm(SettingsForm):
+    days_to_keep = forms.IntegerField(
+        label="Days to keep in Salesforce",
+        min_value=DAYS_MIN,
+        max_value=DAYS_MAX,
+        error_messages={
+            "min_value": f"Keep tracking data for at least {_days(DAYS_MIN)}: "
+            f"the minimum is {DAYS_MIN}.",
+            "max_value": f"Keep tracking data for at most {_days(DAYS_MAX)} (about ten years).",
+        },
+        help_text=f"From {DAYS_MIN} to {DAYS_MAX} days. Tracking data older than this is removed "
+        "from Salesforce at the next sync. It stays in Campaign Monitor and can be imported "
+        "again later.",
+    )
     hour = forms.TypedChoiceField(
         label="Hour of the day",
         choices=[(h, f"{h:02d}:00") for h in range(24)],
@@ -62,8 +92,6 @@ class SyncSettingsForm(SettingsForm):
             "weekday": "Weekly runs on this day, at the hour above.",
             "import_tracking": "Bring sends, opens, clicks, unsubscribes and bounces into "
             "Salesforce's email tracking statistics.",
-            "days_to_keep": "Tracking data older than this is removed from Salesforce at the "
-            "next sync. It stays in Campaign Monitor and can be imported again later.",
             "change_poll_minutes": "How often cmsync checks Salesforce for Contact, Lead and "
             "Account changes to react to (1–60). Outbound Messages, if set up, arrive at once.",
             "cm_webhooks": "cmsync registers a webhook on each connected list, so "
@@ -85,7 +113,6 @@ class SyncSettingsForm(SettingsForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.initial["custom_days"] = self.instance.custom_day_list
-        self.fields["days_to_keep"].widget.attrs.update(min=1, max=3650)
         self.fields["change_poll_minutes"].widget.attrs.update(min=1, max=60)
 
     def follow_ups(self, user) -> list[WebhookChange]:

@@ -1,10 +1,10 @@
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from campaign_monitor.models import Connection
+from cmsync import answers
 from cmsync.access import require_perm
 from salesforce.views import salesforce_context
 from sync.views import sync_context
@@ -25,11 +25,13 @@ def _settings_page(
     *,
     with_mapping: bool = False,
     extra_context: dict | None = None,
+    anchor: str = "settings-form",
 ) -> HttpResponse:
     """Show one settings form; on POST validate everything, confirm risky changes, save.
 
     Nothing is saved unless every form on the page is valid and every risky change is
-    confirmed; django-auditlog records each changed field.
+    confirmed; django-auditlog records each changed field. Every answer (saved, errors,
+    please confirm) shows inside the form's card, and the page opens there (``anchor``).
     """
     model_name = form_class._meta.model._meta.model_name
     require_perm(request, f"settings_app.view_{model_name}")
@@ -54,12 +56,20 @@ def _settings_page(
                 form.save()
                 if formset is not None:
                     formset.save()
-            messages.success(request, f"{instance} saved.")
+            answers.success(request, f"{instance} saved.", anchor)
             for change in form.follow_ups(request.user):
-                (messages.success if change.done else messages.warning)(request, change.message)
-            return redirect(request.path)
+                (answers.success if change.done else answers.warning)(
+                    request, change.message, anchor
+                )
+            return answers.redirect_to(anchor, request.path)
 
-    context = {"form": form, "formset": formset, "can_change": can_change, "confirm": confirm}
+    context = {
+        "form": form,
+        "formset": formset,
+        "can_change": can_change,
+        "confirm": confirm,
+        "anchor": anchor,
+    }
     context.update(extra_context or {})
     return render(request, template, context)
 
@@ -74,7 +84,11 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
         **sync_context(request),
     }
     return _settings_page(
-        request, SyncSettingsForm, "settings_app/sync.html", extra_context=connections
+        request,
+        SyncSettingsForm,
+        "settings_app/sync.html",
+        extra_context=connections,
+        anchor="sync-settings",
     )
 
 
