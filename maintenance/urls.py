@@ -8,6 +8,7 @@ urlpatterns = [
     path("messages/export/", views.message_export, name="maintenance-messages-export"),
     path("audit/export/", views.audit_export, name="maintenance-audit-export"),
     path("messages/action/", views.message_action, name="maintenance-message-action"),
+    path("messages/delete/", views.message_delete, name="maintenance-messages-delete"),
     path("codes/<str:code>/", views.code_help, name="maintenance-code"),
     path("reset/", views.reset_view, name="maintenance-reset"),
     path("alerts/", views.alerts_view, name="maintenance-alerts"),

@@ -15,8 +15,10 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cmsync import answers
 from cmsync.access import require_perm
 from sync import runner
 from sync.models import SyncRun
@@ -188,10 +190,13 @@ def message_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     )
 
 
+MESSAGES_ANCHOR = "messages-form"
+
+
 @login_required
 @require_POST
 def message_action(request: HttpRequest) -> HttpResponse:
-    """Delete selected, delete all, or retry selected."""
+    """Retry selected now; Delete selected and Delete all go to their confirmation page."""
     action = request.POST.get("action")
     visible = _messages_for(request)
     chosen = visible.filter(pk__in=request.POST.getlist("message"))
@@ -202,13 +207,55 @@ def message_action(request: HttpRequest) -> HttpResponse:
         if retryable:
             _request_retry_run(request, len(retryable))
         else:
-            flash.error(request, "None of the chosen messages has a record that can be retried.")
+            answers.error(
+                request,
+                "None of the chosen messages has a record that can be retried.",
+                MESSAGES_ANCHOR,
+            )
     elif action in ("delete", "delete_all"):
         require_perm(request, "maintenance.delete_message")
-        target = visible if action == "delete_all" else chosen
+        if action == "delete_all":
+            query = urlencode({"all": "1"})
+        else:
+            query = urlencode({"message": [m.pk for m in chosen]}, doseq=True)
+        return redirect(f"{reverse('maintenance-messages-delete')}?{query}")
+    return answers.redirect_to(MESSAGES_ANCHOR, "maintenance-messages")
+
+
+def _messages_to_delete(request: HttpRequest, data) -> tuple:
+    """The messages a delete confirmation names: all the user can see, or those chosen."""
+    visible = _messages_for(request)
+    if data.get("all") == "1":
+        return visible, True
+    return visible.filter(pk__in=[i for i in data.getlist("message") if i.isdigit()]), False
+
+
+@login_required
+def message_delete(request: HttpRequest) -> HttpResponse:
+    """Delete selected or all messages: asks first (GET), deletes (POST)."""
+    require_perm(request, "maintenance.delete_message")
+    data = request.POST if request.method == "POST" else request.GET
+    target, everything = _messages_to_delete(request, data)
+    if request.method == "POST":
         deleted, _ = target.delete()
-        flash.success(request, f"Deleted {deleted} message{'' if deleted == 1 else 's'}.")
-    return redirect("maintenance-messages")
+        answers.success(request, f"Deleted {plural(deleted, 'message')}.", MESSAGES_ANCHOR)
+        return answers.redirect_to(MESSAGES_ANCHOR, "maintenance-messages")
+    count = target.count()
+    if not count:
+        answers.error(request, "Choose the messages to delete first.", MESSAGES_ANCHOR)
+        return answers.redirect_to(MESSAGES_ANCHOR, "maintenance-messages")
+    context = {
+        "count": count,
+        "everything": everything,
+        "ids": [] if everything else list(target.values_list("pk", flat=True)),
+        "cancel_url": reverse("maintenance-messages"),
+    }
+    return render(request, "maintenance/delete_messages.html", context)
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 message", "2 messages"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _request_retry_run(request: HttpRequest, count: int) -> None:
@@ -216,12 +263,16 @@ def _request_retry_run(request: HttpRequest, count: int) -> None:
         runner.ensure_ready()
         run, _ = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
     except (runner.SyncUnavailable, runner.BrokerUnavailable) as exc:
-        flash.warning(request, f"{records(count)} will be retried at the next sync. {exc}")
+        answers.warning(
+            request, f"{records(count)} will be retried at the next sync. {exc}", MESSAGES_ANCHOR
+        )
         return
     record_action(run, "sync", f"Retry of {records(count)} (sync run {run.pk})")
     queued = "is" if count == 1 else "are"
-    flash.success(
-        request, f"{records(count)} {queued} queued: sync run {run.pk} writes them first."
+    answers.success(
+        request,
+        f"{records(count)} {queued} queued: sync run {run.pk} writes them first.",
+        MESSAGES_ANCHOR,
     )
 
 
@@ -248,11 +299,12 @@ def reset_view(request: HttpRequest) -> HttpResponse:
                 request.user, delete_tracking=form.cleaned_data["delete_tracking"]
             )
         except reset.ResetRefused as exc:
-            flash.error(request, str(exc))
-            return redirect("maintenance")
-        flash.success(request, f"Stored sync data cleared: {reset.describe(cleared)}.")
-        return redirect("maintenance")
-    return render(request, "maintenance/reset.html", {"form": form, "counts": reset.counts()})
+            answers.error(request, str(exc), "reset")
+            return answers.redirect_to("reset", "maintenance")
+        answers.success(request, f"Stored sync data cleared: {reset.describe(cleared)}.", "reset")
+        return answers.redirect_to("reset", "maintenance")
+    context = {"form": form, "counts": reset.counts(), "cancel_url": reverse("maintenance")}
+    return render(request, "maintenance/reset.html", context)
 
 
 @login_required
@@ -262,12 +314,11 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
     form = AlertForm(request.POST, instance=AlertSettings.get_solo())
     if form.is_valid():
         form.save()
-        flash.success(request, "Alert settings saved.")
+        answers.success(request, "Alert settings saved.", "alerts")
     else:
-        flash.error(
-            request, "Alert settings not saved: " + " ".join(form.errors.get("__all__", []))
-        )
-    return redirect("maintenance")
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        answers.error(request, f"Alert settings not saved: {problems}", "alerts")
+    return answers.redirect_to("alerts", "maintenance")
 
 
 def _components_connection(request: HttpRequest):
@@ -275,7 +326,7 @@ def _components_connection(request: HttpRequest):
 
     connection = usable_connection(request.user)
     if connection is None:
-        flash.error(request, "Connect Salesforce first (Sync tab).")
+        answers.error(request, "Connect Salesforce first (Sync tab).", "components")
     return connection
 
 
@@ -290,7 +341,7 @@ def components_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, COMPONENTS)
     connection = _components_connection(request)
     if connection is None:
-        return redirect("maintenance")
+        return answers.redirect_to("components", "maintenance")
     try:
         if request.POST.get("action") == "install":
             added = install_components(connection, settings.CMSYNC_URL)
@@ -299,13 +350,13 @@ def components_view(request: HttpRequest) -> HttpResponse:
                 "maintenance",
                 f"Installed Salesforce components: {', '.join(added) or 'nothing was missing'}",
             )
-            flash.success(request, f"Installed {len(added)} Salesforce components.")
+            answers.success(request, f"Installed {len(added)} Salesforce components.", "components")
         else:
             check_schema(connection)
-            flash.success(request, "Salesforce components checked.")
+            answers.success(request, "Salesforce components checked.", "components")
     except SalesforceError as exc:
-        flash.error(request, explain(exc))
-    return redirect("maintenance")
+        answers.error(request, explain(exc), "components")
+    return answers.redirect_to("components", "maintenance")
 
 
 @login_required
@@ -318,27 +369,31 @@ def remove_components_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, COMPONENTS)
     connection = _components_connection(request)
     if connection is None:
-        return redirect("maintenance")
+        return answers.redirect_to("components", "maintenance")
     layouts_only = request.GET.get("what", request.POST.get("what")) == "layouts"
     if request.method == "POST":
         try:
             removed = remove_components(connection, layouts_only=layouts_only)
         except SalesforceError as exc:
-            flash.error(request, explain(exc))
-            return redirect("maintenance")
+            answers.error(request, explain(exc), "components")
+            return answers.redirect_to("components", "maintenance")
         record_action(
             SalesforceSettings.get_solo(),
             "maintenance",
             f"Removed Salesforce components: {', '.join(removed) or 'nothing was installed'}",
         )
-        flash.success(request, f"Removed {len(removed)} Salesforce components.")
-        return redirect("maintenance")
+        answers.success(request, f"Removed {len(removed)} Salesforce components.", "components")
+        return answers.redirect_to("components", "maintenance")
     try:
         counts = {} if layouts_only else removal_counts(connection)
     except SalesforceError as exc:
-        flash.error(request, explain(exc))
-        return redirect("maintenance")
-    context = {"layouts_only": layouts_only, "counts": counts}
+        answers.error(request, explain(exc), "components")
+        return answers.redirect_to("components", "maintenance")
+    context = {
+        "layouts_only": layouts_only,
+        "counts": counts,
+        "cancel_url": reverse("maintenance") + "#components",
+    }
     return render(request, "maintenance/remove_components.html", context)
 
 
@@ -354,12 +409,16 @@ def readers_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, COMPONENTS)
     connection = _components_connection(request)
     if connection is None:
-        return redirect("maintenance")
+        return answers.redirect_to("components", "maintenance")
     try:
         gateway = connection.gateway(retries=1)
         if permissions.READER not in permissions.installed_sets(gateway):
-            flash.error(request, "Install cmsync's components first: the reader set is missing.")
-            return redirect("maintenance")
+            answers.error(
+                request,
+                "Install cmsync's components first: the reader set is missing.",
+                "components",
+            )
+            return answers.redirect_to("components", "maintenance")
         users = permissions.active_users(gateway)
         if request.method == "POST":
             known = {u.id for u in users}
@@ -379,7 +438,7 @@ def readers_view(request: HttpRequest) -> HttpResponse:
             return redirect("maintenance-readers")
         assigned = permissions.assignees(gateway, permissions.READER)
     except SalesforceError as exc:
-        flash.error(request, explain(exc))
-        return redirect("maintenance")
+        answers.error(request, explain(exc), "components")
+        return answers.redirect_to("components", "maintenance")
     context = {"users": users, "assigned": assigned, "set_name": permissions.READER}
     return render(request, "maintenance/readers.html", context)

@@ -194,7 +194,7 @@ def test_users_limited_to_clients_cannot_delete_messages_they_cannot_see(
     assert api.delete(f"/api/v1/messages/{theirs}/").status_code == 404
     assert api.delete(f"/api/v1/messages/{nobodys}/").status_code == 404
     api.post("/api/v1/messages/delete/", {"ids": [theirs, nobodys]}, format="json")
-    alice_client.post("/maintenance/messages/action/", {"action": "delete", "message": [nobodys]})
-    alice_client.post("/maintenance/messages/action/", {"action": "delete_all"})
+    alice_client.post("/maintenance/messages/delete/", {"message": [nobodys]})
+    alice_client.post("/maintenance/messages/delete/", {"all": "1"})
 
     assert set(Message.objects.values_list("pk", flat=True)) == {theirs, nobodys}

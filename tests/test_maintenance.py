@@ -62,10 +62,48 @@ def test_delete_selected_and_delete_all(alice_client):
     response = alice_client.post(
         "/maintenance/messages/action/", {"action": "delete", "message": [one.pk]}, follow=True
     )
+    assert "Delete 1 message?" in response.text  # asked on a page of its own
+    assert Message.objects.count() == 3
+    response = alice_client.post(
+        "/maintenance/messages/delete/", {"message": [one.pk]}, follow=True
+    )
     assert "Deleted 1 message." in response.text
     assert set(Message.objects.values_list("pk", flat=True)) == {two.pk, three.pk}
-    alice_client.post("/maintenance/messages/action/", {"action": "delete_all"})
+    alice_client.post("/maintenance/messages/delete/", {"all": "1"})
     assert not Message.objects.exists()
+
+
+def test_delete_all_asks_first_and_changes_nothing_until_yes(alice_client):
+    message(), message()
+    response = alice_client.post(
+        "/maintenance/messages/action/", {"action": "delete_all"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/maintenance/messages/delete/?all=1"
+    assert "Delete all 2 messages you can see?" in response.text
+    assert "Yes, delete all 2 messages" in response.text
+    assert 'name="all" value="1"' in response.text
+    assert Message.objects.count() == 2
+    response = alice_client.post("/maintenance/messages/delete/", {"all": "1"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/maintenance/messages/#messages-form"
+    assert 'id="messages-form-answer"' in response.text
+    assert "Deleted 2 messages." in response.text
+    assert not Message.objects.exists()
+
+
+def test_delete_with_nothing_chosen_says_so_and_asks_nothing(alice_client):
+    message()
+    response = alice_client.get("/maintenance/messages/delete/", follow=True)
+    assert "Choose the messages to delete first." in response.text
+    assert Message.objects.count() == 1
+
+
+def test_only_full_access_is_asked_to_delete_messages(client, bob, carol):
+    kept = message()
+    for user in (bob, carol):
+        client.force_login(user)
+        assert client.get("/maintenance/messages/delete/?all=1").status_code == 403
+        assert client.post("/maintenance/messages/delete/", {"all": "1"}).status_code == 403
+    assert Message.objects.filter(pk=kept.pk).exists()
 
 
 def test_standard_users_may_retry_but_not_delete_and_limited_users_neither(

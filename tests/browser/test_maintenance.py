@@ -44,8 +44,9 @@ def test_message_details_help_retry_and_delete_all(console, live_server, world):
     expect(page.get_by_role("status")).to_contain_text("1 record is queued")
     expect(page.get_by_text("retry queued")).to_be_visible()
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Delete all").click()
+    page.get_by_role("link", name="Delete all…").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete all 1 message you can see?")
+    page.get_by_role("button", name="Yes, delete all 1 message").click()
     expect(page.get_by_role("status")).to_have_text("Deleted 1 message.")
     expect(page.get_by_text("No messages.")).to_be_visible()
 
