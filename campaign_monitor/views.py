@@ -168,7 +168,8 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_CLIENT, None)
         messages.success(request, "Disconnected from Campaign Monitor.")
         return redirect("sync")
-    return render(request, "campaign_monitor/disconnect.html", {"connection": connection})
+    context = {"connection": connection, "cancel_url": reverse("sync") + "#cm-title"}
+    return render(request, "campaign_monitor/disconnect.html", context)
 
 
 @login_required

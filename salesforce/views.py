@@ -154,7 +154,11 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your Salesforce connection was removed.")
         return redirect("sync")
     is_sync_user = SalesforceSettings.get_solo().sync_user_id == request.user.pk
-    context = {"connection": connection, "is_sync_user": is_sync_user}
+    context = {
+        "connection": connection,
+        "is_sync_user": is_sync_user,
+        "cancel_url": reverse("sync") + "#sf-title",
+    }
     return render(request, "salesforce/disconnect.html", context)
 
 

@@ -5,7 +5,7 @@
   function show(run) {
     box.querySelectorAll("[data-field]").forEach(function (el) {
       const value = run[el.dataset.field];
-      if (el.dataset.field === "last_error") { el.hidden = !value; }
+      if (el.dataset.field === "last_error" || "hideEmpty" in el.dataset) { el.hidden = !value; }
       if (value !== undefined && value !== null) el.textContent = value;
     });
     box.querySelectorAll("tr[data-step]").forEach(function (row) {
@@ -23,6 +23,8 @@
       .then(function (r) { return r.json(); })
       .then(function (run) {
         show(run);
+        const cancel = box.querySelector("#cancel-run");
+        if (cancel && run.cancel_note) cancel.hidden = true;  // already asked to stop
         if (run.status === "queued" || run.status === "running") {
           setTimeout(poll, 1000);
         } else {

@@ -116,7 +116,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = self.get_object()
         if not run.is_active:
             raise ValidationError({"non_field_errors": [f"Run {run.pk} is {run.status}."]})
-        runner.cancel(run)
+        runner.cancel(run, user=request.user)
         record_action(run, "sync", f"Sync run {run.pk} cancelled through the API")
         run.refresh_from_db()
         return Response(RunSerializer(run, context={"request": request}).data)

@@ -64,6 +64,15 @@ class SyncRun(models.Model):
     sf_api_remaining = models.PositiveIntegerField(null=True, blank=True)
     sf_api_used = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Who pressed Cancel (console or API); the run page says "Cancelled by <name>".
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     last_error = models.TextField(blank=True)
 
     class Meta:

@@ -1,9 +1,10 @@
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from campaign_monitor.models import ListOptions
+from campaign_monitor.models import Connection, ListOptions
 from campaign_monitor.signals import disconnecting
+from salesforce.models import SalesforceConnection, SalesforceSettings
 from settings_app.models import SyncSettings
 
 from . import runner, webhooks
@@ -34,3 +35,12 @@ def reschedule(sender, created: bool = False, **kwargs) -> None:
     with the defaults changes nothing; the dispatcher computes a missing time itself.)"""
     if not created:
         runner.reschedule()
+
+
+@receiver(post_delete, sender=Connection)
+@receiver(post_delete, sender=SalesforceConnection)
+@receiver(post_save, sender=SalesforceSettings)
+def reschedule_on_connection_change(sender, **kwargs) -> None:
+    """Disconnecting either side clears the next scheduled run (nothing would run then);
+    choosing a sync user brings it back. After the commit, so the change is what is read."""
+    transaction.on_commit(runner.follow_readiness)

@@ -179,6 +179,16 @@ def ensure_ready() -> tuple[Connection, list[ConnectedClient], SalesforceConnect
     return cm, clients, status.connection
 
 
+def not_ready_reason() -> str:
+    """Why no sync can start now ("" when one can), in words for the Sync tab; database
+    reads only, so the tab and the every-minute dispatcher can ask cheaply."""
+    try:
+        ensure_ready()
+    except SyncUnavailable as exc:
+        return str(exc)
+    return ""
+
+
 def _context(run: SyncRun, generation: int) -> Context:
     cm, clients, salesforce = ensure_ready()
     return Context(
@@ -362,15 +372,20 @@ def _store_outcome(run: SyncRun, generation: int, status: str, error: str) -> bo
     )
 
 
-def cancel(run: SyncRun) -> None:
-    """Drop a queued run; ask a running one to stop at its next checkpoint."""
+def cancel(run: SyncRun, user=None) -> None:
+    """Drop a queued run; ask a running one to stop at its next checkpoint. ``user`` is who
+    pressed Cancel (shown on the run page)."""
     now = timezone.now()
     queued = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED)
     if not queued.update(
-        status=SyncRun.Status.CANCELLED, active=None, finished_at=now, last_error="Cancelled."
+        status=SyncRun.Status.CANCELLED,
+        active=None,
+        finished_at=now,
+        last_error="Cancelled.",
+        cancelled_by=user,
     ):
         SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-            cancel_requested=True
+            cancel_requested=True, cancelled_by=user
         )
 
 
@@ -384,12 +399,26 @@ def cancel_all() -> None:
 
 
 def reschedule(now=None) -> ScheduleState:
-    """Store the next scheduled run from the current settings (after any change)."""
+    """Store the next scheduled run from the current settings (after any change); none while
+    a sync cannot start (a side disconnected), so nothing claims a run that will not come."""
     now = now or timezone.now()
     state = ScheduleState.get_solo()
-    state.next_run_at = next_run(SyncSettings.get_solo(), now)
+    ready = not not_ready_reason()
+    state.next_run_at = next_run(SyncSettings.get_solo(), now) if ready else None
     state.save(update_fields=["next_run_at"])
     return state
+
+
+def follow_readiness() -> None:
+    """After a connection changes: clear the next run while a sync cannot start, and bring it
+    back once it can; a time already stored stays (a due run is not skipped)."""
+    state = ScheduleState.get_solo()
+    if not_ready_reason():
+        if state.next_run_at is not None:
+            state.next_run_at = None
+            state.save(update_fields=["next_run_at"])
+    elif state.next_run_at is None:
+        reschedule()
 
 
 def dispatch_due(now=None) -> SyncRun | None:
@@ -399,10 +428,10 @@ def dispatch_due(now=None) -> SyncRun | None:
     recover(now)
     cm_events.retry_due(now)
     state = ScheduleState.get_solo()
-    if state.next_run_at is None:
-        reschedule(now)
+    if state.next_run_at is None or not_ready_reason():
+        reschedule(now)  # none while a side is disconnected; the time again once it is back
         return None
-    if now < state.next_run_at or Connection.current() is None:
+    if now < state.next_run_at:
         return None
     today = now.astimezone(installation_tz()).date()
     full = GeneralSettings.get_solo().full_daily_sync and state.last_full_day != today

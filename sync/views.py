@@ -5,15 +5,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
 from salesforce.models import SalesforceSettings
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import changes, cm_events, outbound, runner, webhooks
+from . import changes, cm_events, outbound, progress, runner, webhooks
 from .api import RunSerializer
 from .context import COUNTERS
 from .models import ChangeWatch, ListWebhook, ScheduleState, SyncRun, WebhookWatch
@@ -79,18 +81,46 @@ def sync_context(request: HttpRequest) -> dict:
     runs = SyncRun.objects.filter(kind=SyncRun.Kind.PRIMARY)
     active = runs.filter(active=True).first()
     last = runs.exclude(status__in=SyncRun.ACTIVE).first()
+    blocked = runner.not_ready_reason()
+    scheduled = ScheduleState.get_solo().next_run_at or next_run(
+        SyncSettings.get_solo(), timezone.now()
+    )
     return {
         **change_detection(request),
         **campaign_monitor_changes(),
         "can_view_runs": True,
         "can_sync_now": request.user.has_perm(RUN),
+        "sync_blocked": blocked,
+        "sync_blocked_fix": first_fix(blocked),
         "active_run": active,
         "active_rows": count_rows(active),
+        "active_estimate": estimate(active),
         "last_run": last,
         "last_rows": count_rows(last),
-        "next_run_at": ScheduleState.get_solo().next_run_at
-        or next_run(SyncSettings.get_solo(), timezone.now()),
+        # Nothing is scheduled while a side is disconnected (runner.reschedule agrees).
+        "next_run_at": None if blocked else scheduled,
     }
+
+
+def first_fix(blocked: str) -> str:
+    """What to do first when the sync cannot run (said next to the disabled Sync now)."""
+    if not blocked:
+        return ""
+    if blocked.startswith("No Campaign Monitor client"):
+        return "Choose a Campaign Monitor client first."
+    if "Campaign Monitor" in blocked:
+        return "Connect Campaign Monitor first."
+    return "Connect Salesforce first."
+
+
+def estimate(run: SyncRun | None) -> str:
+    """ "About 3 minutes left, based on the last run (run 12)." for a running primary
+    sync with a finished one before it; "" otherwise."""
+    if run is None or run.kind != SyncRun.Kind.PRIMARY or run.status != SyncRun.Status.RUNNING:
+        return ""
+    previous = progress.previous_run(run)
+    left = progress.remaining(run, previous, [key for key, _ in STEPS])
+    return progress.describe(left, previous)
 
 
 def change_detection(request: HttpRequest) -> dict:
@@ -172,12 +202,12 @@ def sync_now(request: HttpRequest) -> HttpResponse:
         runner.ensure_ready()
         run, created = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
     except runner.SyncUnavailable as exc:
-        messages.error(request, str(exc))
-        return redirect("sync")
+        answers.error(request, str(exc), "primary-sync")
+        return answers.redirect_to("primary-sync", "sync")
     except runner.BrokerUnavailable as exc:
         record_action(exc.run, "sync", f"Sync now (run {exc.run.pk}, queued: broker unreachable)")
-        messages.error(request, str(exc))
-        return redirect("sync")
+        answers.error(request, str(exc), "primary-sync")
+        return answers.redirect_to("primary-sync", "sync")
     if created:
         record_action(run, "sync", f"Sync now (run {run.pk})")
         messages.success(request, "Sync started. It runs in the background; progress shows here.")
@@ -194,6 +224,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "rows": count_rows(run),
         "run_messages": run.messages.visible_to(request.user)[:50],
+        "can_cancel": run.is_active and request.user.has_perm(RUN),
+        "estimate": estimate(run),
     }
     if run.kind == SyncRun.Kind.CHANGES:
         total = run.changes.count()
@@ -216,7 +248,47 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     require_perm(request, VIEW)
     run = get_object_or_404(SyncRun, pk=run_id)
-    return JsonResponse(RunSerializer(run, context={"request": request}).data)
+    data = dict(RunSerializer(run, context={"request": request}).data)
+    data["estimate"] = estimate(run)  # the console's extra: "" when there is no basis
+    data["cancel_note"] = cancel_note(run)
+    data["started_display"] = started_display(run)
+    return JsonResponse(data)
+
+
+def started_display(run: SyncRun) -> str:
+    """When a worker took the run, as the run summary shows it; until then, the wait."""
+    if run.started_at is None:
+        return "waiting for a worker"
+    return date_format(timezone.localtime(run.started_at), "j M Y, H:i:s")
+
+
+def cancel_note(run: SyncRun) -> str:
+    """Who cancelled the run, and whether it has stopped yet, for the run page."""
+    if not (run.cancel_requested or run.status == SyncRun.Status.CANCELLED):
+        return ""
+    who = run.cancelled_by.get_username() if run.cancelled_by else ""
+    if run.status == SyncRun.Status.CANCELLED:
+        return f"Cancelled by {who}." if who else ""
+    return f"Cancel requested{f' by {who}' if who else ''}: it stops at the next safe point."
+
+
+@login_required
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Cancel a queued or running sync: asks first (GET), cancels (POST), audited. A running
+    run stops at its next safe point; the run page says who cancelled it."""
+    require_perm(request, RUN)
+    run = get_object_or_404(SyncRun, pk=run_id)
+    if not run.is_active:
+        answers.info(request, f"This run is already {run.get_status_display().lower()}.", "run")
+        return answers.redirect_to("run", "sync-run", run_id=run.pk)
+    if request.method == "POST":
+        runner.cancel(run, user=request.user)
+        record_action(run, "sync", f"Sync run {run.pk} cancelled")
+        run.refresh_from_db()
+        answers.success(request, cancel_note(run) or "Cancelled.", "run")
+        return answers.redirect_to("run", "sync-run", run_id=run.pk)
+    context = {"run": run, "cancel_url": reverse("sync-run", args=[run.pk])}
+    return render(request, "sync/cancel.html", context)
 
 
 @login_required

@@ -127,7 +127,11 @@ def test_settings_round_trip_with_the_etag_guard(keys):
 @pytest.mark.parametrize(
     "changes, field, message",
     [
-        ({"days_to_keep": 0}, "days_to_keep", "Ensure this value is greater than or equal to 1."),
+        (
+            {"days_to_keep": 0},
+            "days_to_keep",
+            "Keep tracking data for at least 1 day: the minimum is 1.",
+        ),
         ({"days_to_keep": "a week"}, "days_to_keep", "Enter a whole number."),
         ({"hour": 24}, "hour", "Select a valid choice. 24 is not one of the available choices."),
         (

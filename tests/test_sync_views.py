@@ -12,7 +12,8 @@ from sync.models import SyncRun
 pytestmark = pytest.mark.django_db
 
 
-def test_sync_tab_shows_no_run_yet_and_the_next_scheduled_run(alice_client):
+def test_sync_tab_shows_no_run_yet_and_the_next_scheduled_run(alice_client, world):
+    # Both sides connected (world): only then is a run scheduled (see test_sync_state.py).
     page = alice_client.get("/sync/").text
     assert "No sync has run yet." in page
     next_hour = (timezone.now() + timedelta(hours=1)).strftime("%H:00")
