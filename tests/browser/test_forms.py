@@ -1,0 +1,116 @@
+"""Forms never hide their answer: after a POST the page opens at the confirmation or the
+error, on a desktop screen and on a 390 px phone, and destructive actions ask on a page of
+their own."""
+
+import pytest
+from playwright.sync_api import expect
+
+from maintenance.models import Message
+from settings_app.models import SyncSettings
+from sync.models import SyncRun
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(SCREENS))
+def screen(request, console):
+    console.set_viewport_size(SCREENS[request.param])
+    return console
+
+
+def test_a_risky_settings_change_asks_in_view(screen, live_server):
+    page = screen
+    page.goto(f"{live_server.url}/sync/")
+    page.get_by_label("Never").check()
+    page.get_by_role("button", name="Save sync settings").click()
+
+    dialog = page.get_by_role("alertdialog", name="Please confirm")
+    expect(dialog).to_be_in_viewport()
+    expect(dialog).to_be_focused()
+    expect(dialog).to_contain_text("the primary sync stops running on its own")
+    assert SyncSettings.get_solo().frequency == "hourly"
+
+    dialog.get_by_role("button", name="Yes, save these settings").click()
+    saved = page.locator("#sync-settings").get_by_role("status")
+    expect(saved).to_have_text("Sync settings saved.")
+    expect(saved).to_be_in_viewport()
+    assert SyncSettings.get_solo().frequency == "never"
+
+
+def test_an_invalid_value_is_refused_in_view_with_the_real_minimum(screen, live_server):
+    page = screen
+    page.goto(f"{live_server.url}/sync/")
+    expect(page.get_by_text("From 1 to 3650 days.")).to_be_visible()
+    page.get_by_label("Days to keep in Salesforce").fill("0")
+    page.get_by_role("button", name="Save sync settings").click()
+
+    answer = page.locator("#form-answer")
+    expect(answer).to_be_in_viewport()
+    expect(answer).to_be_focused()
+    expect(answer).to_contain_text("Nothing was saved")
+    expect(answer).to_contain_text("Keep tracking data for at least 1 day: the minimum is 1.")
+    assert SyncSettings.get_solo().days_to_keep == 365
+
+
+def test_a_risky_general_option_asks_in_view(screen, live_server):
+    page = screen
+    page.goto(f"{live_server.url}/general/")
+    page.get_by_label("Disable account, contact and lead triggers").check()
+    page.get_by_role("button", name="Save general options").click()
+    expect(page.get_by_role("alertdialog", name="Please confirm")).to_be_in_viewport()
+
+
+def test_delete_all_messages_asks_on_its_own_page(screen, live_server):
+    page = screen
+    Message.objects.create(code="SF_RESTRICTED_PICKLIST", summary="Contact 003XYZ not written")
+    page.goto(f"{live_server.url}/maintenance/messages/")
+    page.get_by_role("link", name="Delete all…").click()
+    expect(page).to_have_url(f"{live_server.url}/maintenance/messages/delete/?all=1")
+    question = page.get_by_role("alertdialog")
+    expect(question).to_be_in_viewport()
+    expect(question).to_contain_text("Delete all 1 message you can see?")
+    assert Message.objects.count() == 1
+
+    question.get_by_role("link", name="Keep them").click()
+    assert Message.objects.count() == 1
+    page.get_by_role("link", name="Delete all…").click()
+    page.get_by_role("button", name="Yes, delete all 1 message").click()
+    answer = page.locator("#messages-form").get_by_role("status")
+    expect(answer).to_have_text("Deleted 1 message.")
+    expect(answer).to_be_in_viewport()
+    assert not Message.objects.exists()
+
+
+def test_reset_asks_on_its_own_page_and_refuses_without_the_tick_in_view(screen, live_server):
+    page = screen
+    page.goto(f"{live_server.url}/maintenance/")
+    page.get_by_role("link", name="Reset stored data…").click()
+    expect(page.get_by_role("alertdialog", name="Reset stored data?")).to_be_in_viewport()
+    page.get_by_role("button", name="Reset stored data").click()
+    refused = page.get_by_role("alert").filter(has_text="Nothing was reset")
+    expect(refused).to_be_in_viewport()
+    page.get_by_label("I understand that the next sync will read everything again").check()
+    page.get_by_role("button", name="Reset stored data").click()
+    answer = page.locator("#reset").get_by_role("status")
+    expect(answer).to_contain_text("Stored sync data cleared")
+    expect(answer).to_be_in_viewport()
+
+
+def test_the_run_page_cancel_asks_then_says_who_cancelled(screen, live_server):
+    page = screen
+    run = SyncRun.objects.create(trigger="manual")
+    page.goto(f"{live_server.url}/sync/runs/{run.pk}/")
+    expect(page.locator("[data-field=status_display]")).to_have_text("Queued")
+    page.get_by_role("link", name="Cancel this run…").click()
+    question = page.get_by_role("alertdialog")
+    expect(question).to_contain_text(f"Cancel primary sync run {run.pk}?")
+    expect(question).to_be_in_viewport()
+    question.get_by_role("button", name="Yes, cancel the run").click()
+
+    expect(page.locator("[data-field=status_display]")).to_have_text("Cancelled")
+    expect(page.locator("#run").get_by_role("status")).to_have_text("Cancelled by alice.")
+    expect(page.get_by_role("link", name="Cancel this run…")).to_have_count(0)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
