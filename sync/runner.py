@@ -44,6 +44,7 @@ RESEND_AFTER = timedelta(minutes=5)
 # Sending a task waits this little for an unreachable broker: Sync now answers at once.
 SEND_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 FINISH_ATTEMPTS = 3
+CM_NOT_CONNECTED = "Campaign Monitor is not connected."
 
 
 class SyncUnavailable(Exception):
@@ -169,7 +170,7 @@ def ensure_ready() -> tuple[Connection, list[ConnectedClient], SalesforceConnect
     """What a run needs, or SyncUnavailable saying plainly what is missing."""
     cm = Connection.current()
     if cm is None:
-        raise SyncUnavailable("Campaign Monitor is not connected.")
+        raise SyncUnavailable(CM_NOT_CONNECTED)
     clients = list(cm.connected_clients())
     if not clients:
         raise SyncUnavailable("No Campaign Monitor client is connected.")

@@ -92,6 +92,8 @@ def sync_context(request: HttpRequest) -> dict:
         "can_sync_now": request.user.has_perm(RUN),
         "sync_blocked": blocked,
         "sync_blocked_fix": first_fix(blocked),
+        # The reason, unless the fix already says it ("Connect Campaign Monitor first.").
+        "sync_blocked_detail": "" if blocked == runner.CM_NOT_CONNECTED else blocked,
         "active_run": active,
         "active_rows": count_rows(active),
         "active_estimate": estimate(active),
@@ -108,7 +110,7 @@ def first_fix(blocked: str) -> str:
         return ""
     if blocked.startswith("No Campaign Monitor client"):
         return "Choose a Campaign Monitor client first."
-    if "Campaign Monitor" in blocked:
+    if blocked == runner.CM_NOT_CONNECTED:
         return "Connect Campaign Monitor first."
     return "Connect Salesforce first."
 

@@ -32,7 +32,9 @@ def test_schedule_fields_follow_the_frequency_and_custom_needs_a_day(console):
     expect(page.get_by_label("Day of the week")).to_be_hidden()
 
     page.get_by_role("button", name="Save sync settings").click()
-    expect(page.get_by_text("Custom needs at least one day of the week.")).to_be_visible()
+    # Said next to the field (and in the summary at the top of the card).
+    days = page.locator(".field.invalid", has_text="Days of the week")
+    expect(days.get_by_text("Custom needs at least one day of the week.")).to_be_visible()
     expect(page.get_by_text("Nothing was saved")).to_be_visible()
     assert SyncSettings.get_solo().frequency == "hourly"
 
