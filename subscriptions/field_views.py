@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
@@ -113,11 +113,18 @@ def edit(request: HttpRequest, list_id: str, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def delete(request: HttpRequest, list_id: str, pk: int) -> HttpResponse:
+    """Delete a mapping: asks first (GET), deletes (POST)."""
     require_perm(request, DELETE)
-    _list_or_404(request, list_id)
+    _, found = _list_or_404(request, list_id)
     mapping = get_object_or_404(FieldMapping, pk=pk, list_id=list_id)
+    if request.method != "POST":
+        context = {
+            "mapping": mapping,
+            "list": found,
+            "cancel_url": reverse("subscriptions-fields", args=[list_id]),
+        }
+        return render(request, "subscriptions/field_delete.html", context)
     mapping.delete()
     messages.success(request, f"Mapping of {mapping.cm_key} deleted.")
     return redirect("subscriptions-fields", list_id)

@@ -370,10 +370,19 @@ def import_history(request: HttpRequest, list_id: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def import_cancel(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    """Cancel an import: asks first (GET), cancels (POST)."""
     require_perm(request, CHANGE)
     client, found, job = _job_or_404(request, list_id, job_id)
+    if request.method != "POST":
+        if not job.is_active:
+            return redirect("subscriptions-import-result", list_id, job.pk)
+        context = {
+            "job": job,
+            "list": found,
+            "cancel_url": reverse("subscriptions-import-result", args=[list_id, job.pk]),
+        }
+        return render(request, "subscriptions/import_cancel.html", context)
     if imports.cancel(job):
         messages.success(request, "Import cancelled.")
     else:

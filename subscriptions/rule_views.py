@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from campaign_monitor.views import visible_connected_clients
 from cmsync.access import require_perm
@@ -134,23 +134,35 @@ def rule_edit(request: HttpRequest, list_id: str, action: str) -> HttpResponse:
     return render(request, "subscriptions/rule.html", context, status=200)
 
 
-@require_POST
+def _ask(request: HttpRequest, template: str, target, action: str, rule) -> HttpResponse:
+    """The confirmation page of a rule action (GET asks, POST does it)."""
+    cancel_url = reverse("subscriptions-rules", args=[target.list_id]) + f"#rule-{action}"
+    context = {"target": target, "rule": rule, "title": ACTIONS[action], "cancel_url": cancel_url}
+    context["sobject"] = "Contact" if action.endswith("contact") else "Lead"
+    return render(request, template, context)
+
+
 @login_required
 def rule_delete(request: HttpRequest, list_id: str, action: str) -> HttpResponse:
+    """Delete a rule: asks first (GET), deletes (POST)."""
     require_perm(request, DELETE)
     target, action = _target(request, list_id), _action(action)
     rule = get_object_or_404(SubscriptionRule, list_id=list_id, action=action)
+    if request.method != "POST":
+        return _ask(request, "subscriptions/rule_delete.html", target, action, rule)
     rule.delete()
     messages.success(request, f"Rule '{ACTIONS[action]}' of {target.name} deleted.")
     return redirect("subscriptions-rules", list_id=list_id)
 
 
-@require_POST
 @login_required
 def rule_retrospective(request: HttpRequest, list_id: str, action: str) -> HttpResponse:
+    """Apply a rule to every existing record: asks first (GET), starts it (POST)."""
     require_perm(request, CHANGE)
     target, action = _target(request, list_id), _action(action)
     rule = get_object_or_404(SubscriptionRule, list_id=list_id, action=action)
+    if request.method != "POST":
+        return _ask(request, "subscriptions/rule_retrospective.html", target, action, rule)
     try:
         rules.request_retrospective(rule)
     except rules.RetroRefused as exc:
