@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sync", "0005_campaign_monitor_events"),
+        ("sync", "0006_lease"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
