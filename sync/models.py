@@ -1,5 +1,7 @@
 """The primary sync's state: runs, per-stream cursors, the local copy of subscriber states."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -84,6 +86,13 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"Sync run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long a finished run took (the time-left estimate is based on it)."""
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
 
     @property
     def total_written(self) -> int:
