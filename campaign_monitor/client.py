@@ -343,7 +343,7 @@ class CampaignMonitorClient:
             )
             if ordered_by and page.ordered_by != ordered_by.lower():
                 raise errors.CampaignMonitorError(
-                    f"{path} came back ordered by {page.ordered_by!r}, not {ordered_by!r}"
+                    f"{path} came back ordered by “{page.ordered_by}”, not “{ordered_by}”"
                 )
             yield page
             if page.is_last or not (page.records or page.rejected):
@@ -436,7 +436,7 @@ class CampaignMonitorClient:
     ) -> Iterator[Page]:
         """Subscribers who entered ``state`` on or after ``since``, oldest change first."""
         if state not in SUBSCRIBER_STATES:
-            raise ValueError(f"Unknown subscriber state {state!r}")
+            raise ValueError(f"Unknown subscriber state “{state}”")
         params = {
             **self._since(since),
             "orderfield": "date",
@@ -561,7 +561,7 @@ class CampaignMonitorClient:
     ) -> Iterator[Page]:
         """Opens, clicks, unsubscribes, bounces or spam complaints on or after ``since``."""
         if kind not in EVENT_KINDS:
-            raise ValueError(f"Unknown tracking event kind {kind!r}")
+            raise ValueError(f"Unknown tracking event kind “{kind}”")
         params = {**self._since(since), "orderfield": "date", "orderdirection": "asc"}
         path = f"campaigns/{campaign_id}/{kind}.json"
         return self.pages(path, TrackingEvent.parser(kind), params, ordered_by="date")

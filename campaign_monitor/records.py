@@ -36,7 +36,7 @@ def parse_date(value: str | None, tz: tzinfo) -> datetime | None:
             return datetime.strptime(value.strip(), fmt).replace(tzinfo=tz)
         except ValueError:
             continue
-    raise ValueError(f"Unrecognised Campaign Monitor date: {value!r}")
+    raise ValueError(f"Unrecognised Campaign Monitor date: “{value}”")
 
 
 def format_date(value: datetime, tz: tzinfo) -> str:
@@ -243,6 +243,15 @@ class Webhook:
         )
 
 
+def _event_text(row: dict, name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"The event's {name} is not text")
+    return value.strip()
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
     """One event of a list webhook's POST: a subscriber joined (Subscribe), was edited
@@ -258,27 +267,36 @@ class WebhookEvent:
 
     @classmethod
     def from_api(cls, row: dict, tz: tzinfo) -> "WebhookEvent":
-        kind = row["Type"]
+        """The event, or ValueError with a sentence saying what is wrong with it: the
+        sentence reaches the console's messages, so it names the event's fields, not ours."""
+        if not isinstance(row, dict):
+            raise ValueError("The event is not a set of named values")
+        kind = row.get("Type")
         if kind not in WEBHOOK_EVENTS:
-            raise ValueError(f"Unknown event type {kind!r}")
+            raise ValueError(f"Unknown event type “{kind or ''}”")
         # Subscribe carries no State: the subscriber is now Active.
         state = str(row.get("State") or ("Active" if kind == "Subscribe" else "")).lower()
         if state not in SUBSCRIBER_STATES:
-            raise ValueError(f"Unknown subscriber state {row.get('State')!r}")
+            raise ValueError(f"Unknown subscriber state “{row.get('State') or ''}”")
         if kind == "Deactivate" and state not in DEACTIVATED_STATES:
-            raise ValueError(f"A Deactivate event with state {row.get('State')!r}")
-        email = str(row["EmailAddress"]).strip()
+            raise ValueError(f"A Deactivate event cannot leave the state “{row.get('State')}”")
+        email = _event_text(row, "EmailAddress")
         if not email:
             raise ValueError("The event has no EmailAddress")
-        old_email = str(row.get("OldEmailAddress") or "").strip()
+        old_email = _event_text(row, "OldEmailAddress")
+        fields = row.get("CustomFields") or ()
+        if not isinstance(fields, list | tuple) or not all(
+            isinstance(f, dict) and "Key" in f and "Value" in f for f in fields
+        ):
+            raise ValueError("The event's CustomFields are not a list of Key and Value pairs")
         return cls(
             kind=kind,
             email=email,
             name=row.get("Name") or "",
             state=state,
-            date=event_date(row["Date"], tz),
+            date=event_date(_event_text(row, "Date"), tz),
             old_email="" if old_email.lower() == email.lower() else old_email,
-            custom_fields=tuple((f["Key"], f["Value"]) for f in row.get("CustomFields") or ()),
+            custom_fields=tuple((f["Key"], f["Value"]) for f in fields),
         )
 
     def subscriber(self) -> Subscriber:

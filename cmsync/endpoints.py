@@ -26,9 +26,9 @@ def check(url: str, service: str) -> str:
     try:
         parts = _split(url)
     except ValueError as exc:
-        raise EndpointRefused(f"{url!r} is not a valid {service} address.") from exc
+        raise EndpointRefused(f"“{url}” is not a valid {service} address.") from exc
     if not parts.hostname or parts.username is not None or parts.password is not None:
-        raise EndpointRefused(f"{url!r} is not a valid {service} address.")
+        raise EndpointRefused(f"“{url}” is not a valid {service} address.")
     if parts.scheme == "https":
         return url.strip().rstrip("/")
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
@@ -38,7 +38,7 @@ def check(url: str, service: str) -> str:
             f"{service} addresses must use HTTPS. Plain HTTP to this machine (a local "
             "emulator) needs ALLOW_INSECURE_LOOPBACK=1."
         )
-    raise EndpointRefused(f"{service} addresses must use HTTPS, not {url!r}.")
+    raise EndpointRefused(f"{service} addresses must use HTTPS, not “{url}”.")
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -120,7 +120,8 @@ CODES = {
     "CM_WEBHOOK_BAD_EVENT": Code(
         "Unreadable Campaign Monitor webhook event",
         "An event posted by a Campaign Monitor list webhook could not be read (for example "
-        "an unknown subscriber state or date); the batch's other events were applied.",
+        "an unknown subscriber state or date; the message says what was wrong with it); the "
+        "batch's other events were applied.",
         "Nothing to do: the primary sync reads the subscriber's state from Campaign Monitor "
         "at its next run. Check the subscriber in Campaign Monitor if it recurs.",
         retryable=False,

@@ -85,7 +85,7 @@ def audit_lockout(request: HttpRequest, username: str | None, ip_address: str | 
     record_action(
         instance,
         "security",
-        f"Login locked out: {settings.LOGIN_FAILURE_LIMIT} failed logins for {username!r} "
+        f"Login locked out: {settings.LOGIN_FAILURE_LIMIT} failed logins for “{username}” "
         f"from {ip_address or 'an unknown address'}; locked for "
         f"{settings.LOGIN_LOCKOUT_MINUTES} minutes",
     )
@@ -128,7 +128,7 @@ def unlock(attempt: AccessAttempt) -> int:
         record_action(
             user or attempt,
             "security",
-            f"Unlocked login for {username!r} from {ip_address or 'an unknown address'}",
+            f"Unlocked login for “{username}” from {ip_address or 'an unknown address'}",
         )
         deleted, _ = AccessAttempt.objects.filter(username=username, ip_address=ip_address).delete()
     return deleted

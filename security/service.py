@@ -198,7 +198,7 @@ def create_key(
             day = timezone.localtime(expires)
             until = f", expires {day.day} {day:%B %Y}"
         record_action(
-            user, "security", f"API key {name!r} created ({key.get_access_display()}{until})"
+            user, "security", f"API key “{name}” created ({key.get_access_display()}{until})"
         )
     return key, secret
 
@@ -210,4 +210,4 @@ def revoke_key(key) -> None:
         key.save(update_fields=["revoked", "revoked_at"])
         key.user.is_active = False
         key.user.save(update_fields=["is_active"])
-        record_action(key.user, "security", f"API key {key.name!r} revoked")
+        record_action(key.user, "security", f"API key “{key.name}” revoked")

@@ -278,6 +278,6 @@ def unlock_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return redirect("security")
     lockouts.unlock(attempt)
     messages.success(
-        request, f"Logins as {attempt.username!r} from {attempt.ip_address} are unlocked."
+        request, f"Logins as “{attempt.username}” from {attempt.ip_address} are unlocked."
     )
     return redirect("security")

@@ -289,7 +289,7 @@ class RuleViewSet(ListScoped, viewsets.ViewSet):
             rules.request_retrospective(rule)
         except rules.RetroRefused as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-        record_action(rule, "sync", f"Retrospective run of '{rule}' requested through the API")
+        record_action(rule, "sync", f"Retrospective run of “{rule}” requested through the API")
         rule.refresh_from_db()
         return Response(RuleSerializer(rule).data, status=status.HTTP_202_ACCEPTED)
 

@@ -85,7 +85,7 @@ def _typed(info: FieldInfo, operator: str, raw: object) -> object:
     kind = info.type
     if kind in BOOLEAN:
         if text.lower() not in ("true", "false"):
-            raise InvalidCriteria(f"{info.label or info.name} is true or false, not {text!r}.")
+            raise InvalidCriteria(f"{info.label or info.name} is true or false, not “{text}”.")
         return text.lower() == "true"
     if kind in NUMBER:
         try:
@@ -93,7 +93,7 @@ def _typed(info: FieldInfo, operator: str, raw: object) -> object:
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():
-            raise InvalidCriteria(f"{info.label or info.name} needs a number, not {text!r}.")
+            raise InvalidCriteria(f"{info.label or info.name} needs a number, not “{text}”.")
         return number
     if kind == "date":
         try:
@@ -115,7 +115,7 @@ def _typed(info: FieldInfo, operator: str, raw: object) -> object:
     if info.picklist_values and operator in ("equals", "not_equals"):
         if text not in info.picklist_values:
             raise InvalidCriteria(
-                f"{text!r} is not a value of {info.label or info.name}; "
+                f"“{text}” is not a value of {info.label or info.name}; "
                 f"choose one of {', '.join(info.picklist_values)}."
             )
     return text
@@ -139,9 +139,9 @@ def parse(
         path = str(raw.get("field") or "").strip()
         operator = str(raw.get("operator") or "")
         if not FIELD_PATH.match(path):
-            raise InvalidCriteria(f"Condition {number}: {path!r} is not a field name.")
+            raise InvalidCriteria(f"Condition {number}: “{path}” is not a field name.")
         if operator not in OPERATORS:
-            raise InvalidCriteria(f"Condition {number}: unknown operator {operator!r}.")
+            raise InvalidCriteria(f"Condition {number}: unknown operator “{operator}”.")
         if path.startswith("Account."):
             if sobject != "Contact" or not allow_account:
                 raise InvalidCriteria(f"Condition {number}: only contacts have account fields.")
@@ -149,11 +149,11 @@ def parse(
         else:
             info = describe(sobject).field(path)
         if info is None:
-            raise InvalidCriteria(f"Condition {number}: {sobject} has no field {path!r}.")
+            raise InvalidCriteria(f"Condition {number}: {sobject} has no field “{path}”.")
         allowed = OPERATORS[operator][2]
         if allowed is not None and info.type not in allowed:
             label = OPERATORS[operator][0]
-            raise InvalidCriteria(f"Condition {number}: {info.label} cannot be '{label}'.")
+            raise InvalidCriteria(f"Condition {number}: {info.label} cannot be “{label}”.")
         if info.type in {"textarea"} and operator in ("equals", "not_equals"):
             raise InvalidCriteria(f"Condition {number}: long text can only be searched.")
         name = info.name if "." not in path else f"Account.{info.name}"
@@ -204,7 +204,7 @@ def parse_logic(logic: str, count: int) -> Node:
     while position < len(text):
         match = TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise InvalidCriteria(f"Custom logic: cannot read {text[position:][:20]!r}.")
+            raise InvalidCriteria(f"Custom logic: cannot read “{text[position:][:20]}”.")
         number, word, opening, closing = match.groups()
         tokens.append(number or (word.upper() if word else None) or opening or closing)
         position = match.end()
@@ -212,7 +212,7 @@ def parse_logic(logic: str, count: int) -> Node:
             position += 1
     tree, rest = _expression(tokens, count)
     if rest:
-        raise InvalidCriteria(f"Custom logic: unexpected {' '.join(rest[:3])!r}.")
+        raise InvalidCriteria(f"Custom logic: unexpected “{' '.join(rest[:3])}”.")
     unused = set(range(1, count + 1)) - tree.refs()
     if unused:
         raise InvalidCriteria(f"Custom logic does not use condition {min(unused)}.")
@@ -250,4 +250,4 @@ def _unary(tokens: list[str], count: int) -> tuple[Node, list[str]]:
         if not 1 <= number <= count:
             raise InvalidCriteria(f"Custom logic refers to condition {number}, which is not there.")
         return Node("ref", ref=number), rest
-    raise InvalidCriteria(f"Custom logic: unexpected {head!r}.")
+    raise InvalidCriteria(f"Custom logic: unexpected “{head}”.")

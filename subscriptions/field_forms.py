@@ -150,7 +150,7 @@ class FieldMappingForm(forms.ModelForm):
                 unknown = [v for v in picked if allowed and v not in allowed]
                 if unknown:
                     raise field_types.BadValue(
-                        f"{unknown[0]!r} is not a value of the {sobject} field {info.label}."
+                        f"“{unknown[0]}” is not a value of the {sobject} field {info.label}."
                     )
         except field_types.BadValue as exc:
             self.add_error("default_value", str(exc))

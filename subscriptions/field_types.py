@@ -111,9 +111,9 @@ def _number(text: str) -> Decimal:
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
-        raise BadValue(f"{text!r} is not a number.") from None
+        raise BadValue(f"“{text}” is not a number.") from None
     if not number.is_finite():
-        raise BadValue(f"{text!r} is not a number.")
+        raise BadValue(f"“{text}” is not a number.")
     return number
 
 
@@ -122,7 +122,7 @@ def parse_cm_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip()[:10].replace("/", "-"))
     except ValueError:
-        raise BadValue(f"{text!r} is not a date (YYYY-MM-DD).") from None
+        raise BadValue(f"“{text}” is not a date (YYYY-MM-DD).") from None
 
 
 def _boolean(text: str) -> bool:
@@ -131,7 +131,7 @@ def _boolean(text: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise BadValue(f"{text!r} is not yes or no.")
+    raise BadValue(f"“{text}” is not yes or no.")
 
 
 def check_cm_value(cm_type: str, text: str, options: tuple[str, ...] = ()) -> None:
@@ -146,7 +146,7 @@ def check_cm_value(cm_type: str, text: str, options: tuple[str, ...] = ()) -> No
         chosen = split_many(text) if cm_type == "MultiSelectMany" else [text]
         unknown = [value for value in chosen if value not in options]
         if unknown:
-            raise BadValue(f"{unknown[0]!r} is not one of the field's options.")
+            raise BadValue(f"“{unknown[0]}” is not one of the field's options.")
 
 
 def split_many(text: str) -> list[str]:
@@ -167,7 +167,7 @@ def to_sf_value(info: FieldInfo, values: list[str]) -> object:
         number = _number(text)
         if kind in INTEGER:
             if number != number.to_integral_value():
-                raise BadValue(f"{text!r} is not a whole number.")
+                raise BadValue(f"“{text}” is not a whole number.")
             return int(number)
         return int(number) if number == number.to_integral_value() else float(number)
     if kind == "date":

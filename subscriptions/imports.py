@@ -148,7 +148,7 @@ def mapped_fields(
     for name in sf_fields(list_id, sobject, mappings):
         if not criteria.FIELD_PATH.match(name) or _field(describe, sobject, name) is None:
             problems.append(
-                f"A field mapping reads {sobject} field {name!r}, which Salesforce does not "
+                f"A field mapping reads {sobject} field “{name}”, which Salesforce does not "
                 "have: that custom field is left out."
             )
         else:

@@ -168,7 +168,7 @@ def rule_retrospective(request: HttpRequest, list_id: str, action: str) -> HttpR
     except rules.RetroRefused as exc:
         messages.error(request, str(exc))
     else:
-        record_action(rule, "sync", f"Retrospective run of '{rule}' requested")
+        record_action(rule, "sync", f"Retrospective run of “{rule}” requested")
         messages.success(
             request,
             f"Rule '{ACTIONS[action]}' of {target.name} is being applied to all existing "

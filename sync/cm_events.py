@@ -111,7 +111,7 @@ def _apply(
     for row in batch:
         client = owners.get(row.list_id)
         if client is None or row.list_id in prevented:
-            why = "is no longer connected" if client is None else "has 'Prevent member sync' on"
+            why = "is no longer connected" if client is None else "has “Prevent member sync” on"
             row.outcome = f"not acted on: the list {why}"
             ctx.count("cm_events", read=1, skipped=1)
             continue
@@ -191,7 +191,7 @@ def _custom_fields(ctx: Context, fresh: dict, owners: dict[str, ConnectedClient]
 
 
 def _unreadable(ctx: Context, row: CampaignMonitorEvent, client, exc: Exception) -> None:
-    reason = f"{type(exc).__name__}: {exc}"
+    reason = _what_was_wrong(exc)
     ctx.message(
         "CM_WEBHOOK_BAD_EVENT",
         f"A Campaign Monitor event for {row.email or 'an unknown address'} could not be read",
@@ -202,3 +202,12 @@ def _unreadable(ctx: Context, row: CampaignMonitorEvent, client, exc: Exception)
     )
     row.outcome = f"not read: {reason}"[:200]
     ctx.count("cm_events", read=1, failed=1)
+
+
+def _what_was_wrong(exc: Exception) -> str:
+    """A sentence for the admin about the event itself: the event parser says what was wrong
+    in a ValueError; anything else it let through is a value of a kind Campaign Monitor does
+    not send, and the exception's own text would only name Python's types."""
+    if isinstance(exc, ValueError) and str(exc):
+        return str(exc).rstrip(".") + "."
+    return "One of the event's values is not of the kind Campaign Monitor sends."

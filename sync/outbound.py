@@ -107,7 +107,7 @@ def parse(body: bytes) -> tuple[str, list[changes.Seen]]:
         if not RECORD_ID.fullmatch(values["Id"]):
             raise Refused(
                 400,
-                f"Notification {notification_id[:40]}: {values['Id'][:40]!r} is not a "
+                f"Notification {notification_id[:40]}: “{values['Id'][:40]}” is not a "
                 "Salesforce record Id (15 or 18 letters and digits).",
             )
         found.append(_seen(sobject, values, batch))
@@ -120,7 +120,7 @@ def _seen(sobject: str, values: dict, batch: str) -> changes.Seen:
     try:
         stamp = datetime.fromisoformat(modstamp.replace("Z", "+00:00")) if modstamp else None
     except ValueError as exc:
-        raise Refused(400, f"SystemModstamp {modstamp!r} is not a date and time.") from exc
+        raise Refused(400, f"SystemModstamp “{modstamp}” is not a date and time.") from exc
     return changes.Seen(
         sobject=sobject,
         record_id=values["Id"],

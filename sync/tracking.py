@@ -258,7 +258,7 @@ class MemberStatuses:
         for label, _ in missing:
             self.ctx.message(
                 "SF_MISSING_STATUS",
-                f"Campaign '{link.name}' has no member status '{label}'; members were skipped",
+                f"Campaign “{link.name}” has no member status “{label}”; members were skipped",
                 record={"CampaignId": campaign, "Label": label},
                 client_id=link.client_id,
             )

@@ -300,7 +300,7 @@ def parse(body: bytes) -> tuple[str, list[dict]]:
         if not isinstance(event, dict):
             raise Refused(400, "Each event must be an object.")
         if event.get("Type") not in WEBHOOK_EVENTS:
-            raise Refused(400, f"Unknown event Type {str(event.get('Type'))[:40]!r}.")
+            raise Refused(400, f"Unknown event Type “{str(event.get('Type'))[:40]}”.")
         _text(event, "EmailAddress")
         _text(event, "State", required=False)
         _text(event, "OldEmailAddress", required=False)

@@ -150,8 +150,8 @@ def test_a_rule_row_and_the_logic_are_refused_together_beside_their_fields(world
     body = {"action": "add_contact", "conditions": [when("LeadSource", "Fax")], "logic": "1 OR 1=1"}
     fields = errors(full.post(rules_url(world), body, format="json"))
     (row,) = fields["conditions"]
-    assert row.startswith("Condition 1: 'Fax' is not a value of Lead Source; choose one of")
-    assert fields["logic"] == ["Custom logic: cannot read '=1'."]
+    assert row.startswith("Condition 1: “Fax” is not a value of Lead Source; choose one of")
+    assert fields["logic"] == ["Custom logic: cannot read “=1”."]
 
 
 def test_lead_rules_have_no_account_fields_and_actions_are_the_four(world, full):

@@ -9,6 +9,7 @@ from campaign_monitor.records import (
     ImportResult,
     Subscriber,
     TrackingEvent,
+    WebhookEvent,
     format_date,
     offset_from_system_date,
     parse_date,
@@ -124,3 +125,46 @@ def test_import_results_add_up_over_batches():
     assert (result.submitted, result.new, result.existing) == (1003, 990, 12)
     assert [(f.email, f.code) for f in result.failures] == [("x@y", 1)]
     assert result.duplicates == ["d@example.com"]
+
+
+GOOD_EVENT = {
+    "Type": "Update",
+    "EmailAddress": "ann@example.com",
+    "Name": "Ann",
+    "State": "Active",
+    "Date": "2026-03-01 09:30:00",
+    "CustomFields": [{"Key": "Level", "Value": "Gold"}],
+}
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"Type": "Bounce"}, "Unknown event type “Bounce”"),
+        ({"Type": None}, "Unknown event type “”"),
+        ({"State": "Sleeping"}, "Unknown subscriber state “Sleeping”"),
+        ({"Type": "Deactivate"}, "A Deactivate event cannot leave the state “Active”"),
+        ({"EmailAddress": ""}, "The event has no EmailAddress"),
+        ({"EmailAddress": 42}, "The event's EmailAddress is not text"),
+        ({"Date": None}, "The event has no Date"),
+        ({"Date": ["2026"]}, "The event's Date is not text"),
+        ({"Date": "1 March 2026"}, "Unrecognised Campaign Monitor date: “1 March 2026”"),
+        ({"CustomFields": [{"Key": "Level"}]}, "not a list of Key and Value pairs"),
+        ({"CustomFields": "Level=Gold"}, "not a list of Key and Value pairs"),
+    ],
+)
+def test_an_unreadable_webhook_event_says_what_is_wrong_with_it(change, reason):
+    """The reason reaches the Maintenance messages: it names the event's fields and never a
+    Python exception type (KeyError, TypeError) or a repr."""
+    with pytest.raises(ValueError) as refused:
+        WebhookEvent.from_api({**GOOD_EVENT, **change}, SYDNEY)
+    assert reason in str(refused.value)
+    assert "Error" not in str(refused.value) and "'" not in str(refused.value).replace(
+        "event's", ""
+    )
+
+
+def test_a_readable_webhook_event_keeps_its_fields():
+    event = WebhookEvent.from_api(GOOD_EVENT, SYDNEY)
+    assert (event.kind, event.email, event.state) == ("Update", "ann@example.com", "active")
+    assert event.custom_fields == (("Level", "Gold"),)

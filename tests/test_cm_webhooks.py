@@ -297,6 +297,7 @@ def test_an_unreadable_event_is_a_message_and_the_others_are_applied(world, clie
     assert world.opted_out(contact) is True
     (message,) = Message.objects.filter(code="CM_WEBHOOK_BAD_EVENT")
     assert message.run == run and "odd@example.com" in message.summary
+    assert message.upstream_message == "Unknown subscriber state “Sleeping”."
     assert run.status == SyncRun.Status.PARTIAL
 
 
@@ -570,3 +571,11 @@ def test_logs_never_show_the_secret(world, client, caplog):
     with caplog.at_level(logging.WARNING):
         post(client, world.other_list, event("Subscribe", "x@example.com", world.local()))
     assert secret not in caplog.text
+
+
+def test_an_unexpected_kind_of_value_is_reported_without_python_names():
+    reason = cm_events._what_was_wrong(TypeError("unhashable type: 'list'"))
+    assert reason == "One of the event's values is not of the kind Campaign Monitor sends."
+    assert cm_events._what_was_wrong(ValueError("The event has no Date")) == (
+        "The event has no Date."
+    )

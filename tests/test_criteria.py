@@ -110,3 +110,45 @@ def test_custom_logic_is_parsed_not_pasted(sf_gateway, people):
 def test_bad_logic_is_refused(logic, error):
     with pytest.raises(InvalidCriteria, match=error):
         parse_logic(logic, 3)
+
+
+@pytest.mark.parametrize(
+    "condition, message",
+    [
+        (
+            {"field": "LastName = 1", "operator": "equals", "value": "x"},
+            "Condition 1: “LastName = 1” is not a field name.",
+        ),
+        (
+            {"field": "NoSuchField__c", "operator": "equals", "value": "x"},
+            "Condition 1: Contact has no field “NoSuchField__c”.",
+        ),
+        (
+            {"field": "LastName", "operator": "DROP", "value": "x"},
+            "Condition 1: unknown operator “DROP”.",
+        ),
+        (
+            {"field": "HasOptedOutOfEmail", "operator": "equals", "value": "maybe"},
+            "Email Opt Out is true or false, not “maybe”.",
+        ),
+    ],
+)
+def test_refusals_quote_the_value_plainly(sf_gateway, condition, message):
+    with pytest.raises(InvalidCriteria) as refused:
+        parse([condition], "", sf_gateway.describe, "Contact")
+    assert str(refused.value) == message
+    assert "'" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "logic, message",
+    [
+        ("1 AND 2 AND 3; DELETE", "Custom logic: cannot read “; DELETE”."),
+        ("1 AND 2 AND 3 ) 1", "Custom logic: unexpected “) 1”."),
+        ("1 AND )", "Custom logic: unexpected “)”."),
+    ],
+)
+def test_logic_refusals_quote_the_text_plainly(logic, message):
+    with pytest.raises(InvalidCriteria) as refused:
+        parse_logic(logic, 3)
+    assert str(refused.value) == message

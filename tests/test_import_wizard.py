@@ -539,7 +539,7 @@ def test_a_failure_to_reach_salesforce_fails_the_job_with_a_message(world, alice
     )
     job = imports.run(job.pk)
     assert job.status == ImportJob.Status.FAILED
-    assert "Contact has no field 'Gone__c'" in job.last_error
+    assert "Contact has no field “Gone__c”" in job.last_error
 
 
 # -- scheduling and cancelling ---------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_a_lockout_is_audited_once(client, alice):
     assert len(entries) == 1
     entry = entries[0]
     assert entry.additional_data["area"] == "security"
-    assert "'alice'" in entry.additional_data["action"]
+    assert "“alice”" in entry.additional_data["action"]
     assert ATTACKER in entry.additional_data["action"]
     assert entry.remote_addr == ATTACKER
 
@@ -132,7 +132,7 @@ def test_a_lockout_is_audited_once(client, alice):
 def test_an_unknown_username_is_locked_out_and_audited_too(client, db):
     assert lock_out(client, "nobody").status_code == 429
     assert any(
-        "'nobody'" in (e.additional_data or {}).get("action", "") for e in LogEntry.objects.all()
+        "“nobody”" in (e.additional_data or {}).get("action", "") for e in LogEntry.objects.all()
     )
 
 

@@ -22,7 +22,7 @@ def console_user(username: str | None):
         else users.filter(is_superuser=True).order_by("pk").first()
     )
     if user is None:
-        raise CommandError(f"No console user {username!r}." if username else "No admin user yet.")
+        raise CommandError(f"No console user “{username}”." if username else "No admin user yet.")
     return user
 
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         alerts = AlertSettings.get_solo()
         if email and not alerts.recipients.exists():
             alerts.recipients.add(admin)  # so a failed run on a fresh install reaches someone
-        self.stdout.write(self.style.SUCCESS(f"Created admin user {username!r} ({email})."))
+        self.stdout.write(self.style.SUCCESS(f"Created admin user “{username}” ({email})."))
         self._print(username, password)
 
     def _print(self, username: str, password: str) -> None:
