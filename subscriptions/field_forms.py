@@ -13,9 +13,17 @@ from .models import FieldMapping
 OFFERED_TYPES = frozenset().union(*field_types.FROM_SF.values(), *field_types.TO_SF.values())
 
 
-def _sf_choices(info: ObjectInfo) -> list[tuple[str, str]]:
+def sf_field_choices(info: ObjectInfo, cm_type: str = "") -> list[tuple[str, str]]:
+    """The object's fields a mapping may use, by label, from Salesforce's describe; with
+    ``cm_type``, only those a Salesforce → Campaign Monitor mapping of that type can read.
+    The field mappings page and the import wizard's mapping step offer the same list."""
     fields = sorted(
-        (f for f in info.fields.values() if f.type in OFFERED_TYPES),
+        (
+            f
+            for f in info.fields.values()
+            if f.type in OFFERED_TYPES
+            and not (cm_type and field_types.pair_problem(cm_type, f, "to_cm", info.name))
+        ),
         key=lambda f: (f.label.lower(), f.name),
     )
     return [("", "— not mapped —")] + [
@@ -74,8 +82,8 @@ class FieldMappingForm(forms.ModelForm):
         if instance and instance.pk and instance.cm_key not in self.cm_fields:
             choices.append((instance.cm_key, f"{instance.cm_key} (no longer in Campaign Monitor)"))
         self.fields["cm_key"].choices = [("", "— choose a field —")] + choices
-        self.fields["contact_field"].choices = _sf_choices(describes["Contact"])
-        self.fields["lead_field"].choices = _sf_choices(describes["Lead"])
+        self.fields["contact_field"].choices = sf_field_choices(describes["Contact"])
+        self.fields["lead_field"].choices = sf_field_choices(describes["Lead"])
 
     def clean_cm_key(self) -> str:
         key = self.cleaned_data["cm_key"]

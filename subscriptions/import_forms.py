@@ -11,8 +11,9 @@ from salesforce.gateway import ObjectInfo
 from settings_app.models import GeneralSettings
 
 from . import criteria
+from .field_forms import sf_field_choices
 from .imports import CONSENT_CHOICES, NAME_CHOICES
-from .models import ImportJob
+from .models import FieldMapping, ImportJob
 
 JOURNEYS_WARNING = (
     "Journeys that start when someone joins a list will run for every subscriber this import "
@@ -166,6 +167,67 @@ class MappingForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="Unchanged keeps what Campaign Monitor has (No for new subscribers).",
     )
+
+    def __init__(
+        self,
+        *args,
+        mappings: list[FieldMapping] = (),
+        describes: dict[str, ObjectInfo] | None = None,
+        **kwargs,
+    ):
+        """One choice per custom field and object read: the object's fields that can fill
+        it, by label, from Salesforce's describe (as on the list's field mappings page)."""
+        super().__init__(*args, **kwargs)
+        self.mappings, self.describes = list(mappings), describes or {}
+        for mapping in self.mappings:
+            for sobject, info in self.describes.items():
+                label = f"{mapping.cm_key} from {info.label or sobject} field"
+                self.fields[self._name(mapping, sobject)] = forms.ChoiceField(
+                    label=label,
+                    required=False,
+                    widget=forms.Select(attrs={"aria-label": label}),
+                    choices=sf_field_choices(info, mapping.cm_type),
+                    error_messages={
+                        "invalid_choice": f"“%(value)s” is not a {info.label or sobject} field "
+                        f"that can fill {mapping.cm_key}."
+                    },
+                )
+
+    @staticmethod
+    def _name(mapping: FieldMapping, sobject: str) -> str:
+        return f"{sobject.lower()}_{mapping.pk}"
+
+    @classmethod
+    def initial_for(cls, job: ImportJob, mappings: list[FieldMapping], sobjects) -> dict:
+        """What the job chose before, else the list's own mappings."""
+        chosen = job.mapping.get("fields") or {}
+        initial = {
+            "name": job.mapping.get("name", "Name"),
+            "consent_to_track": job.mapping.get("consent_to_track", "Unchanged"),
+        }
+        for mapping in mappings:
+            for sobject in sobjects:
+                field = (chosen.get(mapping.cm_key) or {}).get(sobject, mapping.sf_field(sobject))
+                initial[cls._name(mapping, sobject)] = field
+        return initial
+
+    def rows(self) -> list[tuple[FieldMapping, list]]:
+        """Each custom field with its choices, one per object, for the template's table."""
+        return [
+            (mapping, [self[self._name(mapping, sobject)] for sobject in self.describes])
+            for mapping in self.mappings
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["fields"] = {
+            mapping.cm_key: {
+                sobject: data.pop(self._name(mapping, sobject), "") or ""
+                for sobject in self.describes
+            }
+            for mapping in self.mappings
+        }
+        return data
 
 
 class OptionsForm(forms.Form):

@@ -205,23 +205,28 @@ def import_mapping(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
     client, found, job, done = _draft_or_result(request, list_id, job_id)
     if done:
         return done
-    initial = {
-        "name": job.mapping.get("name", "Name"),
-        "consent_to_track": job.mapping.get("consent_to_track", "Unchanged"),
-    }
-    form = MappingForm(request.POST or None, initial=initial)
+    mappings = imports.to_cm_mappings(list_id)
+    sobjects = imports.job_sobjects(job)
+    context = _context(found, job, "mapping", fields_url=_fields_url(list_id))
+    describes = {}
+    if mappings:
+        try:  # the list's field mappings page reads the same describes
+            gateway = imports.salesforce_for(request.user)
+            describes = {sobject: gateway.describe(sobject) for sobject in sobjects}
+        except SF_PROBLEMS as exc:
+            context["problem"] = str(exc)
+            return render(request, "subscriptions/import_mapping.html", context)
+    form = MappingForm(
+        request.POST or None,
+        initial=MappingForm.initial_for(job, mappings, sobjects),
+        mappings=mappings,
+        describes=describes,
+    )
     if request.method == "POST" and form.is_valid():
         job.mapping = {**job.mapping, **form.cleaned_data}
         job.save()
         return redirect("subscriptions-import-options", list_id, job.pk)
-    context = _context(
-        found,
-        job,
-        "mapping",
-        form=form,
-        mappings=imports.to_cm_mappings(list_id),
-        fields_url=_fields_url(list_id),
-    )
+    context |= {"form": form, "sobjects": [d.label or s for s, d in describes.items()]}
     return render(request, "subscriptions/import_mapping.html", context)
 
 

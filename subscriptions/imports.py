@@ -137,6 +137,26 @@ def to_cm_mappings(list_id: str) -> list[FieldMapping]:
     )
 
 
+def job_sobjects(job: ImportJob) -> tuple[str, ...]:
+    """The objects whose fields the job reads: a campaign's members are contacts or leads."""
+    return ("Contact", "Lead") if job.source == ImportJob.Source.CAMPAIGN else (job.sobject,)
+
+
+def mappings_for(job: ImportJob) -> list[FieldMapping]:
+    """The list's Salesforce → Campaign Monitor mappings with the Salesforce fields chosen on
+    the job's mapping step (unsaved copies: the list's own mappings stay as they are)."""
+    chosen = job.mapping.get("fields") or {}
+    mappings = []
+    for mapping in to_cm_mappings(job.list_id):
+        fields = chosen.get(mapping.cm_key) or {}
+        if "Contact" in fields:
+            mapping.contact_field = fields["Contact"]
+        if "Lead" in fields:
+            mapping.lead_field = fields["Lead"]
+        mappings.append(mapping)
+    return mappings
+
+
 def mapped_fields(
     list_id: str,
     sobject: str,
@@ -371,7 +391,7 @@ class Preview:
 def preview(job: ImportJob, gateway: SalesforceGateway, api: CampaignMonitorClient) -> Preview:
     """What running the job now would do, without writing anything."""
     general = GeneralSettings.get_solo()
-    mappings = to_cm_mappings(job.list_id)
+    mappings = mappings_for(job)
     source = build_source(job, memo_describe(gateway), mappings)
     options = options_in_force(job, general)
     known = read_known(api, job.list_id, options["resubscribe"], mappings)
@@ -472,7 +492,7 @@ class Runner:
     def __init__(self, job: ImportJob, gateway: SalesforceGateway, api: CampaignMonitorClient):
         self.job, self.gateway, self.api = job, gateway, api
         self.general = GeneralSettings.get_solo()
-        self.mappings = to_cm_mappings(job.list_id)
+        self.mappings = mappings_for(job)
         self.options = options_in_force(job, self.general)
         totals = job.totals or {}
         self.done = int(totals.get("batches", 0))  # batches already sent by an earlier try

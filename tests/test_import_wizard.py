@@ -726,3 +726,92 @@ def test_create_only_mappings_fill_new_subscribers_only(world, alice):
     assert job.status == ImportJob.Status.SUCCEEDED, job.last_error
     assert cm_fields(world.list_a, "fresh@example.com") == {"website": "https://example.org"}
     assert cm_fields(world.list_a, "known@example.com") == {}
+
+
+# -- mapping step: Salesforce fields from describe --------------------------------------------
+
+
+def to_cm(world, cm_key: str, cm_type: str, contact_field: str) -> FieldMapping:
+    return FieldMapping.objects.create(
+        list_id=world.list_a,
+        cm_key=cm_key,
+        cm_type=cm_type,
+        contact_field=contact_field,
+        direction=FieldMapping.Direction.TO_CM,
+    )
+
+
+def test_the_mapping_step_offers_the_salesforce_fields_that_fit_by_label(
+    world, alice, alice_client
+):
+    website = to_cm(world, "[website]", "Text", "Description")
+    bounced = to_cm(world, "[bounced]", "Date", "EmailBouncedDate")
+    job = job_for(world, alice, status=ImportJob.Status.DRAFT)
+
+    response = alice_client.get(url("subscriptions-import-mapping", world, job))
+
+    form = response.context["form"]
+    text_choices = dict(form.fields[f"contact_{website.pk}"].choices)
+    date_choices = dict(form.fields[f"contact_{bounced.pk}"].choices)
+    assert text_choices["Title"].startswith("Title (Title, ")
+    assert text_choices["MailingCity"].startswith("Mailing City (MailingCity, ")
+    assert "EmailBouncedDate" in date_choices and "Title" not in date_choices
+    assert f"lead_{website.pk}" not in form.fields  # a contacts import reads contacts only
+    page = response.content.decode()
+    assert '<option value="Description" selected>' in page  # the list's mapping to start
+    assert '<option value="EmailBouncedDate" selected>' in page
+
+
+def test_a_campaign_import_chooses_a_contact_and_a_lead_field(world, alice, alice_client):
+    website = to_cm(world, "[website]", "Text", "Description")
+    job = job_for(world, alice, status=ImportJob.Status.DRAFT, source=ImportJob.Source.CAMPAIGN)
+    form = alice_client.get(url("subscriptions-import-mapping", world, job)).context["form"]
+    assert {f"contact_{website.pk}", f"lead_{website.pk}"} <= set(form.fields)
+    assert "Company" in dict(form.fields[f"lead_{website.pk}"].choices)
+
+
+@pytest.mark.parametrize(
+    "chosen, error",
+    [
+        ("Password__c", "“Password__c” is not a Contact field that can fill [bounced]."),
+        ("Title", "“Title” is not a Contact field that can fill [bounced]."),
+    ],
+)
+def test_a_field_that_does_not_fit_is_refused_plainly(world, alice, alice_client, chosen, error):
+    bounced = to_cm(world, "[bounced]", "Date", "EmailBouncedDate")
+    job = job_for(world, alice, status=ImportJob.Status.DRAFT)
+
+    response = alice_client.post(
+        url("subscriptions-import-mapping", world, job),
+        {"name": "Name", "consent_to_track": "Unchanged", f"contact_{bounced.pk}": chosen},
+    )
+
+    assert response.status_code == 200
+    assert error in text(response)
+    job.refresh_from_db()
+    assert "fields" not in job.mapping
+
+
+def test_a_field_chosen_on_the_mapping_step_fills_the_custom_field_of_this_import_only(
+    world, alice, alice_client
+):
+    website = to_cm(world, "[website]", "Text", "Description")
+    job = job_for(world, alice, status=ImportJob.Status.DRAFT)
+
+    response = alice_client.post(
+        url("subscriptions-import-mapping", world, job),
+        {"name": "Name", "consent_to_track": "Unchanged", f"contact_{website.pk}": "Title"},
+    )
+
+    assert response.url == url("subscriptions-import-options", world, job)
+    job.refresh_from_db()
+    assert job.mapping["fields"] == {"[website]": {"Contact": "Title"}}
+    website.refresh_from_db()
+    assert website.contact_field == "Description"  # the list's mapping is unchanged
+    people(world, "chosen@example.com", Title="CEO", Description="https://example.org")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+
+    job = imports.run(job.pk)
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.last_error
+    assert cm_fields(world.list_a, "chosen@example.com") == {"website": "CEO"}
