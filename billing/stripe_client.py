@@ -87,6 +87,21 @@ class Invoice:
     def amount_text(self) -> str:
         return money(self.amount, self.currency)
 
+    @property
+    def status_text(self) -> str:
+        """Stripe's status in words for the Billing tab and the invoice email."""
+        return INVOICE_STATUSES.get(self.status, self.status.replace("_", " ").capitalize())
+
+
+# Stripe's invoice statuses (https://docs.stripe.com/invoicing/overview#invoice-statuses).
+INVOICE_STATUSES = {
+    "draft": "Draft",
+    "open": "Not paid yet",
+    "paid": "Paid",
+    "uncollectible": "Uncollectible",
+    "void": "Cancelled (void)",
+}
+
 
 def money(cents: int, currency: str) -> str:
     """ "8.00 USD", "-8.00 USD"."""

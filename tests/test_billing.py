@@ -153,7 +153,7 @@ def test_when_the_trial_ends_the_first_invoice_charges_the_card(alice_client, lo
 
     page = alice_client.get(reverse("billing")).content.decode()
     assert "No invoices yet." not in page
-    assert "8.00 USD" in page and "paid" in page
+    assert "8.00 USD" in page and "<td>Paid</td>" in page
     invoice = stripe_api(localstripe).v1.invoices.retrieve(invoice_id)
     start = timezone.localtime(timezone.datetime.fromtimestamp(invoice.period_start, tz=UTC))
     assert f"{start.day} {start:%b %Y} –" in page  # the invoice's period

@@ -78,7 +78,7 @@ def test_a_card_added_in_the_trial_is_charged_only_when_the_trial_ends(
     rows = page.locator("#invoices tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("8.00 USD")
-    expect(rows.first).to_contain_text("paid")
+    expect(rows.first).to_contain_text("Paid")
     expect(rows.first.locator("td.lines")).to_have_text("cmsync: 8.00 USD")
     expect(page.locator("#current-plan")).to_have_text("Up to 2,500 subscribers, $8/month")
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # the table scrolls
