@@ -206,7 +206,8 @@ def resend_invoice(invoice_id: str) -> str:
         raise BillingError("Set a billing contact first.")
     body = (
         f"Invoice {invoice.number} from cmsync, {invoice.created:%d %b %Y}: "
-        f"{invoice.amount_text} ({invoice.status_text.lower()}).\n\nView it: {invoice_link(invoice)}\n"
+        f"{invoice.amount_text} ({invoice.status_text.lower()}).\n\n"
+        f"View it: {invoice_link(invoice)}\n"
     )
     if invoice.pdf_url:
         body += f"PDF: {invoice.pdf_url}\n"
