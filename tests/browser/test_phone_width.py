@@ -142,8 +142,10 @@ def check(page, url: str, name: str) -> None:
     if SHOTS:
         os.makedirs(SHOTS, exist_ok=True)
         page.screenshot(path=f"{SHOTS}/{name}-390.png", full_page=True)
+        page.screenshot(path=f"{SHOTS}/{name}-390-top.png")
         page.set_viewport_size(DESKTOP)
         page.screenshot(path=f"{SHOTS}/{name}-desktop.png", full_page=True)
+        page.screenshot(path=f"{SHOTS}/{name}-desktop-top.png")
 
 
 @pytest.mark.parametrize("name", list(PAGES))
