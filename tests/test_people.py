@@ -227,7 +227,7 @@ def test_revoking_a_key_asks_first_by_its_opaque_id_and_keeps_it_listed(alice_cl
     done = alice_client.post(url, follow=True)
     assert "The API key BI export is revoked" in done.text
     assert api_for(secret).get("/api/v1/runs/").status_code == 401
-    assert last_action().additional_data["action"] == "API key 'BI export' revoked"
+    assert last_action().additional_data["action"] == "API key “BI export” revoked"
     row = done.text.split('data-key="BI export"')[1].split("</li>")[0]
     assert "Revoked" in row and "Revoke…" not in row
     assert alice_client.get(f"/security/keys/{key.pk}/revoke/").status_code == 404
@@ -278,7 +278,7 @@ def test_a_key_with_an_expiry_date_is_refused_once_it_has_passed(alice_client):
     key = IntegrationKey.objects.get(name="Short job")
     assert timezone.localtime(key.expiry_date).date() == tomorrow
     assert last_action().additional_data["action"] == (
-        f"API key 'Short job' created (Read-only, expires {tomorrow.day} {tomorrow:%B %Y})"
+        f"API key “Short job” created (Read-only, expires {tomorrow.day} {tomorrow:%B %Y})"
     )
     assert api_for(secret).get("/api/v1/runs/").status_code == 200
     row = alice_client.get("/security/").text.split('data-key="Short job"')[1].split("</li>")[0]
