@@ -97,7 +97,7 @@ def run(args, var_dir: str) -> None:
     from emulators.campaign_monitor import CampaignMonitorEmulator
     from emulators.salesforce import SalesforceEmulator
     from salesforce.connection import connect_client_credentials
-    from sync import changes, outbound
+    from sync import change_poll, inbox, outbound
 
     cm = CampaignMonitorEmulator(seed="empty").start()
     sf = SalesforceEmulator(seed="empty").start()
@@ -137,9 +137,9 @@ def run(args, var_dir: str) -> None:
             return api.get(f"subscribers/{list_id}.json", {"email": email})["State"]
 
         people = {tag: [person(n, tag) for n in range(args.samples)] for tag in ("om", "poll")}
-        changes.poll()  # the baseline
-        changes.poll()  # drain the creations
-        wait_until(lambda: changes.pending() == 0)
+        change_poll.poll()  # the baseline
+        change_poll.poll()  # drain the creations
+        wait_until(lambda: inbox.pending() == 0)
 
         secret = outbound.new_secret()
         url = f"http://127.0.0.1:{web.server_port}/sync/outbound/{secret}/"
@@ -157,7 +157,7 @@ def run(args, var_dir: str) -> None:
         for record_id, email in people["poll"]:
             gateway.update("Contact", [{"Id": record_id, "HasOptedOutOfEmail": True}])
             started = time.monotonic()
-            changes.poll()  # what the due beat tick does
+            change_poll.poll()  # what the due beat tick does
             wait_until(lambda e=email: state(e) == "Unsubscribed")
             polled.append(time.monotonic() - started)
         summary("Poll: the tick's poll → unsubscribed", polled)
@@ -165,17 +165,17 @@ def run(args, var_dir: str) -> None:
 
         if args.bulk:
             bulk = [person(n, "bulk") for n in range(args.bulk)]
-            changes.poll()
-            wait_until(lambda: changes.pending() == 0, timeout=600)
+            change_poll.poll()
+            wait_until(lambda: inbox.pending() == 0, timeout=600)
             started = time.monotonic()
             for i in range(0, len(bulk), 200):
                 gateway.update(
                     "Contact",
                     [{"Id": rid, "HasOptedOutOfEmail": True} for rid, _ in bulk[i : i + 200]],
                 )
-            changes.poll()
+            change_poll.poll()
             last = bulk[-1][1]
-            wait_until(lambda: changes.pending() == 0 and state(last) == "Unsubscribed", 900)
+            wait_until(lambda: inbox.pending() == 0 and state(last) == "Unsubscribed", 900)
             seconds = time.monotonic() - started
             print(f"Bulk: {args.bulk} opt-outs ticked → all unsubscribed: {seconds:.1f} s "
                   f"({args.bulk / seconds:.0f}/s)")  # fmt: skip

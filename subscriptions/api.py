@@ -92,7 +92,8 @@ class RuleSerializer(serializers.ModelSerializer):
     sobject = serializers.CharField(read_only=True)
     conditions = ConditionSerializer(many=True, read_only=True)
     retro_status = serializers.ChoiceField(
-        choices=SubscriptionRule.RetroStatus.choices,
+        # A retrospective run has no Cancel: its states are the job states but Cancelled.
+        choices=[c for c in SubscriptionRule.RetroStatus.choices if c[0] != "cancelled"],
         allow_blank=True,
         read_only=True,
         help_text="The last retrospective run; empty when it never ran.",

@@ -7,7 +7,3 @@ class SubscriptionsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "subscriptions"
-
-    def ready(self) -> None:
-        # Celery's autodiscovery finds tasks.py only; the rules' task lives apart.
-        from . import rule_tasks  # noqa: F401

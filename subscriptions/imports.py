@@ -26,20 +26,19 @@ failures: the import did what Campaign Monitor allows, and only removing the add
 the suppression list (in Campaign Monitor) lets it in.
 """
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
 from campaign_monitor.records import IN_SUPPRESSION_LIST, NewSubscriber
+from cmsync import jobs
 from cmsync.iterables import chunks
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
@@ -53,8 +52,7 @@ from .adding import SKIP_REASONS, Candidate, screen
 from .mappings import sf_fields, to_cm_fields
 from .models import FieldMapping, ImportFailure, ImportJob
 
-log = logging.getLogger(__name__)
-
+TASK = "subscriptions.run_import"  # subscriptions/tasks.py
 BATCH = IMPORT_BATCH  # people per import call: Campaign Monitor's limit
 SAMPLE = 10  # rows and skipped examples shown in the preview
 STALE_AFTER = timedelta(minutes=15)  # a running job without a heartbeat for this long was lost
@@ -67,7 +65,7 @@ PERSON_FIELDS = ("Id", "Email", "FirstName", "LastName", "Name", "HasOptedOutOfE
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 
 
-class ImportUnavailable(Exception):
+class ImportUnavailable(jobs.Refused):
     """Why the import cannot run or be previewed, in words for the admin."""
 
 
@@ -435,9 +433,7 @@ def start(job: ImportJob, when=None) -> bool:
 
 
 def _enqueue(job_id: int) -> None:
-    from .tasks import run_import  # the task module imports this one
-
-    transaction.on_commit(lambda: run_import.delay(job_id))
+    jobs.enqueue(TASK, job_id)
 
 
 def cancel(job: ImportJob) -> bool:
@@ -467,22 +463,6 @@ def dispatch_due(now=None) -> list[int]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-
-
-def _claim(job_id: int) -> bool:
-    now = timezone.now()
-    fresh = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED)
-    if fresh.update(status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now):
-        return True
-    # Resume a job whose worker died: only if nobody has touched it for a while.
-    lost = ImportJob.objects.filter(
-        pk=job_id, status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    )
-    return bool(lost.update(heartbeat_at=now))
-
-
-class Cancelled(Exception):
-    pass
 
 
 class Runner:
@@ -580,12 +560,8 @@ class Runner:
             )
 
     def _save(self) -> None:
-        """Progress and heartbeat; Cancelled when the job was cancelled meanwhile."""
-        saved = ImportJob.objects.filter(pk=self.job.pk, status=ImportJob.Status.RUNNING).update(
-            totals=self.totals, heartbeat_at=timezone.now()
-        )
-        if not saved:
-            raise Cancelled
+        """Progress and heartbeat; jobs.Cancelled when the job was cancelled meanwhile."""
+        jobs.beat(ImportJob, self.job.pk, totals=self.totals)
 
 
 def _skip(job: ImportJob, person: Candidate, reason: str) -> ImportFailure:
@@ -599,9 +575,17 @@ def _skip(job: ImportJob, person: Candidate, reason: str) -> ImportFailure:
     )
 
 
+# How an import's ending exception becomes its status and sentence (first match wins).
+LADDER: list[jobs.Rule] = [
+    ((jobs.Refused, criteria.InvalidCriteria), jobs.Status.FAILED, jobs.said),
+    (cm_errors.CampaignMonitorError, jobs.Status.FAILED, lambda e: f"Campaign Monitor: {e}"),
+    (sf_errors.SalesforceError, jobs.Status.FAILED, lambda e: f"Salesforce: {e}"),
+]
+
+
 def run(job_id: int) -> ImportJob:
     """Run (or resume) one import. Safe to call twice: the second call does nothing."""
-    if not _claim(job_id):
+    if jobs.claim(ImportJob, job_id, STALE_AFTER) is None:
         return ImportJob.objects.get(pk=job_id)
     job = ImportJob.objects.get(pk=job_id)
     error = ""
@@ -610,18 +594,9 @@ def run(job_id: int) -> ImportJob:
         runner.run()
         failed = runner.totals["failed"]
         status = ImportJob.Status.PARTIAL if failed else ImportJob.Status.SUCCEEDED
-    except Cancelled:
+    except jobs.Cancelled:
         return ImportJob.objects.get(pk=job_id)
-    except (ImportUnavailable, criteria.InvalidCriteria) as exc:
-        status, error = ImportJob.Status.FAILED, str(exc)
-    except cm_errors.CampaignMonitorError as exc:
-        status, error = ImportJob.Status.FAILED, f"Campaign Monitor: {exc}"
-    except sf_errors.SalesforceError as exc:
-        status, error = ImportJob.Status.FAILED, f"Salesforce: {exc}"
-    except Exception as exc:  # noqa: BLE001 - the job must not stay "running" forever
-        log.exception("Import %s failed", job_id)
-        status, error = ImportJob.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-    ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
-        status=status, last_error=error, finished_at=timezone.now()
-    )
+    except Exception as exc:  # every ending, even a bug: the job must not stay "running"
+        status, error = jobs.outcome(exc, LADDER, f"Import {job_id}")
+    jobs.finish(ImportJob, job_id, status, error)
     return ImportJob.objects.get(pk=job_id)

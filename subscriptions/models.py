@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from cmsync import jobs
 from maintenance.audit import InAuditArea
 
 
@@ -26,12 +27,8 @@ class SubscriptionRule(InAuditArea, models.Model):
         ADD_LEAD = "add_lead", "Add lead"
         REMOVE_LEAD = "remove_lead", "Remove lead"
 
-    class RetroStatus(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Partly succeeded"
-        FAILED = "failed", "Failed"
+    # A retrospective run is a job (cmsync.jobs) whose columns are the retro_* ones below.
+    RetroStatus = jobs.Status
 
     list_id = models.CharField("list id", max_length=64)
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -132,7 +129,7 @@ class PushedFields(models.Model):
         return f"Fields sent to {self.email_lc} on {self.list_id}"
 
 
-class ImportJob(models.Model):
+class ImportJob(jobs.Job):
     """One use of the import wizard: where people come from, how they map, and the result."""
 
     class Source(models.TextChoices):
@@ -154,6 +151,7 @@ class ImportJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    # The job states are cmsync.jobs.Status's, with Draft and Scheduled before them.
     # Waiting or working: may be cancelled, shown with live progress.
     ACTIVE = (Status.SCHEDULED, Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.CANCELLED)
@@ -177,14 +175,10 @@ class ImportJob(models.Model):
     clear_blanks = models.BooleanField("clear blank values", default=False)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Saved after every batch; a running job whose heartbeat is old lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # started_at, finished_at, heartbeat_at (saved after every batch) and last_error: jobs.Job.
     # {"found", "allowed", "skipped": {"opted_out": n, ...}, "submitted", "new", "existing",
     #  "failed", "suppressed", "resubscribed", "batches", "options": {what was in force}}
     totals = models.JSONField(default=dict, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

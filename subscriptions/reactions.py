@@ -1,5 +1,5 @@
 """What subscription rules and field mappings do when Salesforce records change: called by
-the "Salesforce changes" run (``sync.changes.process``) once per batch of handled changes."""
+the "Salesforce changes" run (``sync.reactions.process``) once per batch of handled changes."""
 
 from typing import TYPE_CHECKING
 

@@ -20,14 +20,12 @@ where a rule reads account fields. Disabled triggers stop both paths: changes ar
 before they reach this module, and retrospective runs are refused (or stop).
 """
 
-import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,6 +33,7 @@ from campaign_monitor import errors as cm_errors
 from campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient, Connection
 from campaign_monitor.records import IN_SUPPRESSION_LIST, LIVE_STATES, NewSubscriber
+from cmsync import jobs
 from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
@@ -51,9 +50,18 @@ from .models import SubscriptionRule
 if TYPE_CHECKING:
     from sync.context import Context  # sync imports this module
 
-log = logging.getLogger(__name__)
 
 STEP = "rules"
+TASK = "subscriptions.run_rule_retrospectively"  # subscriptions/tasks.py
+# A retrospective run is a job whose lifecycle lives in the rule's retro_* columns; its
+# outcome's sentence goes into retro_result["error"].
+RETRO = jobs.Columns(
+    status="retro_status",
+    heartbeat="retro_heartbeat_at",
+    started=None,
+    finished="retro_finished_at",
+    error=None,
+)
 INACTIVE_STATES = ("unsubscribed", "bounced", "deleted")  # what an add rule leaves alone
 BASE_FIELDS = ("Id", "Email", "Name", "HasOptedOutOfEmail")
 RETRO_STALE = timedelta(minutes=10)  # a queued or running retrospective run this quiet is lost
@@ -492,15 +500,13 @@ def _say_for_accounts(live: list, by_account: dict, done: list[Done], *, reads_a
 # -- retrospectively ----------------------------------------------------------------------------
 
 
-class RetroRefused(Exception):
+class RetroRefused(jobs.Refused):
     """Why a retrospective run cannot start or go on, in words for the admin."""
 
 
 def request_retrospective(rule: SubscriptionRule, *, send: bool = True) -> None:
     """Queue a retrospective run of the rule (RetroRefused says why not). Without ``send``
     the caller runs it itself (``run_retrospective``) instead of a worker."""
-    from .rule_tasks import run_retrospective  # the task module imports this one
-
     if GeneralSettings.get_solo().disable_triggers:
         raise RetroRefused(
             "Triggers are disabled (General options): subscription rules do not run, so a "
@@ -530,7 +536,7 @@ def request_retrospective(rule: SubscriptionRule, *, send: bool = True) -> None:
     if not queued:
         raise RetroRefused("A retrospective run of this rule is already queued or running.")
     if send:
-        transaction.on_commit(lambda: run_retrospective.delay(rule.pk))
+        jobs.enqueue(TASK, rule.pk)
 
 
 @dataclass
@@ -575,40 +581,35 @@ def _report(code: str, summary: str, **kwargs) -> None:
     )
 
 
-def _claim(rule_id: int) -> bool:
-    now = timezone.now()
-    Status = SubscriptionRule.RetroStatus
-    queued = SubscriptionRule.objects.filter(pk=rule_id, retro_status=Status.QUEUED)
-    if queued.update(retro_status=Status.RUNNING, retro_heartbeat_at=now):
-        return True
-    lost = SubscriptionRule.objects.filter(
-        pk=rule_id, retro_status=Status.RUNNING, retro_heartbeat_at__lt=now - RETRO_STALE
-    )
-    return bool(lost.update(retro_heartbeat_at=now))
+# How a retrospective run's ending exception becomes its status and sentence.
+LADDER: list[jobs.Rule] = [
+    (jobs.Refused, jobs.Status.FAILED, jobs.said),
+    (
+        (cm_errors.CampaignMonitorError, sf_errors.SalesforceError),
+        jobs.Status.FAILED,
+        lambda e: f"The run stopped: {e}",
+    ),
+]
 
 
 def run_retrospective(rule_id: int) -> str:
     """Apply one rule to every existing record that matches it, then store what it did.
     Safe to call twice: only a queued (or abandoned) run is claimed."""
-    Status = SubscriptionRule.RetroStatus
-    if not _claim(rule_id):
+    Status = jobs.Status
+    if jobs.claim(SubscriptionRule, rule_id, RETRO_STALE, RETRO) is None:
         rule = SubscriptionRule.objects.filter(pk=rule_id).first()
         return rule.retro_status if rule else "gone"
     rule = SubscriptionRule.objects.get(pk=rule_id)
     tally, status, error = Tally(), Status.SUCCEEDED, ""
     try:
         _retrospective(rule, tally)
-    except RetroRefused as exc:
-        status, error = Status.FAILED, str(exc)
-    except (cm_errors.CampaignMonitorError, sf_errors.SalesforceError) as exc:
-        status, error = Status.FAILED, f"The run stopped: {exc}"
     except Exception as exc:  # a bug must still leave a finished result
-        log.exception("Retrospective run of rule %s crashed", rule_id)
-        status, error = Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
+        status, error = jobs.outcome(exc, LADDER, f"Retrospective run of rule {rule_id}")
     if status == Status.SUCCEEDED and tally.results["failed"]:
         status = Status.PARTIAL
-    SubscriptionRule.objects.filter(pk=rule_id).update(
-        retro_status=status, retro_finished_at=timezone.now(), retro_result=tally.as_dict(error)
+    # Finished whatever its state now (a run taken over meanwhile is finished twice).
+    jobs.finish(
+        SubscriptionRule, rule_id, status, error, RETRO, where={}, retro_result=tally.as_dict(error)
     )
     return status
 
@@ -644,9 +645,7 @@ def _retrospective(rule: SubscriptionRule, tally: Tally) -> None:
 
 def _beat(rule: SubscriptionRule, tally: Tally) -> None:
     """Show progress; stop if triggers were disabled or the rule switched off meanwhile."""
-    SubscriptionRule.objects.filter(pk=rule.pk).update(
-        retro_heartbeat_at=timezone.now(), retro_result=tally.as_dict()
-    )
+    jobs.beat(SubscriptionRule, rule.pk, RETRO, where={}, retro_result=tally.as_dict())
     if GeneralSettings.get_solo().disable_triggers:
         raise RetroRefused("Triggers were disabled during the run: it stopped there.")
     if not SubscriptionRule.objects.filter(pk=rule.pk, active=True).exists():

@@ -6,4 +6,6 @@ class SyncConfig(AppConfig):
     verbose_name = "Primary sync"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        # The signal receivers connect, and each kind of run's body registers itself with the
+        # runner (sync.runner.BODIES), as their modules are imported.
+        from . import cm_events, primary, reactions, receivers  # noqa: F401

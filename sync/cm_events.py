@@ -28,7 +28,7 @@ from campaign_monitor.models import ConnectedClient, Connection, ListOptions
 from campaign_monitor.records import WebhookEvent
 from salesforce import permissions
 
-from . import custom_fields, memberships, steps
+from . import custom_fields, memberships, runner, steps
 from .context import Context
 from .models import CampaignMonitorEvent, SubscriberState, SyncRun
 
@@ -46,15 +46,15 @@ def pending() -> int:
 
 def request_if_pending(trigger: str = SyncRun.Trigger.WEBHOOK) -> SyncRun | None:
     """Queue a "Campaign Monitor changes" run when the inbox holds work (one at a time)."""
-    from .runner import BrokerUnavailable, request_run  # the runner imports this module
-
     if not CampaignMonitorEvent.objects.filter(processed_at=None).exists():
         return None
     if Connection.current() is None:
         return None
     try:
-        run, _ = request_run(trigger, kind=SyncRun.Kind.CM_EVENTS)
-    except BrokerUnavailable as exc:  # queued: the dispatcher sends it once the broker is back
+        run, _ = runner.request_run(trigger, kind=SyncRun.Kind.CM_EVENTS)
+    except (
+        runner.BrokerUnavailable
+    ) as exc:  # queued: the dispatcher sends it once the broker is back
         return exc.run
     return run
 
@@ -148,7 +148,7 @@ def _store(ctx: Context, latest: dict, owners: dict[str, ConnectedClient]) -> di
     subscriber was edited, not when the state changed, and the primary sync would not see a
     change there either."""
     ctx.begin("subscribers")
-    by_list = defaultdict(dict)
+    by_list: dict[str, dict] = defaultdict(dict)
     for (list_id, email_lc), pair in latest.items():
         by_list[list_id][email_lc] = pair
     fresh = {}
@@ -211,3 +211,11 @@ def _what_was_wrong(exc: Exception) -> str:
     if isinstance(exc, ValueError) and str(exc):
         return str(exc).rstrip(".") + "."
     return "One of the event's values is not of the kind Campaign Monitor sends."
+
+
+def _then(run: SyncRun) -> None:
+    if run.status != SyncRun.Status.FAILED:
+        request_if_pending()  # arrived while this run was finishing
+
+
+runner.register(SyncRun.Kind.CM_EVENTS, process, then=_then)

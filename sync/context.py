@@ -9,25 +9,18 @@ from django.utils import timezone
 
 from campaign_monitor.client import CampaignMonitorClient
 from campaign_monitor.models import ConnectedClient
+from cmsync.jobs import Cancelled, Superseded
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 from salesforce.gateway import Person, RecordResult, SalesforceGateway
 from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
 from .models import SyncRun
+from .step_titles import step_title
 
 COUNTERS = ("read", "written", "unchanged", "failed")
 PEOPLE_CACHE = 20_000  # emails: flat memory at any volume, lookups spared within a campaign
 BEAT_EVERY = timedelta(seconds=15)  # heartbeat while working; runner.STALE_AFTER is much longer
-
-
-class Cancelled(Exception):
-    """Campaign Monitor was disconnected (or the run cancelled): stop at this safe point."""
-
-
-class Superseded(BaseException):  # noqa: N818 - not an error: another worker owns the run
-    """Another worker claimed the run after this one went quiet (paused, cut off): stop now,
-    writing nothing more. A BaseException, so no ``except Exception`` on the way swallows it."""
 
 
 @dataclass
@@ -183,8 +176,6 @@ class Context:
         read is not a failure: cmsync leaves converted Leads alone."""
         converted = [r for r in results if _converted_lead(r)]
         failed = [r for r in results if not r.success and not _converted_lead(r)]
-        from .views import step_title  # views imports the runner's modules
-
         for result in failed:
             error = result.errors[0] if result.errors else None
             status = error.status_code if error else "UNKNOWN"

@@ -8,8 +8,10 @@ from django.utils import timezone
 from encrypted_fields.fields import EncryptedTextField
 from solo.models import SingletonModel
 
+from cmsync import jobs
 
-class SyncRun(models.Model):
+
+class SyncRun(jobs.Job):
     """One run: a primary sync (Campaign Monitor → Salesforce), a batch of reactions to
     Salesforce changes (Salesforce → Campaign Monitor), or a batch of Campaign Monitor list
     webhook events (Campaign Monitor → Salesforce). What started it, how it went, what it
@@ -28,15 +30,8 @@ class SyncRun(models.Model):
         OUTBOUND = "outbound", "Outbound Message"
         WEBHOOK = "webhook", "Campaign Monitor webhook"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Partly succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    Status = jobs.Status
+    ACTIVE = jobs.ACTIVE
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRIMARY)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
@@ -48,10 +43,7 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Refreshed while running; a stale heartbeat means the worker died.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # started_at, finished_at, heartbeat_at and last_error: jobs.Job.
     # When its task last reached the broker; None: never (the broker was down). A queued run
     # whose task is lost is sent again by the every-minute dispatcher.
     enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -75,7 +67,6 @@ class SyncRun(models.Model):
         related_name="+",
         editable=False,
     )
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,7 +7,7 @@ from campaign_monitor.signals import disconnecting
 from salesforce.models import SalesforceConnection, SalesforceSettings
 from settings_app.models import SyncSettings
 
-from . import runner, webhooks
+from . import dispatch, runner, webhooks
 
 
 @receiver(disconnecting)
@@ -34,7 +34,7 @@ def reschedule(sender, created: bool = False, **kwargs) -> None:
     """A changed frequency takes effect at once: store the new next-run time. (A row created
     with the defaults changes nothing; the dispatcher computes a missing time itself.)"""
     if not created:
-        runner.reschedule()
+        dispatch.reschedule()
 
 
 @receiver(post_delete, sender=Connection)
@@ -43,4 +43,4 @@ def reschedule(sender, created: bool = False, **kwargs) -> None:
 def reschedule_on_connection_change(sender, **kwargs) -> None:
     """Disconnecting either side clears the next scheduled run (nothing would run then);
     choosing a sync user brings it back. After the commit, so the change is what is read."""
-    transaction.on_commit(runner.follow_readiness)
+    transaction.on_commit(dispatch.follow_readiness)

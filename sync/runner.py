@@ -1,4 +1,9 @@
-"""Starting, claiming and running a primary sync; the schedule's dispatcher.
+"""Starting, claiming, running and cancelling a run of any kind (cmsync.jobs' lifecycle).
+
+The runner knows no run's body: each kind's module registers what its runs do (``register``;
+``sync.primary``, ``sync.reactions``, ``sync.cm_events``), and ``execute`` claims the run,
+sets up the run context, calls the body and turns its ending into a status and a sentence.
+The schedule's every-minute dispatcher is ``sync.dispatch``.
 
 One primary sync per installation at a time: a unique index on ``SyncRun.active`` refuses a
 second queued or running row, and a run is claimed with a conditional update, so a duplicated
@@ -11,27 +16,24 @@ idempotent and its cursors only moved past written data.
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from billing.accounts import update_plan_after_sync
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
+from cmsync import jobs
 from maintenance import alerts
 from salesforce import errors as sf_errors
-from salesforce import permissions, schema
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceConnection
-from settings_app.models import GeneralSettings, SyncSettings
 
-from . import campaigns, changes, cm_events, memberships, steps, tracking, webhooks
-from .context import Cancelled, Context, Superseded
-from .models import ScheduleState, SyncRun
-from .schedule import installation_tz, next_run
+from .context import Context
+from .models import SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,14 @@ RESEND_AFTER = timedelta(minutes=5)
 SEND_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 FINISH_ATTEMPTS = 3
 CM_NOT_CONNECTED = "Campaign Monitor is not connected."
+CANCELLED = "Stopped at a safe point: cancelled or disconnected."
+# Every kind of run is one Celery task (sync/tasks.py), sent by name.
+TASK = "sync.run"
+# The run table's lifecycle columns: a claim also raises the run's generation.
+COLUMNS = jobs.Columns(generation="generation")
 
 
-class SyncUnavailable(Exception):
+class SyncUnavailable(jobs.Refused):
     """The sync cannot start: something is not connected. The message says what."""
 
 
@@ -65,13 +72,8 @@ class BrokerUnavailable(Exception):
 
 def _send(run: SyncRun) -> bool:
     """Send the run's task to the broker now; False (logged) when the broker is unreachable."""
-    from .tasks import run_changes, run_cm_events, run_primary_sync  # they import this module
-
-    task = {SyncRun.Kind.CHANGES: run_changes, SyncRun.Kind.CM_EVENTS: run_cm_events}.get(
-        run.kind, run_primary_sync
-    )
     try:
-        task.apply_async((run.pk,), retry=True, retry_policy=SEND_RETRY)
+        jobs.send(TASK, run.pk, retry=True, retry_policy=SEND_RETRY)
     except (BrokerError, OSError) as exc:
         log.warning("Sync run %s: the broker is unreachable (%s); it stays queued", run.pk, exc)
         return False
@@ -146,24 +148,7 @@ def recover(now=None) -> list[int]:
 
 def _claim(run_id: int) -> int | None:
     """Take the run (queued, or running with a stale heartbeat); the claim's generation."""
-    now = timezone.now()
-    row = SyncRun.objects.filter(pk=run_id).values("status", "generation").first()
-    if row is None:
-        return None
-    mine = row["generation"] + 1
-    same = SyncRun.objects.filter(pk=run_id, generation=row["generation"])
-    fresh = same.filter(status=SyncRun.Status.QUEUED)
-    if fresh.update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, generation=mine
-    ):
-        return mine
-    # Resume a run whose worker died or went quiet: only if nobody has touched it for a while.
-    quiet = Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at=None)
-    lost = same.filter(quiet, status=SyncRun.Status.RUNNING)
-    if lost.update(heartbeat_at=now, generation=mine):
-        log.warning("Sync run %s: taken over from a worker gone quiet", run_id)
-        return mine
-    return None
+    return jobs.claim(SyncRun, run_id, STALE_AFTER, COLUMNS)
 
 
 def ensure_ready() -> tuple[Connection, list[ConnectedClient], SalesforceConnection]:
@@ -201,75 +186,84 @@ def _context(run: SyncRun, generation: int) -> Context:
     )
 
 
-# What the campaign and tracking steps write to; the list objects have their own check.
-CAMPAIGN_OBJECTS = ("Campaign", "CampaignMember", "CM_Email_Tracking__c")
+@dataclass(frozen=True)
+class Body:
+    """What a run of one kind does (``work``), and what follows once it is finished (``then``:
+    the primary sync updates the billing plan; an inbox that filled meanwhile asks for another
+    run)."""
+
+    work: Callable[[Context], None]
+    then: Callable[[SyncRun], object] | None = None
 
 
-def _schema_ready(ctx: Context, missing: list[schema.Component]) -> bool:
-    """Campaign and tracking steps need their objects and fields in the org."""
-    missing = [c for c in missing if c.object_name in CAMPAIGN_OBJECTS]
-    if missing:
-        ctx.message(
-            "SF_SCHEMA_MISSING",
-            f"cmsync's Salesforce schema is missing {len(missing)} parts; campaigns and "
-            "tracking were skipped",
-            record={"missing": [c.full_name for c in missing]},
-            severity="warning",
-            step="campaigns",
-        )
-    return not missing
+# Each kind's body, registered by its own module (sync.primary, sync.reactions,
+# sync.cm_events, imported by SyncConfig.ready): the runner knows none of them.
+BODIES: dict[str, Body] = {}
 
 
-def _access_ready(ctx: Context, blocked: list[str]) -> bool:
-    """Installed is not enough: the sync user must be allowed to read and write it
-    (cmsync's permission set, assigned by Install)."""
-    blocked = [name for name in blocked if name.split(".")[0] in CAMPAIGN_OBJECTS]
-    if blocked:
-        ctx.message(
-            "SF_NO_ACCESS",
-            f"The sync user cannot use {len(blocked)} of cmsync's objects and fields in "
-            "Salesforce; campaigns and tracking were skipped",
-            record={"inaccessible": blocked},
-            severity="warning",
-            step="campaigns",
-        )
-    return not blocked
+def register(
+    kind: str,
+    work: Callable[[Context], None],
+    then: Callable[[SyncRun], object] | None = None,
+) -> None:
+    """Say what runs of ``kind`` do (called once, by the module that holds the body)."""
+    BODIES[kind] = Body(work, then)
 
 
-def _primary_steps(ctx: Context) -> None:
-    steps.retry_requested(ctx)
-    for client in ctx.clients:
-        steps.discover(ctx, client)
-    keep_webhooks(ctx)
-    for client in ctx.clients:
-        steps.subscribers(ctx, client)
-        steps.suppressions(ctx, client)
-    steps.opt_out(ctx)
-    # What the sync user may use: a describe as that user (its permission sets decide).
-    missing, blocked = permissions.unusable(ctx.sf)
-    memberships.sync_lists_and_memberships(ctx, missing, blocked)
-    if _schema_ready(ctx, missing) and _access_ready(ctx, blocked):
-        for client in ctx.clients:
-            campaigns.discover_campaigns(ctx, client)
-        campaigns.link_campaigns(ctx)
-        campaigns.statistics(ctx)
-        tracking.import_tracking(ctx)
-        tracking.retention(ctx)
+def _tell(ctx: Context | None, code: str):
+    """A sentence that is also said as a maintenance message of the run (once it is set up)."""
+
+    def sentence(exc: Exception) -> str:
+        error = {
+            "SF_LIMIT_EXHAUSTED": "Salesforce's daily API limit was reached; the next run "
+            "continues from here.",
+            "CM_RATE_LIMITED": "Campaign Monitor kept refusing requests (rate limit); the next "
+            "run continues.",
+        }[code]
+        if ctx is not None:  # None: refused while the run was being set up
+            ctx.message(code, error, upstream=str(exc))
+        return error
+
+    return sentence
 
 
-def keep_webhooks(ctx: Context) -> None:
-    """The cheap check of each primary sync: cmsync's webhooks in place on every list (one
-    call a list when nothing is missing); see sync/webhooks.py."""
-    ctx.begin("webhooks")
-    rows = webhooks.reconcile(ctx.cm, ctx.clients, run=ctx.run)
-    active = sum(row.state == row.State.ACTIVE for row in rows)
-    failed = sum(row.state == row.State.FAILED for row in rows)
-    ctx.count("webhooks", read=len(rows), written=active, failed=failed)
-    ctx.checkpoint()
+def _credentials(exc: Exception) -> str:
+    side = "Campaign Monitor" if isinstance(exc, cm_errors.CampaignMonitorError) else "Salesforce"
+    return f"{side} refused cmsync's credentials: {exc}"
+
+
+def _database(exc: Exception) -> str:
+    log.exception("Sync run lost its database", exc_info=exc)
+    return (
+        f"cmsync's database failed during the run ({type(exc).__name__}); the next run "
+        "continues from what was saved."
+    )
+
+
+def _ladder(ctx: Context | None) -> list[jobs.Rule]:
+    """How a run's ending exception becomes its status and sentence (first match wins)."""
+    Status = SyncRun.Status
+    return [
+        (jobs.Cancelled, Status.CANCELLED, lambda e: CANCELLED),
+        (jobs.Refused, Status.FAILED, jobs.said),
+        (
+            (cm_errors.AuthenticationError, sf_errors.AuthenticationError),
+            Status.FAILED,
+            _credentials,
+        ),
+        (sf_errors.LimitExceededError, Status.PARTIAL, _tell(ctx, "SF_LIMIT_EXHAUSTED")),
+        (cm_errors.RateLimitedError, Status.PARTIAL, _tell(ctx, "CM_RATE_LIMITED")),
+        (
+            (cm_errors.CampaignMonitorError, sf_errors.SalesforceError),
+            Status.FAILED,
+            lambda e: f"The run stopped: {e}",
+        ),
+        (DatabaseError, Status.FAILED, _database),
+    ]
 
 
 def execute(run_id: int) -> SyncRun | None:
-    """Run (or resume) one primary sync. Safe to call twice: the second call does nothing."""
+    """Run (or resume) one run of any kind. Safe to call twice: the second call does nothing."""
     generation = _claim(run_id)
     if generation is None:
         run = SyncRun.objects.filter(pk=run_id).first()
@@ -277,62 +271,25 @@ def execute(run_id: int) -> SyncRun | None:
             log.warning("Sync run %s does not exist; nothing to do", run_id)
         return run
     run = SyncRun.objects.get(pk=run_id)
-    status, error = SyncRun.Status.SUCCEEDED, ""
+    body = BODIES[run.kind]
+    status: str = SyncRun.Status.SUCCEEDED
+    error = ""
     ctx = None
     try:
         ctx = _context(run, generation)
-        if run.kind == SyncRun.Kind.CHANGES:
-            changes.process(ctx)
-        elif run.kind == SyncRun.Kind.CM_EVENTS:
-            cm_events.process(ctx)
-        else:
-            _primary_steps(ctx)
-    except Superseded:
+        body.work(ctx)
+    except jobs.Superseded:
         log.warning("Sync run %s was taken over by another worker; this one stops", run_id)
         return SyncRun.objects.get(pk=run_id)
-    except Cancelled:
-        status, error = (
-            SyncRun.Status.CANCELLED,
-            "Stopped at a safe point: cancelled or disconnected.",
-        )
-    except SyncUnavailable as exc:
-        status, error = SyncRun.Status.FAILED, str(exc)
-    except (cm_errors.AuthenticationError, sf_errors.AuthenticationError) as exc:
-        side = (
-            "Campaign Monitor" if isinstance(exc, cm_errors.CampaignMonitorError) else "Salesforce"
-        )
-        status, error = SyncRun.Status.FAILED, f"{side} refused cmsync's credentials: {exc}"
-    except sf_errors.LimitExceededError as exc:
-        status = SyncRun.Status.PARTIAL
-        error = "Salesforce's daily API limit was reached; the next run continues from here."
-        if ctx is not None:  # None: refused while the run was being set up
-            ctx.message("SF_LIMIT_EXHAUSTED", error, upstream=str(exc))
-    except cm_errors.RateLimitedError as exc:
-        status = SyncRun.Status.PARTIAL
-        error = "Campaign Monitor kept refusing requests (rate limit); the next run continues."
-        if ctx is not None:
-            ctx.message("CM_RATE_LIMITED", error, upstream=str(exc))
-    except (cm_errors.CampaignMonitorError, sf_errors.SalesforceError) as exc:
-        status, error = SyncRun.Status.FAILED, f"The run stopped: {exc}"
-    except DatabaseError as exc:
-        log.exception("Sync run %s lost its database", run_id)
-        status = SyncRun.Status.FAILED
-        error = f"cmsync's database failed during the run ({type(exc).__name__}); the next run "
-        error += "continues from what was saved."
-    except Exception as exc:  # an unexpected bug must still leave a finished run row
-        log.exception("Sync run %s crashed", run_id)
-        status, error = SyncRun.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # every ending, even a bug, leaves a finished run row
+        status, error = jobs.outcome(exc, _ladder(ctx), f"Sync run {run_id}")
     if ctx is not None:
         run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
     if not _finish(run, generation, status, error):
         return SyncRun.objects.get(pk=run_id)
-    if run.kind == SyncRun.Kind.PRIMARY:
-        update_plan_after_sync()
+    if body.then is not None:
+        body.then(run)
     alerts.notify(run)
-    if run.kind == SyncRun.Kind.CHANGES and status != SyncRun.Status.FAILED:
-        changes.request_if_pending()  # arrived while this run was finishing
-    if run.kind == SyncRun.Kind.CM_EVENTS and status != SyncRun.Status.FAILED:
-        cm_events.request_if_pending()
     return run
 
 
@@ -397,51 +354,3 @@ def cancel_all() -> None:
         status=SyncRun.Status.CANCELLED, active=None, finished_at=now, last_error="Disconnected."
     )
     SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(cancel_requested=True)
-
-
-def reschedule(now=None) -> ScheduleState:
-    """Store the next scheduled run from the current settings (after any change); none while
-    a sync cannot start (a side disconnected), so nothing claims a run that will not come."""
-    now = now or timezone.now()
-    state = ScheduleState.get_solo()
-    ready = not not_ready_reason()
-    state.next_run_at = next_run(SyncSettings.get_solo(), now) if ready else None
-    state.save(update_fields=["next_run_at"])
-    return state
-
-
-def follow_readiness() -> None:
-    """After a connection changes: clear the next run while a sync cannot start, and bring it
-    back once it can; a time already stored stays (a due run is not skipped)."""
-    state = ScheduleState.get_solo()
-    if not_ready_reason():
-        if state.next_run_at is not None:
-            state.next_run_at = None
-            state.save(update_fields=["next_run_at"])
-    elif state.next_run_at is None:
-        reschedule()
-
-
-def dispatch_due(now=None) -> SyncRun | None:
-    """Beat calls this every minute: send again the runs whose task is lost, then start the
-    scheduled run if one is due."""
-    now = now or timezone.now()
-    recover(now)
-    cm_events.retry_due(now)
-    state = ScheduleState.get_solo()
-    if state.next_run_at is None or not_ready_reason():
-        reschedule(now)  # none while a side is disconnected; the time again once it is back
-        return None
-    if now < state.next_run_at:
-        return None
-    today = now.astimezone(installation_tz()).date()
-    full = GeneralSettings.get_solo().full_daily_sync and state.last_full_day != today
-    try:
-        run, created = request_run(SyncRun.Trigger.SCHEDULE, full=full)
-    except BrokerUnavailable as exc:  # queued: sent by a later dispatch
-        run, created = exc.run, True
-    if created and full:
-        state.last_full_day = today
-        state.save(update_fields=["last_full_day"])
-    reschedule(now)
-    return run

@@ -16,7 +16,7 @@ from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber, latest_readi
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
 
-from . import changes, custom_fields, leases
+from . import custom_fields, echo, leases
 from .context import Context
 from .models import Cursor, SubscriberState, SuppressedEmail
 
@@ -304,13 +304,13 @@ def _decide_and_write(
     ctx.count("opt_out", read=len(emails), unchanged=unchanged)
     for (sobject, value), persons in updates.items():
         # Told first, so change detection knows this write is cmsync's own (no reaction).
-        changes.expect_opt_out([(p.sobject, p.id, p.email) for p in persons], value)
+        echo.expect_opt_out([(p.sobject, p.id, p.email) for p in persons], value)
         records = [{"Id": p.id, "HasOptedOutOfEmail": value} for p in persons]
         results = ctx.sf.update(sobject, records)
         ctx.record_failures(
             "opt_out", sobject, results, client_id=lambda r: owner.get(r.record.get("Id"), "")
         )
-        changes.write_failed([r.record["Id"] for r in results if not r.success], value)
+        echo.write_failed([r.record["Id"] for r in results if not r.success], value)
 
     # Written or reported: either way this batch is done (a message can be retried).
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(
@@ -335,7 +335,7 @@ def retry_requested(ctx: Context) -> None:
     for (sobject, operation), messages in groups.items():
         records = [m.record["fields"] for m in messages]
         for value in (True, False):  # an opt-out written again is still cmsync's own
-            changes.expect_opt_out(
+            echo.expect_opt_out(
                 [
                     (sobject, r["Id"], "")
                     for r in records

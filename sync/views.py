@@ -15,45 +15,17 @@ from maintenance.audit import record_action
 from salesforce.models import SalesforceSettings
 from settings_app.models import GeneralSettings, SyncSettings
 
-from . import changes, cm_events, outbound, progress, runner, webhooks
+from . import cm_events, inbox, outbound, progress, runner, webhooks
 from .api import RunSerializer
 from .context import COUNTERS
 from .models import ChangeWatch, ListWebhook, ScheduleState, SyncRun, WebhookWatch
 from .schedule import next_run
+from .step_titles import CHANGE_STEPS, CM_EVENT_STEPS, STEPS, step_title  # noqa: F401
 
 VIEW = "sync.view_syncrun"
 RUN = "sync.add_syncrun"
 ENDPOINT = "salesforce.change_salesforcesettings"
 CHANGES_SHOWN = 200  # of a "Salesforce changes" run, on its page
-CHANGE_STEPS = [
-    ("changes", "Salesforce changes"),
-    ("unsubscribe", "Unsubscribed in Campaign Monitor"),
-    ("delete", "Set to Deleted in Campaign Monitor"),
-    ("rules", "Subscription rules"),
-    ("field_mappings", "Custom fields to Campaign Monitor"),
-]
-CM_EVENT_STEPS = [
-    ("cm_events", "Campaign Monitor events"),
-    ("subscribers", "Subscriber states"),
-    ("field_mappings", "Custom fields to Salesforce"),
-    ("opt_out", "Email opt-out"),
-    ("lists", "Subscriber lists"),
-    ("memberships", "List memberships"),
-]
-STEPS = [
-    ("retry", "Retried records"),
-    ("discover", "Lists"),
-    ("webhooks", "Webhooks"),
-    ("subscribers", "Subscribers"),
-    ("field_mappings", "Custom fields to Salesforce"),
-    ("suppressions", "Suppression lists"),
-    ("opt_out", "Email opt-out"),
-    ("lists", "Subscriber lists"),
-    ("memberships", "List memberships"),
-    ("campaigns", "Campaigns"),
-    ("tracking", "Email tracking"),
-    ("retention", "Retention"),
-]
 
 
 def count_rows(run: SyncRun | None) -> list[dict]:
@@ -99,7 +71,7 @@ def sync_context(request: HttpRequest) -> dict:
         "active_estimate": estimate(active),
         "last_run": last,
         "last_rows": count_rows(last),
-        # Nothing is scheduled while a side is disconnected (runner.reschedule agrees).
+        # Nothing is scheduled while a side is disconnected (dispatch.reschedule agrees).
         "next_run_at": None if blocked else scheduled,
     }
 
@@ -133,7 +105,7 @@ def change_detection(request: HttpRequest) -> dict:
         "watch": ChangeWatch.get_solo(),
         "general": GeneralSettings.get_solo(),
         "poll_minutes": SyncSettings.get_solo().change_poll_minutes,
-        "changes_pending": changes.pending(),
+        "changes_pending": inbox.pending(),
         "last_changes_run": last,
         "outbound_hint": f"…{secret[-4:]}" if secret else "",
         "can_manage_endpoint": request.user.has_perm(ENDPOINT),
@@ -305,13 +277,3 @@ def run_history(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     context = {"page": page, "kind": kind, "kinds": SyncRun.Kind.choices}
     return render(request, "sync/history.html", context)
-
-
-def step_title(step: str, kind: str = "") -> str:
-    """A step's name as the run page shows it ("opt_out" is "Email opt-out"), for anything a
-    user reads; the run's kind decides between steps of the same key."""
-    first = {SyncRun.Kind.CHANGES: CHANGE_STEPS, SyncRun.Kind.CM_EVENTS: CM_EVENT_STEPS}
-    for key, title in [*first.get(kind, []), *STEPS, *CM_EVENT_STEPS, *CHANGE_STEPS]:
-        if key == step:
-            return title
-    return step.replace("_", " ").capitalize()

@@ -14,8 +14,14 @@ from cmsync.logs import redact
 from maintenance.models import Message
 from settings_app.models import SyncSettings
 from subscriptions.models import FieldMapping
-from sync import changes, cm_events, runner, webhooks
-from sync.models import CampaignMonitorEvent, ListWebhook, SubscriberState, SyncRun
+from sync import change_poll, cm_events, runner, webhooks
+from sync.models import (
+    CampaignMonitorEvent,
+    ListWebhook,
+    SalesforceChange,
+    SubscriberState,
+    SyncRun,
+)
 
 from .test_field_mappings import mapping, record
 from .test_sync_changes import cm_state
@@ -319,10 +325,10 @@ def test_cmsyncs_own_unsubscribe_coming_back_as_an_event_writes_nothing(world, c
     """Salesforce opt-out → cmsync unsubscribes in Campaign Monitor → its Deactivate event
     comes back: the Contact is already opted out, nothing is written, nothing reacts."""
     contact, lead = known
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     world.gateway.update("Contact", [{"Id": contact, "HasOptedOutOfEmail": True}])
     world.gateway.update("Lead", [{"Id": lead, "HasOptedOutOfEmail": True}])
-    changes.poll()
+    change_poll.poll()
     reaction = SyncRun.objects.get(kind=SyncRun.Kind.CHANGES, active=True)
     runner.execute(reaction.pk)
     assert cm_state(world, world.list_a, "a@example.com") == "Unsubscribed"
@@ -336,7 +342,7 @@ def test_cmsyncs_own_unsubscribe_coming_back_as_an_event_writes_nothing(world, c
     # Nothing new in Salesforce to react to: the poll may read the reaction's own second
     # again (stamps are whole seconds), but no change acts and nothing is sent to CM.
     world.cm.reset_request_counts()
-    changes.poll()
+    change_poll.poll()
     for pending in SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES, active=True):
         runner.execute(pending.pk)
     calls = world.cm.request_counts()
@@ -349,20 +355,20 @@ def test_cmsyncs_own_salesforce_write_does_not_bounce_back_to_campaign_monitor(
     """Unsubscribe event → cmsync ticks Email Opt Out → the poll sees that change: it is
     cmsync's own, so no unsubscribe call goes back to Campaign Monitor."""
     contact, _ = known
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     post(client, world.list_a, event("Deactivate", "a@example.com", world.local(1), "Unsubscribed"))
     run_events()
     assert world.opted_out(contact) is True
     world.cm.reset_request_counts()
 
-    changes.poll()
+    change_poll.poll()
     reaction = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES, active=True).first()
     if reaction is not None:
         runner.execute(reaction.pk)
 
     calls = world.cm.request_counts()
     assert not any("unsubscribe" in route or route.startswith("DELETE") for route in calls)
-    outcomes = set(changes.SalesforceChange.objects.values_list("outcome", flat=True))
+    outcomes = set(SalesforceChange.objects.values_list("outcome", flat=True))
     assert outcomes <= {"cmsync's own write, no reaction", "no action needed"}
 
 

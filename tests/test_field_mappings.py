@@ -162,9 +162,9 @@ def test_salesforce_field_names_match_whatever_their_case():
 
 @pytest.fixture
 def watching(fields_world):
-    from sync import changes
+    from sync import change_poll
 
-    changes.poll()
+    change_poll.poll()
     react(fields_world)
     return fields_world
 
@@ -400,9 +400,9 @@ def test_fields_written_by_the_sync_do_not_touch_states_or_opt_out(fields_world)
     """The "Salesforce changes" run sees the primary sync's writes; it sends custom fields
     at most, never a state."""
     world = fields_world
-    from sync import changes
+    from sync import change_poll
 
-    changes.poll()
+    change_poll.poll()
     react(world)
     mapping(world.list_a, "age", "Number", TO_SF, contact="Age__c")
     mapping(world.list_a, "website", "Text", TO_CM, contact="Website__c")

@@ -15,7 +15,7 @@ from settings_app.models import GeneralSettings
 from subscriptions import rules
 from subscriptions.criteria import InvalidCriteria, parse
 from subscriptions.models import SubscriptionRule
-from sync import changes
+from sync import change_poll
 from sync.models import SalesforceChange
 
 from .test_sync_changes import cm_state, react, set_fields
@@ -75,7 +75,7 @@ def imports(world) -> list[dict]:
 @pytest.fixture
 def watching(world):
     """Change detection started (baseline taken) and its first re-read drained."""
-    changes.poll()
+    change_poll.poll()
     react(world)
     return world
 

@@ -46,7 +46,7 @@ def test_beat_dispatches_a_due_sync_to_a_worker(world, celery_processes, sync_wo
 def test_beat_polls_salesforce_changes_and_a_worker_reacts(
     world, celery_processes, sync_worker, tmp_path
 ):
-    from sync import changes
+    from sync import inbox
     from sync.models import ChangeWatch
 
     from .test_sync_changes import cm_state
@@ -69,4 +69,4 @@ def test_beat_polls_salesforce_changes_and_a_worker_reacts(
     assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
     assert run.trigger == SyncRun.Trigger.POLL
     assert cm_state(world, world.list_a, "tick@example.com") == "Unsubscribed"
-    assert changes.pending() == 0
+    assert inbox.pending() == 0

@@ -8,7 +8,7 @@ import pytest
 from campaign_monitor.models import Connection
 from maintenance.models import Message
 from settings_app.models import GeneralSettings
-from sync import changes, runner
+from sync import change_poll, echo, runner
 from sync.models import SalesforceChange, SyncRun, WatchedRecord
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def cm_state(world, list_id: str, email: str) -> str:
 
 def react(world) -> SyncRun | None:
     """One poll, then the "Salesforce changes" run it queued, as the worker would run it."""
-    changes.poll()
+    change_poll.poll()
     run = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES, active=True).first()
     return runner.execute(run.pk) if run else None
 
@@ -43,7 +43,7 @@ def unsubscribe_calls(world) -> int:
 @pytest.fixture
 def watching(world):
     """Change detection started (baseline taken) and its first re-read drained."""
-    changes.poll()
+    change_poll.poll()
     assert GeneralSettings.get_solo().unsubscribe_on_opt_out  # the default
     react(world)
     return world
@@ -118,7 +118,7 @@ def test_a_record_created_opted_out_is_unsubscribed(watching):
 def test_records_opted_out_before_watching_began_are_not_acted_on(world):
     world.subscriber(world.list_a, "old@example.com", "Active")
     old = world.contact("old@example.com", opted_out=True)
-    changes.poll()  # baseline: old is known to be opted out already
+    change_poll.poll()  # baseline: old is known to be opted out already
     set_fields(world, old, LastName="Edited")
     react(world)
     assert unsubscribe_calls(world) == 0
@@ -251,7 +251,7 @@ def test_the_value_from_before_cmsyncs_own_write_is_not_a_new_tick(world):
     kim = world.contact("kim@example.com", opted_out=True)
     react(world)  # the baseline
     react(world)
-    changes.expect_opt_out([("Contact", kim, "kim@example.com")], False)  # write in flight
+    echo.expect_opt_out([("Contact", kim, "kim@example.com")], False)  # write in flight
     set_fields(world, kim, LastName="Edited")  # still shows true: the old value
 
     react(world)
@@ -304,21 +304,21 @@ def test_poll_interval_follows_the_sync_settings(world):
 
     from settings_app.models import SyncSettings
 
-    assert changes.poll_due()
-    changes.poll()
+    assert change_poll.poll_due()
+    change_poll.poll()
     now = timezone.now()
-    assert not changes.poll_due(now + timedelta(minutes=4))
-    assert changes.poll_due(now + timedelta(minutes=5))
+    assert not change_poll.poll_due(now + timedelta(minutes=4))
+    assert change_poll.poll_due(now + timedelta(minutes=5))
     SyncSettings.objects.update(change_poll_minutes=1)
-    assert changes.poll_due(now + timedelta(minutes=1))
+    assert change_poll.poll_due(now + timedelta(minutes=1))
 
 
 def test_a_poll_failure_is_one_message_and_the_next_poll_recovers(watching, settings):
     settings.SALESFORCE_RETRY_BACKOFF_SECONDS = 0.001  # retried as usual, without the pauses
     world = watching
     world.sf.add_fault("server_unavailable", count=20, path="/queryAll")
-    changes.poll()
-    changes.poll()
+    change_poll.poll()
+    change_poll.poll()
     assert Message.objects.filter(code="SF_CHANGE_POLL_FAILED").count() == 1
     world.sf.clear_faults()
     world.subscriber(world.list_a, "ned@example.com", "Active")

@@ -8,7 +8,7 @@ from campaign_monitor.models import Connection
 from maintenance.models import Message
 from subscriptions import imports
 from subscriptions.models import ImportJob, SubscriptionRule
-from sync import changes, outbound
+from sync import change_poll, outbound
 from sync.models import SalesforceChange, SyncRun
 
 from .test_import_wizard import job_for
@@ -66,7 +66,7 @@ def test_a_full_sync_writes_the_contact_and_never_the_converted_lead(world):
 def test_the_poll_does_not_react_to_a_conversion_or_a_converted_lead(world):
     world.subscriber(world.list_a, "pat@example.com", "Active")
     lead = person(world, "Lead", "pat@example.com")
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     react(world)
 
     world.sf.convert_lead(lead)  # a new Contact, not opted out
@@ -83,7 +83,7 @@ def test_an_outbound_message_about_a_converted_lead_is_not_acted_on(world, clien
     world.subscriber(world.list_a, "om@example.com", "Active")
     lead = converted_lead(world, "om@example.com", LeadSource="Web")
     rule(world.list_b, "add_lead", when("LeadSource", "Web"))
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     secret = outbound.new_secret()
     (row,) = world.gateway.query(f"SELECT SystemModstamp FROM Lead WHERE Id = '{lead}'")
     notification = {

@@ -8,7 +8,7 @@ from django.db import connection
 
 from salesforce.models import SalesforceSettings
 from settings_app.models import GeneralSettings
-from sync import outbound, runner
+from sync import change_poll, outbound, runner
 from sync.models import SalesforceChange, SyncRun
 
 from .test_sync_changes import cm_state, unsubscribe_calls
@@ -58,11 +58,10 @@ def run_queued() -> SyncRun | None:
 @pytest.fixture
 def opted_out_contact(world):
     """A contact active on a list, opted out in Salesforce after the baseline."""
-    from sync import changes
 
     world.subscriber(world.list_a, "om@example.com", "Active")
     record_id = world.contact("om@example.com")
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     (result,) = world.gateway.update("Contact", [{"Id": record_id, "HasOptedOutOfEmail": True}])
     assert result.success
     (row,) = world.gateway.query(f"SELECT SystemModstamp FROM Contact WHERE Id = '{record_id}'")
@@ -94,9 +93,8 @@ def test_an_outbound_message_is_acted_on_once_even_when_delivered_twice(
     world.subscriber(world.list_a, "om@example.com", "Active", minutes_later=1)
     assert b"<Ack>true</Ack>" in post(client, secret, body).content
     assert run_queued() is None  # nothing new to act on
-    from sync import changes
 
-    changes.poll()
+    change_poll.poll()
     run_queued()
     assert SalesforceChange.objects.filter(source="outbound").count() == 1
     assert unsubscribe_calls(world) == 1
@@ -160,12 +158,11 @@ def test_with_triggers_disabled_the_message_is_acknowledged_and_ignored(
 
 def test_a_late_message_older_than_what_was_applied_is_ignored(world, client, opted_out_contact):
     """Ticked, then unticked; the poll saw the latest; the old notification arrives late."""
-    from sync import changes
 
     secret = outbound.new_secret()
     record_id = opted_out_contact["Id"]
     world.gateway.update("Contact", [{"Id": record_id, "HasOptedOutOfEmail": False}])
-    changes.poll()
+    change_poll.poll()
     run_queued()
     assert (
         post(client, secret, soap(world.sf_connection.org_id, opted_out_contact)).status_code == 200

@@ -3,7 +3,7 @@ which queues a run through the broker; a real worker unsubscribes in Campaign Mo
 
 import pytest
 
-from sync import changes, outbound
+from sync import change_poll, outbound
 from sync.models import SyncRun
 
 from .test_sync_celery import wait_for
@@ -17,7 +17,7 @@ def test_an_outbound_message_from_salesforce_unsubscribes_through_the_worker(
 ):
     world.subscriber(world.list_a, "live@example.com", "Active")
     contact = world.contact("live@example.com")
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     secret = outbound.new_secret()
     world.sf.add_outbound_message(
         f"{live_server.url}/sync/outbound/{secret}/",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from salesforce import errors as sf_errors
 from salesforce.gateway import SalesforceGateway
-from sync import runner
+from sync import dispatch, runner
 from sync.models import SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -65,12 +65,12 @@ def test_the_dispatcher_resumes_a_run_whose_worker_went_quiet(world, monkeypatch
         started_at=timezone.now() - timedelta(minutes=10),
         heartbeat_at=timezone.now() - timedelta(seconds=30),
     )
-    runner.dispatch_due()
+    dispatch.dispatch_due()
     assert sent == []  # still beating
 
     # A minute of the heartbeat going stale, not a manual trigger, is what it takes.
     later = timezone.now() + runner.STALE_AFTER + timedelta(seconds=30)
-    runner.dispatch_due(later)
+    dispatch.dispatch_due(later)
     assert sent == [run.pk]
     assert runner.STALE_AFTER <= timedelta(minutes=2)
 
@@ -80,7 +80,7 @@ def test_a_queued_run_whose_task_never_reached_the_broker_is_sent_again(world, m
     monkeypatch.setattr(runner, "_send", lambda run: sent.append(run.pk) or True)
     run = SyncRun.objects.create(trigger=SyncRun.Trigger.MANUAL)  # enqueued_at stays empty
 
-    runner.dispatch_due()
+    dispatch.dispatch_due()
 
     assert sent == [run.pk]
 

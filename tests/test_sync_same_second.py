@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from sync import changes, outbound
+from sync import change_poll, outbound
 from sync.models import SalesforceChange, WatchedRecord
 
 from .test_sync_changes import cm_state, react, unsubscribe_calls
@@ -31,7 +31,7 @@ def test_many_changes_in_one_second_each_act_once(world):
         world.subscriber(world.list_a, email, "Active")
     created = world.gateway.create("Contact", [{"LastName": "Same", "Email": e} for e in emails])
     ids = [r.id for r in created]
-    changes.poll()  # the baseline
+    change_poll.poll()  # the baseline
     react(world)
 
     moment = next_second()
@@ -56,7 +56,7 @@ def test_many_changes_in_one_second_each_act_once(world):
 def test_a_second_change_in_the_same_second_is_not_taken_for_the_first(world):
     world.subscriber(world.list_a, "flip@example.com", "Active")
     flip = world.contact("flip@example.com")
-    changes.poll()
+    change_poll.poll()
     react(world)
 
     moment = next_second()
@@ -79,7 +79,7 @@ def test_an_older_state_of_the_same_second_arriving_late_never_wins(world, clien
     the tick arrives late, with the same stamp. Salesforce's current value decides."""
     world.subscriber(world.list_a, "late@example.com", "Active")
     late = world.contact("late@example.com")
-    changes.poll()
+    change_poll.poll()
     react(world)
     secret = outbound.new_secret()
 

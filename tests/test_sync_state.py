@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sync import progress, runner
+from sync import dispatch, progress, runner
 from sync.models import ScheduleState, SyncRun
 from sync.views import STEPS
 
@@ -20,7 +20,7 @@ def test_after_disconnecting_campaign_monitor_nothing_is_scheduled_and_sync_now_
 ):
     page = alice_client.get("/sync/").text
     assert 'id="next-run">none' not in page
-    runner.reschedule()
+    dispatch.reschedule()
     assert ScheduleState.get_solo().next_run_at is not None
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -31,7 +31,7 @@ def test_after_disconnecting_campaign_monitor_nothing_is_scheduled_and_sync_now_
     assert '<strong id="next-run">none while the sync cannot run</strong>' in page
     assert "Connect Campaign Monitor first." in page
     assert '<button type="submit" class="primary" disabled aria-describedby="sync-blocked">' in page
-    assert runner.dispatch_due(timezone.now() + timedelta(days=2)) is None
+    assert dispatch.dispatch_due(timezone.now() + timedelta(days=2)) is None
     assert not SyncRun.objects.exists()
 
 
@@ -39,7 +39,7 @@ def test_after_disconnecting_salesforce_sync_now_says_connect_salesforce_first(
     client, world, admin_user, django_capture_on_commit_callbacks
 ):
     client.force_login(admin_user)  # the world's sync user
-    runner.reschedule()
+    dispatch.reschedule()
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/salesforce/disconnect/")
     assert ScheduleState.get_solo().next_run_at is None
@@ -51,7 +51,7 @@ def test_after_disconnecting_salesforce_sync_now_says_connect_salesforce_first(
 
 def test_the_dispatcher_gives_the_next_run_back_once_connected(world):
     ScheduleState.objects.update_or_create(pk=1, defaults={"next_run_at": None})
-    runner.dispatch_due()
+    dispatch.dispatch_due()
     assert ScheduleState.get_solo().next_run_at is not None
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from settings_app.models import SyncSettings
-from sync import runner
+from sync import dispatch, runner
 from sync.models import SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def test_full_daily_sync_makes_only_the_days_first_scheduled_run_full(world):
     runner.execute(first.pk)
 
     ScheduleState.objects.update(next_run_at=due)
-    runner.dispatch_due()
+    dispatch.dispatch_due()
     second = SyncRun.objects.exclude(pk=first.pk).get()
     assert second.full is False
 

@@ -5,14 +5,14 @@ import json
 
 from django import template
 
+from sync.step_titles import step_title as title
+
 register = template.Library()
 
 
 @register.filter
 def step_title(message) -> str:
     """ "Email opt-out" for the step "opt_out" of the message's run."""
-    from sync.views import step_title as title
-
     return title(message.step, message.run.kind if message.run_id else "")
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from sync import changes, runner
+from sync import change_poll, inbox, runner
 from sync.models import ChangeWatch, SyncRun
 
 
@@ -16,11 +16,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, wait: bool, **options) -> None:
-        found = changes.poll()
+        found = change_poll.poll()
         watch = ChangeWatch.get_solo()
         if watch.last_error:
             self.stderr.write(f"The poll failed: {watch.last_error}")
-        self.stdout.write(f"{found} new change(s); {changes.pending()} waiting.")
+        self.stdout.write(f"{found} new change(s); {inbox.pending()} waiting.")
         run = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES, active=True).first()
         if run and wait:
             run = runner.execute(run.pk)
