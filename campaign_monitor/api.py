@@ -4,10 +4,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from cmsync.api import JsonSerializer
+from security.access import visible_connected_clients
 
-from .lists import ListRow, list_rows, set_prevent_member_sync
+from .lists import CHANGE_LISTS, VIEW_LISTS, ListRow, list_rows, set_prevent_member_sync
 from .models import ConnectedClient
-from .views import CHANGE_LISTS, VIEW_LISTS, visible_connected_clients
 
 
 class ClientSerializer(serializers.ModelSerializer):

@@ -3,11 +3,8 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
-from django.db import transaction
 
 from cmsync import endpoints
-
-from .lists import ListRow, set_prevent_member_sync
 
 
 def demo_emulator_listening() -> bool:
@@ -79,28 +76,3 @@ class ChooseClientsForm(forms.Form):
         rows = connection.clients.all()
         self.fields["clients"].choices = [(c.client_id, c.name) for c in rows]
         self.fields["clients"].initial = [c.client_id for c in rows if c.connected]
-
-
-class ListOptionsForm(forms.Form):
-    """One "Prevent member sync" box per list the user may see; others are left alone."""
-
-    prevent_member_sync = forms.MultipleChoiceField(
-        label="Prevent member sync", required=False, widget=forms.CheckboxSelectMultiple
-    )
-
-    def __init__(self, *args, rows: list[ListRow], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.rows = rows
-        field = self.fields["prevent_member_sync"]
-        field.choices = [(row.list_id, row.name) for row in rows]
-        field.initial = [row.list_id for row in rows if row.prevent_member_sync]
-
-    def save(self) -> list[ListRow]:
-        """Store each list's choice; returns the lists whose switch changed."""
-        chosen = set(self.cleaned_data["prevent_member_sync"])
-        with transaction.atomic():
-            return [
-                row
-                for row in self.rows
-                if set_prevent_member_sync(row.list_id, row.list_id in chosen)
-            ]

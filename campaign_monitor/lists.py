@@ -5,6 +5,9 @@ from dataclasses import asdict, dataclass
 
 from .models import ConnectedClient, ListOptions
 
+VIEW_LISTS = "campaign_monitor.view_listoptions"
+CHANGE_LISTS = "campaign_monitor.change_listoptions"
+
 
 @dataclass(frozen=True, slots=True)
 class ListRow:

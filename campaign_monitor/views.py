@@ -10,46 +10,23 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cmsync.access import require_perm
-from security.access import visible_clients
+from security.access import SESSION_CLIENT, current_client, visible_connected_clients
 from security.models import UserOverride
 
 from . import client as cm
 from . import errors
 from .connection import ConnectError, choose_clients, connect, disconnect, explain
-from .forms import ChooseClientsForm, ConnectForm, ListOptionsForm
-from .lists import list_rows
+from .forms import ChooseClientsForm, ConnectForm
 from .models import ConnectedClient, Connection
 
 MANAGE = "campaign_monitor.change_connection"
-VIEW_LISTS = "campaign_monitor.view_listoptions"
-CHANGE_LISTS = "campaign_monitor.change_listoptions"
 OAUTH_SCOPE = "ViewReports,ManageLists,ImportSubscribers,ViewSubscribersInReports,AdministerPersons"
-SESSION_CLIENT = "cm_client_id"
 
 
 def oauth_configured() -> bool:
     return bool(
         settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_ID and settings.CAMPAIGN_MONITOR_OAUTH_CLIENT_SECRET
     )
-
-
-def visible_connected_clients(user) -> list[ConnectedClient]:
-    """Connected clients this user may see (client ownership)."""
-    clients = ConnectedClient.objects.filter(connected=True)
-    owned = visible_clients(user)
-    if owned is not None:
-        clients = clients.filter(client_id__in=owned)
-    return list(clients)
-
-
-def current_client(
-    request: HttpRequest, clients: list[ConnectedClient] | None = None
-) -> ConnectedClient | None:
-    """The connected client the user is looking at: their choice, or the first one."""
-    if clients is None:
-        clients = visible_connected_clients(request.user)
-    chosen = request.session.get(SESSION_CLIENT)
-    return next((c for c in clients if c.client_id == chosen), clients[0] if clients else None)
 
 
 @login_required
@@ -234,30 +211,3 @@ def _connected_person(api, client_id: str) -> str:
     if not people:
         raise errors.CampaignMonitorError("This client has no Campaign Monitor people.")
     return people[0].email
-
-
-@login_required
-def list_options(request: HttpRequest) -> HttpResponse:
-    """The connected clients' lists (those the user may see), each with "Prevent member
-    sync": no List Membership records in Salesforce for that list while it is on."""
-    require_perm(request, VIEW_LISTS)
-    data = None
-    if request.method == "POST":
-        require_perm(request, CHANGE_LISTS)
-        data = request.POST
-    rows = list_rows(visible_connected_clients(request.user))
-    form = ListOptionsForm(data, rows=rows)
-    if data is not None and form.is_valid():
-        changed = form.save()
-        if changed:
-            names = ", ".join(row.name for row in changed)
-            messages.success(request, f"List options saved: {names}.")
-        else:
-            messages.info(request, "Nothing was changed.")
-        return redirect("sync-lists")
-    context = {
-        "form": form,
-        "rows": list(zip(rows, form["prevent_member_sync"], strict=True)),
-        "can_change": request.user.has_perm(CHANGE_LISTS),
-    }
-    return render(request, "campaign_monitor/lists.html", context)

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from campaign_monitor.views import current_client, visible_connected_clients
+from security.access import current_client, visible_connected_clients
 
 # The console's tabs, in the original console's order: (url name, title, permission to see it).
 # A tab appears only once what it shows works.

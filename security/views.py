@@ -10,10 +10,10 @@ from django.views.decorators.http import require_POST
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.views import current_client
 from cmsync.access import require_perm
 
 from . import lockouts, service
+from .access import current_client
 from .forms import ClientsForm, InviteForm, KeyForm, OverrideForm, RoleForm
 from .models import ClientOwnership, IntegrationKey, UserOverride
 from .roles import role_of

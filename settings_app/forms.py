@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from salesforce.connection import TabsChange, apply_show_tabs
+from sync import dispatch
 from sync.webhooks import WebhookChange, apply_setting
 
 from .models import (
@@ -114,6 +115,14 @@ class SyncSettingsForm(SettingsForm):
         super().__init__(*args, **kwargs)
         self.initial["custom_days"] = self.instance.custom_day_list
         self.fields["change_poll_minutes"].widget.attrs.update(min=1, max=60)
+
+    def save(self, commit: bool = True) -> SyncSettings:
+        """Save, and store the next scheduled run from the new frequency at once: the one
+        path for the console and the API (both save through this form)."""
+        saved = super().save(commit)
+        if commit:
+            dispatch.reschedule()
+        return saved
 
     def follow_ups(self, user) -> list[WebhookChange]:
         """Switching webhooks on or off registers or removes them in Campaign Monitor now."""

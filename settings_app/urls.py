@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("sync/", views.sync_settings, name="sync"),
     path("general/", views.general_settings, name="general"),
     path("campaigns/", views.campaign_settings, name="campaigns"),
 ]

@@ -3,22 +3,18 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from campaign_monitor.models import Connection
 from cmsync import answers
 from cmsync.access import require_perm
-from salesforce.views import salesforce_context
-from sync.views import sync_context
 
 from .forms import (
     CampaignSettingsForm,
     GeneralSettingsForm,
     MemberStatusMappingFormSet,
-    SyncSettingsForm,
 )
 from .models import MemberStatusMapping
 
 
-def _settings_page(
+def settings_page(
     request: HttpRequest,
     form_class,
     template: str,
@@ -75,30 +71,12 @@ def _settings_page(
 
 
 @login_required
-def sync_settings(request: HttpRequest) -> HttpResponse:
-    connections = {
-        "connection": Connection.current(),
-        "can_manage_connection": request.user.has_perm("campaign_monitor.change_connection"),
-        "can_view_connection": request.user.has_perm("campaign_monitor.view_connection"),
-        **salesforce_context(request),
-        **sync_context(request),
-    }
-    return _settings_page(
-        request,
-        SyncSettingsForm,
-        "settings_app/sync.html",
-        extra_context=connections,
-        anchor="sync-settings",
-    )
-
-
-@login_required
 def general_settings(request: HttpRequest) -> HttpResponse:
-    return _settings_page(request, GeneralSettingsForm, "settings_app/general.html")
+    return settings_page(request, GeneralSettingsForm, "settings_app/general.html")
 
 
 @login_required
 def campaign_settings(request: HttpRequest) -> HttpResponse:
-    return _settings_page(
+    return settings_page(
         request, CampaignSettingsForm, "settings_app/campaigns.html", with_mapping=True
     )

@@ -14,11 +14,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from campaign_monitor.views import visible_connected_clients
 from cmsync.api import JsonSerializer
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import explain, usable_connection
+from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
 from . import field_views, import_views, imports, rule_views, rules

@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
-from campaign_monitor.views import visible_connected_clients
 from cmsync.access import require_perm
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
+from security.access import visible_connected_clients
 
 from .field_forms import FieldMappingForm
 from .models import FieldMapping

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaign_monitor import errors as cm_errors
-from campaign_monitor.views import visible_connected_clients
 from cmsync.access import require_perm
 from salesforce import errors as sf_errors
+from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
 from . import criteria, imports

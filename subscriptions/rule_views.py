@@ -7,11 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from campaign_monitor.views import visible_connected_clients
 from cmsync.access import require_perm
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import explain, usable_connection
+from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
 from . import rules

@@ -5,7 +5,6 @@ from django.dispatch import receiver
 from campaign_monitor.models import Connection, ListOptions
 from campaign_monitor.signals import disconnecting
 from salesforce.models import SalesforceConnection, SalesforceSettings
-from settings_app.models import SyncSettings
 
 from . import dispatch, runner, webhooks
 
@@ -27,14 +26,6 @@ def follow_list_options(sender, instance: ListOptions, **kwargs) -> None:
     """ "Prevent member sync" switched on removes the list's webhook; off puts it back."""
     list_id = instance.list_id
     transaction.on_commit(lambda: webhooks.reconcile_now(only={list_id}))
-
-
-@receiver(post_save, sender=SyncSettings)
-def reschedule(sender, created: bool = False, **kwargs) -> None:
-    """A changed frequency takes effect at once: store the new next-run time. (A row created
-    with the defaults changes nothing; the dispatcher computes a missing time itself.)"""
-    if not created:
-        dispatch.reschedule()
 
 
 @receiver(post_delete, sender=Connection)

@@ -1,12 +1,11 @@
 from django.urls import path
 
-from campaign_monitor.views import list_options
-
 from . import views
 
 urlpatterns = [
+    path("", views.sync_tab, name="sync"),
     path("now/", views.sync_now, name="sync-now"),
-    path("lists/", list_options, name="sync-lists"),
+    path("lists/", views.list_options, name="sync-lists"),
     path("runs/", views.run_history, name="sync-history"),
     path("runs/<int:run_id>/", views.run_detail, name="sync-run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="sync-run-progress"),

@@ -9,15 +9,22 @@ from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from campaign_monitor.lists import CHANGE_LISTS, VIEW_LISTS, list_rows
+from campaign_monitor.models import Connection
 from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
 from salesforce.models import SalesforceSettings
+from salesforce.views import salesforce_context
+from security.access import visible_connected_clients
+from settings_app.forms import SyncSettingsForm
 from settings_app.models import GeneralSettings, SyncSettings
+from settings_app.views import settings_page
 
 from . import cm_events, inbox, outbound, progress, runner, webhooks
 from .api import RunSerializer
 from .context import COUNTERS
+from .forms import ListOptionsForm
 from .models import ChangeWatch, ListWebhook, ScheduleState, SyncRun, WebhookWatch
 from .schedule import next_run
 from .step_titles import CHANGE_STEPS, CM_EVENT_STEPS, STEPS, step_title  # noqa: F401
@@ -277,3 +284,49 @@ def run_history(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     context = {"page": page, "kind": kind, "kinds": SyncRun.Kind.choices}
     return render(request, "sync/history.html", context)
+
+
+@login_required
+def sync_tab(request: HttpRequest) -> HttpResponse:
+    """The Sync tab: both connections, the sync settings, the last run and Sync now."""
+    connections = {
+        "connection": Connection.current(),
+        "can_manage_connection": request.user.has_perm("campaign_monitor.change_connection"),
+        "can_view_connection": request.user.has_perm("campaign_monitor.view_connection"),
+        **salesforce_context(request),
+        **sync_context(request),
+    }
+    return settings_page(
+        request,
+        SyncSettingsForm,
+        "sync/tab.html",
+        extra_context=connections,
+        anchor="sync-settings",
+    )
+
+
+@login_required
+def list_options(request: HttpRequest) -> HttpResponse:
+    """The connected clients' lists (those the user may see), each with "Prevent member
+    sync": no List Membership records in Salesforce for that list while it is on."""
+    require_perm(request, VIEW_LISTS)
+    data = None
+    if request.method == "POST":
+        require_perm(request, CHANGE_LISTS)
+        data = request.POST
+    rows = list_rows(visible_connected_clients(request.user))
+    form = ListOptionsForm(data, rows=rows)
+    if data is not None and form.is_valid():
+        changed = form.save()
+        if changed:
+            names = ", ".join(row.name for row in changed)
+            messages.success(request, f"List options saved: {names}.")
+        else:
+            messages.info(request, "Nothing was changed.")
+        return redirect("sync-lists")
+    context = {
+        "form": form,
+        "rows": list(zip(rows, form["prevent_member_sync"], strict=True)),
+        "can_change": request.user.has_perm(CHANGE_LISTS),
+    }
+    return render(request, "sync/lists.html", context)
