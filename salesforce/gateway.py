@@ -695,3 +695,16 @@ class SalesforceGateway:
     def tooling_update(self, metadata_type: str, record_id: str, body: dict) -> None:
         """PATCH a Tooling API record, e.g. ``{"Metadata": {...}}`` for a Layout."""
         self._call("toolingexecute", f"sobjects/{metadata_type}/{record_id}", "PATCH", body)
+
+
+def memo_describe(gateway: "SalesforceGateway") -> Callable[[str], ObjectInfo]:
+    """``gateway.describe``, each object asked for once: the one describe cache (a run's
+    context, the import wizard and subscription rules all use it)."""
+    seen: dict[str, ObjectInfo] = {}
+
+    def describe(sobject: str) -> ObjectInfo:
+        if sobject not in seen:
+            seen[sobject] = gateway.describe(sobject)
+        return seen[sobject]
+
+    return describe

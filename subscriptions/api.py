@@ -18,6 +18,7 @@ from cmsync.api import JsonSerializer
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import explain, usable_connection
+from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
@@ -174,7 +175,7 @@ def checked_rule_form(user, sobject: str, changes: dict) -> RuleForm:
         raise ValidationError(
             {"non_field_errors": ["Connect to Salesforce to check the fields of conditions."]}
         )
-    describe = rules.describer(connection.gateway(retries=1))
+    describe = memo_describe(connection.gateway(retries=1))
     try:
         form = RuleForm(_rule_form_data(changes), describe=describe, sobject=sobject)
         valid = form.is_valid()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from campaign_monitor import errors as cm_errors
 from cmsync.access import require_perm
 from salesforce import errors as sf_errors
+from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
@@ -28,6 +29,7 @@ from .import_forms import (
     OptionsForm,
     SourceForm,
 )
+from .mappings import to_cm_mappings
 from .models import ImportFailure, ImportJob
 
 VIEW = "subscriptions.view_importjob"
@@ -179,7 +181,7 @@ def _campaign_step(request, job, gateway, context) -> HttpResponse:
 
 
 def _conditions_step(request, job, gateway, context) -> HttpResponse:
-    describe = imports.memo_describe(gateway)
+    describe = memo_describe(gateway)
     rows = max(len(job.conditions) + 2, 5)
     form = ConditionsForm(
         request.POST or None,
@@ -205,7 +207,7 @@ def import_mapping(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
     client, found, job, done = _draft_or_result(request, list_id, job_id)
     if done:
         return done
-    mappings = imports.to_cm_mappings(list_id)
+    mappings = to_cm_mappings(list_id)
     sobjects = imports.job_sobjects(job)
     context = _context(found, job, "mapping", fields_url=_fields_url(list_id))
     describes = {}

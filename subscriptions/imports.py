@@ -44,12 +44,12 @@ from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce import queries
 from salesforce.connection import usable_connection
-from salesforce.gateway import ObjectInfo, SalesforceGateway
+from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
 from settings_app.models import GeneralSettings
 
 from . import criteria
 from .adding import SKIP_REASONS, Candidate, screen
-from .mappings import sf_fields, to_cm_fields
+from .mappings import sf_fields, to_cm_fields, to_cm_mappings
 from .models import FieldMapping, ImportFailure, ImportJob
 
 TASK = "subscriptions.run_import"  # subscriptions/tasks.py
@@ -115,24 +115,6 @@ def describe_source(job: ImportJob) -> str:
 
 
 # -- reading Salesforce --------------------------------------------------------------------
-
-
-def memo_describe(gateway: SalesforceGateway) -> Callable[[str], ObjectInfo]:
-    """gateway.describe, asked once per object."""
-    seen: dict[str, ObjectInfo] = {}
-
-    def describe(sobject: str) -> ObjectInfo:
-        if sobject not in seen:
-            seen[sobject] = gateway.describe(sobject)
-        return seen[sobject]
-
-    return describe
-
-
-def to_cm_mappings(list_id: str) -> list[FieldMapping]:
-    return list(
-        FieldMapping.objects.filter(list_id=list_id, direction=FieldMapping.Direction.TO_CM)
-    )
 
 
 def job_sobjects(job: ImportJob) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from cmsync.access import require_perm
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
 from salesforce.connection import explain, usable_connection
+from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
@@ -84,7 +85,7 @@ def _rule_form(request: HttpRequest, rule, sobject: str, data) -> tuple[RuleForm
     connection = usable_connection(request.user)
     if connection is None:
         return None, "Connect to Salesforce (Sync tab) to choose the fields of conditions."
-    describe = rules.describer(connection.gateway(retries=1))
+    describe = memo_describe(connection.gateway(retries=1))
     try:
         return RuleForm(data, initial=initial_for(rule), describe=describe, sobject=sobject), ""
     except sf_errors.SalesforceError as exc:

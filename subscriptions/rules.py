@@ -38,7 +38,7 @@ from cmsync.iterables import chunks
 from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
-from salesforce.gateway import ObjectInfo, SalesforceGateway
+from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
@@ -110,18 +110,6 @@ def targets(clients: Iterable[ConnectedClient]) -> dict[str, Target]:
         for c in clients
         for m in c.lists
     }
-
-
-def describer(sf: SalesforceGateway) -> Callable[[str], ObjectInfo]:
-    """``sf.describe``, each object asked for once."""
-    cache: dict[str, ObjectInfo] = {}
-
-    def describe(sobject: str) -> ObjectInfo:
-        if sobject not in cache:
-            cache[sobject] = sf.describe(sobject)
-        return cache[sobject]
-
-    return describe
 
 
 def compile_rule(rule: SubscriptionRule, describe: Callable[[str], ObjectInfo]) -> Criteria:
@@ -391,7 +379,7 @@ def apply_to_changes(ctx: "Context", general: GeneralSettings, changes: list) ->
     if not live or not SubscriptionRule.objects.filter(active=True).exists():
         _say_for_accounts(live, {}, {}, reads_account=False)
         return
-    describe = describer(ctx.sf)
+    describe = ctx.describe
     compiled = _active_rules(ctx, describe, general)
     groups: dict[tuple[str, str], list[Compiled]] = defaultdict(list)
     for item in compiled:
@@ -632,7 +620,7 @@ def _retrospective(rule: SubscriptionRule, tally: Tally) -> None:
     if target is None:
         raise RetroRefused("The list is not a list of a connected Campaign Monitor client.")
     api, sf = connection.api(), status.connection.gateway()
-    describe = describer(sf)
+    describe = memo_describe(sf)
     try:
         criteria = compile_rule(rule, describe)
     except InvalidCriteria as exc:

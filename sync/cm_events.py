@@ -6,8 +6,8 @@ batches, with the primary sync's own functions:
 
 1. each event's state goes into the local subscriber state (``steps.store_states``): an
    event older than the state already stored changes nothing, as in the primary sync;
-2. mapped custom fields go to Salesforce (``custom_fields.apply_page``), from the events
-   that are not older than what is stored;
+2. mapped custom fields go to Salesforce (``subscriptions.hooks.on_subscriber_page``),
+   from the events that are not older than what is stored;
 3. the emails whose state changed get the opt-out rule over every connected list
    (``steps.opt_out_for``), written only where Salesforce differs, and cmsync's own writes
    announced to change detection first, so they do not come back as reactions;
@@ -27,8 +27,9 @@ from django.utils import timezone as django_timezone
 from campaign_monitor.models import ConnectedClient, Connection, ListOptions
 from campaign_monitor.records import WebhookEvent
 from salesforce import permissions
+from subscriptions import hooks as subscriptions
 
-from . import custom_fields, memberships, runner, steps
+from . import memberships, runner, steps
 from .context import Context
 from .models import CampaignMonitorEvent, SubscriberState, SyncRun
 
@@ -187,7 +188,7 @@ def _custom_fields(ctx: Context, fresh: dict, owners: dict[str, ConnectedClient]
     for (list_id, _), (_, event) in fresh.items():
         by_list[list_id].append(event.subscriber())
     for list_id, records in by_list.items():
-        custom_fields.apply_page(ctx, owners[list_id], list_id, records)
+        subscriptions.on_subscriber_page(ctx, owners[list_id], list_id, records)
 
 
 def _unreadable(ctx: Context, row: CampaignMonitorEvent, client, exc: Exception) -> None:

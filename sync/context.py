@@ -12,7 +12,7 @@ from campaign_monitor.models import ConnectedClient
 from cmsync.jobs import Cancelled, Superseded
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
-from salesforce.gateway import Person, RecordResult, SalesforceGateway
+from salesforce.gateway import ObjectInfo, Person, RecordResult, SalesforceGateway, memo_describe
 from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
 from .models import SyncRun
@@ -34,14 +34,23 @@ class Context:
     campaigns: CampaignSettings = field(default_factory=CampaignSettings.get_solo)
     # The claim this worker holds (SyncRun.generation): every write checks it is still ours.
     generation: int = 0
+    # Field mappings reported broken this run, (mapping id, sobject): said once a run.
+    reported: set[tuple[int, str]] = field(default_factory=set)
     _people: OrderedDict = field(default_factory=OrderedDict)
     _beat_at: datetime | None = None
+    _describe: Callable[[str], ObjectInfo] | None = None
 
     def __post_init__(self) -> None:
         # Both APIs ask before every call: a heartbeat while working, a fence before writing.
         self.sf.guard = self.guard
         if self.cm is not None:
             self.cm.guard = self.guard
+
+    def describe(self, sobject: str) -> ObjectInfo:
+        """Salesforce's describe of ``sobject``, asked once per run."""
+        if self._describe is None:
+            self._describe = memo_describe(self.sf)
+        return self._describe(sobject)
 
     def people(self, emails: Iterable[str]) -> dict[str, list[Person]]:
         """Contacts and Leads by lower-case email, looked up once per run (bounded cache).

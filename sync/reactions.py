@@ -19,7 +19,7 @@ from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import LIVE_STATES
 from maintenance.models import Message
 from settings_app.models import GeneralSettings
-from subscriptions import reactions as subscriptions
+from subscriptions import hooks as subscriptions
 
 from . import echo, runner
 from .context import Context
@@ -56,7 +56,7 @@ def process(ctx: Context) -> None:
                 handled.append(change)
             change.processed_at, change.run, change.outcome = timezone.now(), ctx.run, outcome
         if handled:
-            subscriptions.after_batch(ctx, general, handled)  # subscription rules, field mappings
+            subscriptions.on_changes(ctx, general, handled)  # subscription rules, field mappings
         # Done only now: a run that stops above acts on the batch again (idempotently).
         SalesforceChange.objects.bulk_update(batch, ["processed_at", "run", "outcome"])
         ctx.checkpoint()

@@ -15,8 +15,9 @@ from campaign_monitor.models import ConnectedClient
 from campaign_monitor.records import SUBSCRIBER_STATES, Subscriber, latest_reading
 from maintenance.codes import for_salesforce
 from maintenance.models import Message
+from subscriptions import hooks as subscriptions
 
-from . import custom_fields, echo, leases
+from . import echo, leases
 from .context import Context
 from .models import Cursor, SubscriberState, SuppressedEmail
 
@@ -147,7 +148,7 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
                     unchanged=unchanged,
                     failed=len(page.rejected),
                 )
-                custom_fields.apply_page(ctx, client, list_id, page.records)
+                subscriptions.on_subscriber_page(ctx, client, list_id, page.records)
                 if page.records:
                     _advance(stream, max(r.date for r in page.records))
                 ctx.checkpoint()

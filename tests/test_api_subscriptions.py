@@ -6,6 +6,7 @@ import pytest
 from auditlog.models import LogEntry
 from rest_framework.test import APIClient
 
+from salesforce.gateway import memo_describe
 from salesforce.models import SalesforceSettings
 from security.models import ClientOwnership, IntegrationKey
 from security.service import create_key
@@ -188,7 +189,7 @@ def test_hostile_values_are_kept_literally_and_match_nothing(world, full, value)
     assert created.json()["conditions"] == [when("LastName", value, "contains")]
     saved = SubscriptionRule.objects.get()
     assert saved.conditions == [when("LastName", value, "contains")]
-    where = parse(saved.conditions, "", rules.describer(world.gateway), "Contact").where()
+    where = parse(saved.conditions, "", memo_describe(world.gateway), "Contact").where()
     assert where.startswith("LastName LIKE '%") and where.count("'") - where.count("\\'") == 2
 
     queued = full.post(f"{rules_url(world, 'add_contact')}retrospective/")

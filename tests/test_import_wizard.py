@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaign_monitor.models import Connection
+from salesforce.gateway import memo_describe
 from settings_app.models import GeneralSettings
 from subscriptions import criteria, imports
 from subscriptions.models import FieldMapping, ImportFailure, ImportJob
@@ -284,7 +285,7 @@ def test_hostile_fields_operators_and_logic_are_refused_with_a_form_error(
     job.refresh_from_db()
     assert job.conditions == [] and job.logic == ""
     with pytest.raises(criteria.InvalidCriteria):
-        criteria.parse(conditions, logic, imports.memo_describe(world.gateway), "Contact")
+        criteria.parse(conditions, logic, memo_describe(world.gateway), "Contact")
 
 
 @pytest.mark.parametrize(
@@ -318,7 +319,7 @@ def test_hostile_values_are_quoted_and_match_nothing_extra(world, operator, valu
     )
     job = job_for(world, conditions=[{"field": "LastName", "operator": operator, "value": value}])
 
-    source = imports.build_source(job, imports.memo_describe(world.gateway), [])
+    source = imports.build_source(job, memo_describe(world.gateway), [])
     found = {row["Id"] for row in world.gateway.query(source.query)}
 
     expected = set(ids.values()) if matches == "everyone" else {ids[k] for k in matches}

@@ -6,6 +6,7 @@ import pytest
 
 from campaign_monitor.models import Connection
 from maintenance.models import Message
+from salesforce.gateway import memo_describe
 from subscriptions import imports
 from subscriptions.models import ImportJob, SubscriptionRule
 from sync import change_poll, outbound
@@ -151,7 +152,7 @@ def test_a_campaign_import_takes_the_contact_a_member_lead_became(world, alice):
     )
 
     preview = imports.preview(job, world.gateway, Connection.current().api())
-    source = imports.build_source(job, imports.memo_describe(world.gateway), [])
+    source = imports.build_source(job, memo_describe(world.gateway), [])
     (candidate,) = imports.read_people(job, world.gateway, source)
 
     assert (preview.found, preview.allowed) == (1, 1)
