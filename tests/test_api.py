@@ -304,9 +304,24 @@ def test_with_the_cache_down_people_log_in_and_use_the_console(client, alice, ca
     assert client.get("/api/v1/runs/").status_code == 200  # the API with a session, too
 
 
-def test_schema_and_docs_are_served(client):
-    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_schema_and_docs_are_served(carol_client):
+    schema = carol_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert "/api/v1/runs/" in paths and "/api/v1/settings/sync/" in paths
-    assert client.get("/api/v1/docs/").status_code == 200
+    assert carol_client.get("/api/v1/docs/").status_code == 200
+
+
+def test_schema_and_docs_are_not_for_anonymous_visitors(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 401
+    assert "paths" not in schema.text
+    assert client.get("/api/v1/docs/").status_code == 401
+
+
+def test_the_docs_page_loads_its_start_up_script_as_a_file(carol_client):
+    """No inline script: the Content-Security-Policy allows none."""
+    page = carol_client.get("/api/v1/docs/").text
+    assert "<script>" not in page
+    script = carol_client.get("/api/v1/docs/?script=")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text

@@ -15,8 +15,8 @@ ERROR = "#/components/schemas/Error"
 
 
 @pytest.fixture
-def schema(client) -> dict:
-    response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def schema(carol_client) -> dict:
+    response = carol_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     return response.json()
 
 
