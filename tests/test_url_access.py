@@ -144,3 +144,18 @@ def test_webhooks_refuse_a_caller_without_the_secret_or_signature(client, patter
 @pytest.mark.parametrize("pattern", sorted(PUBLIC))
 def test_the_public_pages_answer_without_an_error(client, pattern):
     assert client.get(concrete(pattern)).status_code < 500
+
+
+@pytest.mark.parametrize("pattern", [p for p, _ in ALL if p not in WEBHOOKS], ids=lambda p: p)
+def test_a_post_without_the_csrf_token_is_refused(alice, pattern):
+    """Logged in, a forged form from another site (no CSRF token) changes nothing anywhere:
+    console pages, the login and logout forms, the admin and the API over the session."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(concrete(pattern), {"confirmed": "1"})
+    assert response.status_code == 403, f"POST {concrete(pattern)}: {response.status_code}"
+    # Refused for the missing token, not for something else (the Swagger UI page, which changes
+    # nothing anyway, renders every refusal as a bare "403 Forbidden").
+    assert "CSRF" in response.text or pattern == "api/v1/docs/"
