@@ -167,7 +167,11 @@ if env.bool("BEHIND_PROXY", default=False):
     # Only behind a proxy that sets these headers itself: otherwise clients could forge them.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# Neither cookie is readable by scripts: pages send the CSRF token from the form's hidden input
+# (static/*.js reads that, never document.cookie), so script injected by some future bug
+# cannot lift either of them.
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Audit log: who changed which setting from where. X-Forwarded-For is only trusted behind

@@ -96,3 +96,40 @@ PRODUCTION = {"HTTPS": "1", "ALLOWED_HOSTS": "cmsync.example.com"}
 def test_deploy_check_is_clean_with_production_settings(tmp_path, env, clean):
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **env)
     assert (result.returncode == 0) is clean, result.stderr
+
+
+def cookies_seen(tmp_path: Path, **env: str) -> dict:
+    """The cookie settings, and the CSRF cookie the login page really sets, in a fresh process."""
+    code = (
+        "import django, json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'cmsync.settings'; "
+        "django.setup(); from django.conf import settings as s; "
+        "from django.test import Client; "
+        "page = Client(SERVER_NAME=s.ALLOWED_HOSTS[0]).get('/accounts/login/', secure=True); "
+        "cookie = page.cookies[s.CSRF_COOKIE_NAME]; "
+        "print(json.dumps({'session_secure': s.SESSION_COOKIE_SECURE, "
+        "'session_httponly': s.SESSION_COOKIE_HTTPONLY, 'csrf_secure': bool(cookie['secure']), "
+        "'csrf_httponly': bool(cookie['httponly']), 'status': page.status_code}))"
+    )
+    result = run(["-c", code], tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_with_https_the_cookies_are_secure_and_hidden_from_scripts(tmp_path):
+    seen = cookies_seen(tmp_path, **PRODUCTION)
+    assert seen["status"] == 200
+    assert seen["session_secure"] and seen["session_httponly"]
+    assert seen["csrf_secure"] and seen["csrf_httponly"]
+
+
+def test_without_https_the_cookies_still_work_over_plain_http(tmp_path):
+    """`make run` on a laptop is plain HTTP: Secure cookies would never come back."""
+    seen = cookies_seen(tmp_path)
+    assert not seen["session_secure"] and not seen["csrf_secure"]
+    assert seen["session_httponly"] and seen["csrf_httponly"]
+
+
+def test_no_script_reads_the_csrf_cookie():
+    """The CSRF cookie is HttpOnly, so a script that read it would break: they read the form."""
+    for script in (ROOT / "static").rglob("*.js"):
+        assert "document.cookie" not in script.read_text(), script.name
