@@ -14,6 +14,7 @@ localstripe (the tests' and demo's Stripe) differs from Stripe where this module
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -117,6 +118,27 @@ def js_url() -> str:
     if settings.STRIPE_API_BASE:
         return f"{settings.STRIPE_API_BASE}/js.stripe.com/v3/"
     return "https://js.stripe.com/v3/"
+
+
+# What Stripe's integration security guide asks a Content-Security-Policy to allow for Stripe.js
+# and its card Element: the script, its frames, and its calls to the API.
+STRIPE_JS_SOURCES = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+}
+
+
+def csp_sources() -> dict[str, list[str]]:
+    """The origins the Billing tab adds to the Content-Security-Policy for Stripe.js.
+
+    Pointed at localstripe (STRIPE_API_BASE: tests, `make run`), only that origin, which
+    serves both the fake Stripe.js and the API it calls; otherwise Stripe's own."""
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return {"script-src": [origin], "frame-src": [origin], "connect-src": [origin]}
+    return STRIPE_JS_SOURCES
 
 
 def _client() -> stripe.StripeClient:

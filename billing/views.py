@@ -52,7 +52,10 @@ def billing(request: HttpRequest) -> HttpResponse:
                     )
             except BillingError as exc:
                 context["invoices_error"] = str(exc)
-    return render(request, "billing/billing.html", context)
+    response = render(request, "billing/billing.html", context)
+    if context.get("can_change"):  # the card form loads Stripe.js
+        response._csp_update = stripe_client.csp_sources()
+    return response
 
 
 @login_required

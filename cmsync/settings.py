@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "cmsync",  # system checks (cmsync/checks.py)
     "settings_app",
     "campaign_monitor",
@@ -79,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "maintenance.middleware.AuditlogMiddleware",
     # Last, as django-axes asks: turns a login refused for too many failures into its page.
     "axes.middleware.AxesMiddleware",
@@ -173,6 +176,24 @@ if env.bool("BEHIND_PROXY", default=False):
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images and
+# connections (and frames) only from cmsync itself, no inline script or style, no plugins,
+# never framed by another site.
+# The Billing tab adds Stripe.js's origins (billing.stripe_client.csp_sources) and the API
+# docs page Swagger UI's data: images; nothing else does. form-action is left out: connecting
+# Campaign Monitor or Salesforce posts a form that redirects to their sign-in page.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Audit log: who changed which setting from where. X-Forwarded-For is only trusted behind
 # a proxy (BEHIND_PROXY=1); see maintenance.middleware.
