@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- pytest fixtures imported from billing_fixtures are parameters here
 """A Content-Security-Policy on every page, strict enough that injected script cannot run.
 
 The header comes from django-csp's middleware; these tests walk the URLconf so a new page is
