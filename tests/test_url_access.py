@@ -39,7 +39,7 @@ VALUES = {
     "secret": "not-the-secret",
     "list_id": "list-1",
     "client_id": "client-1",
-    "action": "subscribe",
+    "action": "add_contact",
     "uidb64": "MQ",
     "token": "set-password",
     "invoice_id": "in_1",
