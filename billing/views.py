@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
 
@@ -19,6 +20,9 @@ from .stripe_client import BillingError
 from .tiers import all_tiers
 
 VIEW, CHANGE = "billing.view_billingaccount", "billing.change_billingaccount"
+# The Billing tab's cards: each answer opens in the card whose form was posted.
+PLAN, CARD, INVOICES = "billing-plan", "billing-card", "billing-invoices"
+CONTACT = "billing-contact"
 log = logging.getLogger(__name__)
 
 
@@ -76,26 +80,29 @@ def card_save(request: HttpRequest) -> HttpResponse:
     require_perm(request, CHANGE)
     form = CardForm(request.POST)
     if not form.is_valid():
-        flash.error(request, "The card was not saved: Stripe.js sent no payment method.")
-        return redirect("billing")
+        answers.error(request, "The card was not saved: Stripe.js sent no payment method.", CARD)
+        return answers.redirect_to(CARD, "billing")
     try:
         account = accounts.add_card(form.cleaned_data["payment_method"])
     except BillingError as exc:
-        flash.error(request, f"The card was not saved. {exc}")
-        return redirect("billing")
+        answers.error(request, f"The card was not saved. {exc}", CARD)
+        return answers.redirect_to(CARD, "billing")
     record_action(account, "billing", f"Card saved: {account.card_brand} {account.card_last4}")
     if account.payment_failed:
-        flash.error(request, "The card was saved, but the payment failed.")
+        answers.error(request, "The card was saved, but the payment failed.", CARD)
     elif account.subscription_status == "trialing" and account.next_invoice_at:
         due = timezone.localtime(account.next_invoice_at)
-        flash.success(
+        answers.success(
             request,
             f"Card saved. Your plan: {accounts.current_tier(account).label}. Nothing is charged "
             f"before your trial ends on {due.day} {due:%B %Y}.",
+            CARD,
         )
     else:
-        flash.success(request, f"Card saved. Your plan: {accounts.current_tier(account).label}.")
-    return redirect("billing")
+        answers.success(
+            request, f"Card saved. Your plan: {accounts.current_tier(account).label}.", CARD
+        )
+    return answers.redirect_to(CARD, "billing")
 
 
 @login_required
@@ -104,36 +111,38 @@ def cancel(request: HttpRequest) -> HttpResponse:
     require_perm(request, CHANGE)
     account = accounts.account()
     if not stripe_client.configured() or not account.has_paid_plan:
-        flash.error(request, "There is no paid plan to cancel.")
-        return redirect("billing")
+        answers.error(request, "There is no paid plan to cancel.", PLAN)
+        return answers.redirect_to(PLAN, "billing")
     if request.method != "POST":
         context = {
             "account": account,
             "tier": accounts.current_tier(account),
             "in_trial": account.in_trial(),
-            "cancel_url": reverse("billing"),
+            "cancel_url": f"{reverse('billing')}#{PLAN}",
         }
         return render(request, "billing/cancel.html", context)
     try:
         accounts.cancel_billing()
     except BillingError as exc:
-        flash.error(request, f"Billing was not cancelled. {exc}")
-        return redirect("billing")
+        answers.error(request, f"Billing was not cancelled. {exc}", PLAN)
+        return answers.redirect_to(PLAN, "billing")
     record_action(account, "billing", "Billing cancelled")
     if account.in_trial():
         ends = timezone.localtime(account.trial_ends_at)
-        flash.success(
+        answers.success(
             request,
             f"Billing cancelled: nothing more will be charged. Email tracking is imported until "
             f"the trial ends on {ends.day} {ends:%B %Y}.",
+            PLAN,
         )
     else:
-        flash.success(
+        answers.success(
             request,
             "Billing cancelled: nothing more will be charged. Email tracking import is paused; "
             "add a card to resume it.",
+            PLAN,
         )
-    return redirect("billing")
+    return answers.redirect_to(PLAN, "billing")
 
 
 @login_required
@@ -142,14 +151,16 @@ def contact(request: HttpRequest) -> HttpResponse:
     require_perm(request, CHANGE)
     form = ContactForm(request.POST)
     if not form.is_valid():
-        flash.error(request, "Enter a valid email address for the billing contact.")
-        return redirect("billing")
+        answers.error(
+            request, "Not saved: enter a valid email address for the billing contact.", CONTACT
+        )
+        return answers.redirect_to(CONTACT, "billing")
     try:
         accounts.set_contact(form.cleaned_data["email"])
-        flash.success(request, "Billing contact saved.")
+        answers.success(request, "Billing contact saved.", CONTACT)
     except BillingError as exc:
-        flash.error(request, f"Saved here, but Stripe was not updated: {exc}")
-    return redirect("billing")
+        answers.warning(request, f"Saved here, but Stripe was not updated: {exc}", CONTACT)
+    return answers.redirect_to(CONTACT, "billing")
 
 
 @login_required
@@ -161,10 +172,10 @@ def resend(request: HttpRequest) -> HttpResponse:
         raise Http404
     try:
         to = accounts.resend_invoice(form.cleaned_data["invoice"])
-        flash.success(request, f"Invoice sent to {to}.")
+        answers.success(request, f"Invoice sent to {to}.", INVOICES)
     except BillingError as exc:
-        flash.error(request, f"The invoice was not sent. {exc}")
-    return redirect("billing")
+        answers.error(request, f"The invoice was not sent. {exc}", INVOICES)
+    return answers.redirect_to(INVOICES, "billing")
 
 
 @login_required

@@ -10,7 +10,6 @@ import hashlib
 
 from django import forms
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -22,9 +21,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from redis.exceptions import RedisError
 
+from cmsync import answers
 from maintenance.audit import record_action
 
 RESET_EMAILS_PER_HOUR = 3
+# The account page's cards: each answer opens in the card it concerns.
+PROFILE, PASSWORD = "profile", "password"
 
 
 class AccountForm(forms.ModelForm):
@@ -109,8 +111,8 @@ def account_view(request: HttpRequest) -> HttpResponse:
             changed = _changes(before, after)
             if changed:
                 record_action(user, "security", f"{user}: own account, {changed}")
-            messages.success(request, "Your account is saved.")
-            return redirect("account")
+            answers.success(request, "Your account is saved.", PROFILE)
+            return answers.redirect_to(PROFILE, "account")
         return render(request, "registration/account.html", {"form": form}, status=400)
     return render(request, "registration/account.html", {"form": form})
 
@@ -122,10 +124,14 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = ConsolePasswordChangeForm
     success_url = reverse_lazy("account")
 
+    def get_success_url(self) -> str:
+        """The account page, opened at the Password card that says it is changed."""
+        return f"{super().get_success_url()}#{PASSWORD}"
+
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         record_action(self.request.user, "security", f"{self.request.user}: changed own password")
-        messages.success(self.request, "Your password is changed.")
+        answers.success(self.request, "Your password is changed.", PASSWORD)
         return response
 
     def form_invalid(self, form) -> HttpResponse:

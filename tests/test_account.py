@@ -63,7 +63,7 @@ def test_a_changed_password_keeps_this_session_and_ends_the_others(client, alice
 
     response = change_password(client, PASSWORD, NEW)
 
-    assert response.status_code == 302 and response["Location"] == "/accounts/"
+    assert response.status_code == 302 and response["Location"] == "/accounts/#password"
     page = client.get("/accounts/").text
     assert "Your password is changed." in page
     assert not logged_in(elsewhere)  # the other browser is logged out
