@@ -4,12 +4,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
+from cmsync import answers
 from cmsync.access import require_perm
 
 from . import lockouts, service
@@ -20,6 +21,21 @@ from .roles import role_of
 
 VIEW = "security.view_clientownership"
 MANAGE = "security.manage_users"
+# Where answers open: the person or key they concern, else the card whose form was posted.
+USERS, LOCKOUTS, INVITE, NEW_KEY = "users", "lockouts", "invite", "new-key"
+
+
+def person_anchor(user) -> str:
+    return f"user-{user.pk}"
+
+
+def key_anchor(key: IntegrationKey) -> str:
+    return f"key-{key.public_id}"
+
+
+def _back(anchor: str) -> HttpResponse:
+    """The User security tab, opened at the answer's place."""
+    return answers.redirect_to(anchor, "security")
 
 
 def _people(request: HttpRequest, client):
@@ -56,6 +72,7 @@ def security_page(request: HttpRequest) -> HttpResponse:
         users.append(
             {
                 "user": user,
+                "anchor": person_anchor(user),
                 "role": role_of(user),
                 "role_form": RoleForm(initial={"role": role_of(user)}, prefix=f"u{user.pk}"),
                 "owned": [names.get(c, c) for c in user_owned],
@@ -75,11 +92,14 @@ def security_page(request: HttpRequest) -> HttpResponse:
                 else None,
             }
         )
+    keys = list(IntegrationKey.objects.select_related("created_by").order_by("revoked", "name"))
+    for key in keys:
+        key.anchor = key_anchor(key)
     context = {
         "users": users,
         "can_manage": request.user.has_perm(MANAGE),
         "invite_form": InviteForm(),
-        "keys": IntegrationKey.objects.select_related("created_by").order_by("revoked", "name"),
+        "keys": keys,
         "key_form": KeyForm(),
         "agency": len(clients) > 1,
         "client": client,
@@ -100,12 +120,19 @@ def _target(request: HttpRequest, user_id: int):
 def role_view(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _target(request, user_id)
     form = RoleForm(request.POST, prefix=f"u{user.pk}")
+    here = person_anchor(user)
     if user == request.user:
-        messages.error(request, "You cannot change your own role: ask another Full access user.")
+        answers.error(
+            request, "You cannot change your own role: ask another Full access user.", here
+        )
     elif form.is_valid():
         service.change_role(user, form.cleaned_data["role"])
-        messages.success(request, f"{user} now has: {form.cleaned_data['role'] or 'no access'}.")
-    return redirect("security")
+        answers.success(
+            request, f"{user} now has: {form.cleaned_data['role'] or 'no access'}.", here
+        )
+    else:
+        answers.error(request, "Role not saved: choose one of the roles.", here)
+    return _back(here)
 
 
 @login_required
@@ -114,12 +141,13 @@ def clients_view(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _target(request, user_id)
     choices = [(c.client_id, c.name) for c in ConnectedClient.objects.filter(connected=True)]
     form = ClientsForm(request.POST, choices=choices, prefix=f"c{user.pk}")
+    here = person_anchor(user)
     if form.is_valid():
         service.set_clients(user, form.cleaned_data["clients"])
-        messages.success(request, f"Client ownership of {user} saved.")
+        answers.success(request, f"Client ownership of {user} saved.", here)
     else:
-        messages.error(request, "Choose clients that are connected.")
-    return redirect("security")
+        answers.error(request, "Choose clients that are connected.", here)
+    return _back(here)
 
 
 @login_required
@@ -128,15 +156,16 @@ def override_view(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _target(request, user_id)
     client = current_client(request)
     people = _people(request, client)
+    here = person_anchor(user)
     if people is None:
-        return redirect("security")
+        return _back(here)
     form = OverrideForm(request.POST, people=people, prefix=f"o{user.pk}")
     if form.is_valid():
         service.set_override(user, client.client_id, form.cleaned_data["person"])
-        messages.success(request, f"{user} opens Campaign Monitor ({client.name}) as chosen.")
+        answers.success(request, f"{user} opens Campaign Monitor ({client.name}) as chosen.", here)
     else:
-        messages.error(request, "Choose one of the client's Campaign Monitor people.")
-    return redirect("security")
+        answers.error(request, "Choose one of the client's Campaign Monitor people.", here)
+    return _back(here)
 
 
 @login_required
@@ -146,11 +175,11 @@ def invite_view(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         service.invite(form.cleaned_data["email"], form.cleaned_data["role"], request.user)
-        messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+        answers.success(request, f"Invitation sent to {form.cleaned_data['email']}.", INVITE)
     else:
         errors = "; ".join(e for field in form.errors.values() for e in field)
-        messages.error(request, f"Not invited: {errors}")
-    return redirect("security")
+        answers.error(request, f"Not invited: {errors}", INVITE)
+    return _back(INVITE)
 
 
 @login_required
@@ -160,8 +189,8 @@ def key_create(request: HttpRequest) -> HttpResponse:
     form = KeyForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(e for field in form.errors.values() for e in field)
-        messages.error(request, f"No key created: {errors}")
-        return redirect("security")
+        answers.error(request, f"No key created: {errors}", NEW_KEY)
+        return _back(NEW_KEY)
     key, secret = service.create_key(
         form.cleaned_data["name"],
         form.cleaned_data["access"],
@@ -178,18 +207,23 @@ def key_revoke(request: HttpRequest, key_id) -> HttpResponse:
     names the key by its opaque public id, never by its prefix or hash."""
     require_perm(request, MANAGE)
     key = get_object_or_404(IntegrationKey.objects.select_related("user"), public_id=key_id)
+    here = key_anchor(key)
     if key.revoked:
-        messages.info(request, f"The API key {key.name} was already revoked.")
-        return redirect("security")
+        answers.info(request, f"The API key {key.name} was already revoked.", here)
+        return _back(here)
     if request.method != "POST":
-        return _confirm(request, "security/confirm_key_revoke.html", key=key)
+        return _confirm(request, "security/confirm_key_revoke.html", here, key=key)
     service.revoke_key(key)
-    messages.success(request, f"The API key {key.name} is revoked: the API refuses it from now on.")
-    return redirect("security")
+    answers.success(
+        request, f"The API key {key.name} is revoked: the API refuses it from now on.", here
+    )
+    return _back(here)
 
 
-def _confirm(request: HttpRequest, template: str, **context) -> HttpResponse:
-    return render(request, template, {"cancel_url": reverse("security"), **context})
+def _confirm(request: HttpRequest, template: str, anchor: str, **context) -> HttpResponse:
+    """A confirmation page whose Cancel goes back to the person or key it concerns."""
+    cancel_url = f"{reverse('security')}#{anchor}"
+    return render(request, template, {"cancel_url": cancel_url, **context})
 
 
 def _person(request: HttpRequest, user_id: int):
@@ -202,41 +236,43 @@ def _person(request: HttpRequest, user_id: int):
 def deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
     """Deactivate a user: a confirmation page (GET), then the deactivation (POST)."""
     user = _person(request, user_id)
+    here = person_anchor(user)
     refusal = service.deactivation_refusal(user, request.user)
     if refusal:
-        messages.error(request, refusal)
-        return redirect("security")
+        answers.error(request, refusal, here)
+        return _back(here)
     keys = IntegrationKey.objects.filter(created_by=user, revoked=False).order_by("name")
     if request.method != "POST":
-        return _confirm(request, "security/confirm_deactivate.html", person=user, keys=keys)
+        return _confirm(request, "security/confirm_deactivate.html", here, person=user, keys=keys)
     service.deactivate(user)
-    messages.success(
-        request, f"{user} is deactivated: their sessions have ended and they cannot log in."
+    answers.success(
+        request, f"{user} is deactivated: their sessions have ended and they cannot log in.", here
     )
-    return redirect("security")
+    return _back(here)
 
 
 @login_required
 def reactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
     """Reactivate a user: a confirmation page (GET), then the reactivation (POST)."""
     user = _person(request, user_id)
+    here = person_anchor(user)
     if user.is_active:
-        messages.info(request, f"{user} is already active.")
-        return redirect("security")
+        answers.info(request, f"{user} is already active.", here)
+        return _back(here)
     if request.method != "POST":
         return _confirm(
-            request, "security/confirm_reactivate.html", person=user, role=role_of(user)
+            request, "security/confirm_reactivate.html", here, person=user, role=role_of(user)
         )
     service.reactivate(user)
-    messages.success(request, f"{user} is active again and can log in with their password.")
-    return redirect("security")
+    answers.success(request, f"{user} is active again and can log in with their password.", here)
+    return _back(here)
 
 
 def _invited(request: HttpRequest, user_id: int):
     """The invited user, or None (with a message) when there is no pending invitation."""
     user = _person(request, user_id)
     if not service.is_pending_invitation(user):
-        messages.info(request, f"{user} has no pending invitation.")
+        answers.info(request, f"{user} has no pending invitation.", person_anchor(user))
         return None
     return user
 
@@ -247,10 +283,12 @@ def invitation_resend(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _invited(request, user_id)
     if user is not None:
         service.resend_invitation(user, request.user)
-        messages.success(
-            request, f"Invitation sent again to {user.email}. The earlier link no longer works."
+        answers.success(
+            request,
+            f"Invitation sent again to {user.email}. The earlier link no longer works.",
+            person_anchor(user),
         )
-    return redirect("security")
+    return _back(f"user-{user_id}")
 
 
 @login_required
@@ -258,13 +296,18 @@ def invitation_revoke(request: HttpRequest, user_id: int) -> HttpResponse:
     """Revoke an invitation: a confirmation page (GET), then the account's removal (POST)."""
     user = _invited(request, user_id)
     if user is None:
-        return redirect("security")
+        return _back(f"user-{user_id}")
     if request.method != "POST":
-        return _confirm(request, "security/confirm_invitation_revoke.html", person=user)
+        return _confirm(
+            request, "security/confirm_invitation_revoke.html", person_anchor(user), person=user
+        )
     email = user.email
     service.revoke_invitation(user)
-    messages.success(request, f"The invitation to {email} is revoked: its link no longer works.")
-    return redirect("security")
+    # The invited account is gone with its row: the answer opens at the Users card.
+    answers.success(
+        request, f"The invitation to {email} is revoked: its link no longer works.", USERS
+    )
+    return _back(USERS)
 
 
 @login_required
@@ -274,10 +317,12 @@ def unlock_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
     require_perm(request, MANAGE)
     attempt = AccessAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None:  # its cool-off ended, or someone unlocked it meanwhile
-        messages.info(request, "That lockout has already ended.")
-        return redirect("security")
+        answers.info(request, "That lockout has already ended.", LOCKOUTS)
+        return _back(LOCKOUTS)
     lockouts.unlock(attempt)
-    messages.success(
-        request, f"Logins as “{attempt.username}” from {attempt.ip_address} are unlocked."
+    answers.success(
+        request,
+        f"Logins as “{attempt.username}” from {attempt.ip_address} are unlocked.",
+        LOCKOUTS,
     )
-    return redirect("security")
+    return _back(LOCKOUTS)
