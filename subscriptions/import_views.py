@@ -4,16 +4,15 @@ source → people (campaign or conditions) → mapping → options → preview (
 → result. The steps edit one draft ImportJob; once started it is read-only.
 """
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from campaign_monitor import errors as cm_errors
+from cmsync import answers
 from cmsync.access import require_perm
 from salesforce import errors as sf_errors
 from salesforce.gateway import memo_describe
@@ -43,6 +42,8 @@ STEPS = [
     ("preview", "Preview"),
 ]
 FAILURES_PER_PAGE = 100
+# Where answers open: the step's form, and the result page's status card.
+STEP, RESULT = "import-step", "import-result"
 SF_PROBLEMS = (imports.ImportUnavailable, sf_errors.SalesforceError, cm_errors.CampaignMonitorError)
 
 
@@ -294,32 +295,43 @@ def _start(request: HttpRequest, job: ImportJob) -> HttpResponse:
     if job.restart_journeys and not general.trigger_list_journeys:
         refused.append("triggering journeys")
     if job.scheduled_for and job.scheduled_for <= timezone.now():
-        messages.error(request, "The scheduled time has passed: choose another one.")
+        answers.error(request, "The scheduled time has passed: choose another one.", STEP)
         return redirect("subscriptions-import-options", job.list_id, job.pk)
     if refused:
-        messages.error(
+        answers.error(
             request,
             f"The General options no longer allow {' or '.join(refused)}: change the options.",
+            STEP,
         )
         return redirect("subscriptions-import-options", job.list_id, job.pk)
     if imports.start(job, when=job.scheduled_for):
         if job.status == ImportJob.Status.SCHEDULED:
             local = timezone.localtime(job.scheduled_for).strftime("%Y-%m-%d %H:%M")
-            messages.success(request, f"Import scheduled for {local}.")
+            answers.success(request, f"Import scheduled for {local}.", RESULT)
         else:
-            messages.success(request, "Import started.")
+            answers.success(request, "Import started.", RESULT)
     return redirect("subscriptions-import-result", job.list_id, job.pk)
 
 
 @login_required
-@require_POST
 def import_discard(request: HttpRequest, list_id: str, job_id: int) -> HttpResponse:
+    """Discard a draft: asks first (GET), deletes it (POST). A started import is not a draft:
+    it goes to its result."""
     client, found, job, done = _draft_or_result(request, list_id, job_id)
     if done:
         return done
+    if request.method != "POST":
+        back = reverse("subscriptions-import-source", args=[list_id, job.pk])
+        context = {
+            "job": job,
+            "list": found,
+            "source": imports.describe_source(job),
+            "cancel_url": f"{back}#{STEP}",
+        }
+        return render(request, "subscriptions/import_discard.html", context)
     job.delete()
-    messages.info(request, "Draft import discarded.")
-    return redirect("subscriptions-import", list_id)
+    answers.info(request, "Draft import discarded.", STEP)
+    return answers.redirect_to(STEP, "subscriptions-import", list_id)
 
 
 # -- result, history, cancel ------------------------------------------------------------------
@@ -391,7 +403,7 @@ def import_cancel(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
         }
         return render(request, "subscriptions/import_cancel.html", context)
     if imports.cancel(job):
-        messages.success(request, "Import cancelled.")
+        answers.success(request, "Import cancelled.", RESULT)
     else:
-        messages.info(request, "This import had already finished.")
+        answers.info(request, "This import had already finished.", RESULT)
     return redirect("subscriptions-import-result", list_id, job.pk)
