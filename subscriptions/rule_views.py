@@ -1,12 +1,12 @@
 """A list's subscription rules: the four rules (add/remove contact, add/remove lead), each
 edited with a condition builder, deleted, or run retrospectively in the background."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
+from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
 from salesforce import errors as sf_errors
@@ -25,6 +25,7 @@ ADD = "subscriptions.add_subscriptionrule"
 CHANGE = "subscriptions.change_subscriptionrule"
 DELETE = "subscriptions.delete_subscriptionrule"
 ACTIONS = dict(SubscriptionRule.Action.choices)
+RULE_FORM = "settings-form"  # the rule form: its errors open there
 
 
 def _target(request: HttpRequest, list_id: str) -> rules.Target:
@@ -119,9 +120,11 @@ def rule_edit(request: HttpRequest, list_id: str, action: str) -> HttpResponse:
             rule.logic = form.cleaned_data["logic"]
             rule.active = form.cleaned_data["active"]
             rule.save()
-            messages.success(request, f"Rule '{ACTIONS[action]}' of {target.name} saved.")
-            return redirect("subscriptions-rules", list_id=list_id)
+            here = f"rule-{action}"
+            answers.success(request, f"Rule '{ACTIONS[action]}' of {target.name} saved.", here)
+            return answers.redirect_to(here, "subscriptions-rules", list_id=list_id)
     context = {
+        "anchor": RULE_FORM,
         "target": target,
         "title": ACTIONS[action],
         "sobject": sobject,
@@ -152,8 +155,9 @@ def rule_delete(request: HttpRequest, list_id: str, action: str) -> HttpResponse
     if request.method != "POST":
         return _ask(request, "subscriptions/rule_delete.html", target, action, rule)
     rule.delete()
-    messages.success(request, f"Rule '{ACTIONS[action]}' of {target.name} deleted.")
-    return redirect("subscriptions-rules", list_id=list_id)
+    here = f"rule-{action}"
+    answers.success(request, f"Rule '{ACTIONS[action]}' of {target.name} deleted.", here)
+    return answers.redirect_to(here, "subscriptions-rules", list_id=list_id)
 
 
 @login_required
@@ -164,15 +168,17 @@ def rule_retrospective(request: HttpRequest, list_id: str, action: str) -> HttpR
     rule = get_object_or_404(SubscriptionRule, list_id=list_id, action=action)
     if request.method != "POST":
         return _ask(request, "subscriptions/rule_retrospective.html", target, action, rule)
+    here = f"rule-{action}"
     try:
         rules.request_retrospective(rule)
     except rules.RetroRefused as exc:
-        messages.error(request, str(exc))
+        answers.error(request, str(exc), here)
     else:
         record_action(rule, "sync", f"Retrospective run of “{rule}” requested")
-        messages.success(
+        answers.success(
             request,
             f"Rule '{ACTIONS[action]}' of {target.name} is being applied to all existing "
             "records in the background. Its result appears here when it has finished.",
+            here,
         )
-    return redirect("subscriptions-rules", list_id=list_id)
+    return answers.redirect_to(here, "subscriptions-rules", list_id=list_id)

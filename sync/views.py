@@ -305,6 +305,9 @@ def sync_tab(request: HttpRequest) -> HttpResponse:
     )
 
 
+LISTS_FORM = "settings-form"  # the list options form: its answers open there
+
+
 @login_required
 def list_options(request: HttpRequest) -> HttpResponse:
     """The connected clients' lists (those the user may see), each with "Prevent member
@@ -320,11 +323,12 @@ def list_options(request: HttpRequest) -> HttpResponse:
         changed = form.save()
         if changed:
             names = ", ".join(row.name for row in changed)
-            messages.success(request, f"List options saved: {names}.")
+            answers.success(request, f"List options saved: {names}.", LISTS_FORM)
         else:
-            messages.info(request, "Nothing was changed.")
-        return redirect("sync-lists")
+            answers.info(request, "Nothing was changed.", LISTS_FORM)
+        return answers.redirect_to(LISTS_FORM, "sync-lists")
     context = {
+        "anchor": LISTS_FORM,
         "form": form,
         "rows": list(zip(rows, form["prevent_member_sync"], strict=True)),
         "can_change": request.user.has_perm(CHANGE_LISTS),
