@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cmsync import answers
 from cmsync.access import require_perm
 from security.access import SESSION_CLIENT, current_client, visible_connected_clients
 from security.models import UserOverride
@@ -20,6 +21,8 @@ from .forms import ChooseClientsForm, ConnectForm
 from .models import ConnectedClient, Connection
 
 MANAGE = "campaign_monitor.change_connection"
+# The Sync tab's Campaign Monitor card: its actions answer there.
+CARD = "campaign-monitor"
 OAUTH_SCOPE = "ViewReports,ManageLists,ImportSubscribers,ViewSubscribersInReports,AdministerPersons"
 
 
@@ -53,8 +56,8 @@ def _connected(request: HttpRequest, connection: Connection) -> HttpResponse:
         messages.success(request, "Connected to a Campaign Monitor agency account.")
         return redirect("cm-clients")
     client = connection.connected_clients().first()
-    messages.success(request, f"Connected to Campaign Monitor: {client.name}.")
-    return redirect("sync")
+    answers.success(request, f"Connected to Campaign Monitor: {client.name}.", CARD)
+    return answers.redirect_to(CARD, "sync")
 
 
 @login_required
@@ -129,8 +132,8 @@ def clients_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             names = ", ".join(c.name for c in chosen)
-            messages.success(request, f"Connected clients: {names}.")
-            return redirect("sync")
+            answers.success(request, f"Connected clients: {names}.", CARD)
+            return answers.redirect_to(CARD, "sync")
     return render(request, "campaign_monitor/clients.html", {"form": form})
 
 
@@ -139,13 +142,13 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     connection = Connection.current()
     if connection is None:
-        return redirect("sync")
+        return answers.redirect_to(CARD, "sync")
     if request.method == "POST":
         disconnect(user=request.user)
         request.session.pop(SESSION_CLIENT, None)
-        messages.success(request, "Disconnected from Campaign Monitor.")
-        return redirect("sync")
-    context = {"connection": connection, "cancel_url": reverse("sync") + "#cm-title"}
+        answers.success(request, "Disconnected from Campaign Monitor.", CARD)
+        return answers.redirect_to(CARD, "sync")
+    context = {"connection": connection, "cancel_url": f"{reverse('sync')}#{CARD}"}
     return render(request, "campaign_monitor/disconnect.html", context)
 
 
@@ -176,15 +179,15 @@ def open_campaign_monitor(request: HttpRequest) -> HttpResponse:
         return render(request, "campaign_monitor/open.html", {"email": request.GET.get("email")})
     connection = Connection.current()
     if connection is None or client is None:
-        messages.error(request, "Campaign Monitor is not connected.")
-        return redirect("sync")
+        answers.error(request, "Campaign Monitor is not connected.", CARD)
+        return answers.redirect_to(CARD, "sync")
     api = connection.api(retries=1)
     try:
         email = override.person_email if override else _connected_person(api, client.client_id)
         url = api.external_session(email, client.client_id, settings.CAMPAIGN_MONITOR_INTEGRATOR_ID)
     except errors.CampaignMonitorError as exc:
-        messages.error(request, explain(exc, connection.base_url))
-        return redirect("sync")
+        answers.error(request, explain(exc, connection.base_url), CARD)
+        return answers.redirect_to(CARD, "sync")
     return redirect(url)
 
 

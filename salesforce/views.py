@@ -1,12 +1,12 @@
 import secrets
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cmsync import answers
 from cmsync.access import require_perm
 
 from . import auth, errors
@@ -24,6 +24,8 @@ from .forms import AppForm
 from .models import SalesforceConnection, SalesforceSettings
 
 MANAGE = "salesforce.change_salesforcesettings"
+# The Sync tab's Salesforce card and its parts: each action answers in the part it changed.
+CARD, OWN, SYNC_USER, SCHEMA = "salesforce", "sf-own", "sf-sync-user", "sf-schema"
 
 
 def salesforce_context(request: HttpRequest) -> dict:
@@ -54,8 +56,8 @@ def app_view(request: HttpRequest) -> HttpResponse:
     form = AppForm(data, instance=SalesforceSettings.get_solo())
     if data is not None and form.is_valid():
         form.save()
-        messages.success(request, "Salesforce connected app saved.")
-        return redirect("sync")
+        answers.success(request, "Salesforce connected app saved.", CARD)
+        return answers.redirect_to(CARD, "sync")
     context = {"form": form, "callback_url": _callback_url(request)}
     return render(request, "salesforce/app.html", context)
 
@@ -70,8 +72,8 @@ def connect_view(request: HttpRequest) -> HttpResponse:
     try:
         auth.check_url(settings.login_url)
     except errors.InsecureEndpointError as exc:
-        messages.error(request, explain(exc))
-        return redirect("sync")
+        answers.error(request, explain(exc), OWN)
+        return answers.redirect_to(OWN, "sync")
     state = secrets.token_urlsafe(24)
     request.session["sf_oauth_state"] = state
     # The code is traded, with the stored secret, only at the login URL it was asked from.
@@ -87,15 +89,16 @@ def callback_view(request: HttpRequest) -> HttpResponse:
     asked_at = request.session.pop("sf_oauth_login_url", None)
     if not expected or request.GET.get("state") != expected or not request.GET.get("code"):
         reason = request.GET.get("error_description") or "its answer could not be verified"
-        messages.error(request, f"Salesforce did not connect: {reason}.")
-        return redirect("sync")
+        answers.error(request, f"Salesforce did not connect: {reason}.", OWN)
+        return answers.redirect_to(OWN, "sync")
     settings = SalesforceSettings.get_solo()
     if asked_at != settings.login_url:
-        messages.error(
+        answers.error(
             request,
             "The Salesforce login URL changed while you were signing in. Connect again.",
+            OWN,
         )
-        return redirect("sync")
+        return answers.redirect_to(OWN, "sync")
     try:
         tokens = auth.exchange_code(
             settings.login_url,
@@ -113,10 +116,10 @@ def callback_view(request: HttpRequest) -> HttpResponse:
             client_secret=settings.client_secret,
         )
     except errors.SalesforceError as exc:
-        messages.error(request, explain(exc))
-        return redirect("sync")
-    messages.success(request, f"Connected to Salesforce as {connection.sf_username}.")
-    return redirect("sync")
+        answers.error(request, explain(exc), OWN)
+        return answers.redirect_to(OWN, "sync")
+    answers.success(request, f"Connected to Salesforce as {connection.sf_username}.", OWN)
+    return answers.redirect_to(OWN, "sync")
 
 
 def _own_connection(request: HttpRequest) -> SalesforceConnection | None:
@@ -129,18 +132,19 @@ def test_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, "salesforce.view_salesforcesettings")
     connection = _own_connection(request)
     if connection is None:
-        return redirect("sync")
+        return answers.redirect_to(OWN, "sync")
     try:
         found = test_connection(connection)
     except errors.SalesforceError as exc:
-        messages.error(request, f"Connection test failed. {explain(exc)}")
-        return redirect("sync")
-    messages.success(
+        answers.error(request, f"Connection test failed. {explain(exc)}", OWN)
+        return answers.redirect_to(OWN, "sync")
+    answers.success(
         request,
         f"Connection works: signed in as {found['username']}; "
         f"{found['api_remaining']} of {found['api_max']} daily API requests left.",
+        OWN,
     )
-    return redirect("sync")
+    return answers.redirect_to(OWN, "sync")
 
 
 @login_required
@@ -148,16 +152,16 @@ def disconnect_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     connection = _own_connection(request)
     if connection is None:
-        return redirect("sync")
+        return answers.redirect_to(OWN, "sync")
     if request.method == "POST":
         disconnect(request.user)
-        messages.success(request, "Your Salesforce connection was removed.")
-        return redirect("sync")
+        answers.success(request, "Your Salesforce connection was removed.", OWN)
+        return answers.redirect_to(OWN, "sync")
     is_sync_user = SalesforceSettings.get_solo().sync_user_id == request.user.pk
     context = {
         "connection": connection,
         "is_sync_user": is_sync_user,
-        "cancel_url": reverse("sync") + "#sf-title",
+        "cancel_url": f"{reverse('sync')}#{OWN}",
     }
     return render(request, "salesforce/disconnect.html", context)
 
@@ -169,13 +173,13 @@ def sync_user_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     connection = _own_connection(request)
     if connection is None or connection.revoked_at:
-        messages.error(request, "Connect your own Salesforce user first.")
-        return redirect("sync")
+        answers.error(request, "Connect your own Salesforce user first.", SYNC_USER)
+        return answers.redirect_to(SYNC_USER, "sync")
     problem = set_sync_user(request.user)
-    messages.success(request, f"The sync now runs as you ({connection.sf_username}).")
+    answers.success(request, f"The sync now runs as you ({connection.sf_username}).", SYNC_USER)
     if problem:
-        messages.warning(request, problem)
-    return redirect("sync")
+        answers.warning(request, problem, SYNC_USER)
+    return answers.redirect_to(SYNC_USER, "sync")
 
 
 @login_required
@@ -184,16 +188,16 @@ def schema_view(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     connection = usable_connection(request.user)
     if connection is None:
-        messages.error(request, "Connect Salesforce first.")
-        return redirect("sync")
+        answers.error(request, "Connect Salesforce first.", SCHEMA)
+        return answers.redirect_to(SCHEMA, "sync")
     install = request.POST.get("action") == "install"
     try:
         missing = check_schema(connection, install=install)
     except errors.SalesforceError as exc:
-        messages.error(request, explain(exc))
-        return redirect("sync")
+        answers.error(request, explain(exc), SCHEMA)
+        return answers.redirect_to(SCHEMA, "sync")
     if missing:
-        messages.warning(request, f"cmsync's schema is missing {len(missing)} parts.")
+        answers.warning(request, f"cmsync's schema is missing {len(missing)} parts.", SCHEMA)
     else:
-        messages.success(request, "cmsync's schema is installed in Salesforce.")
-    return redirect("sync")
+        answers.success(request, "cmsync's schema is installed in Salesforce.", SCHEMA)
+    return answers.redirect_to(SCHEMA, "sync")

@@ -142,12 +142,13 @@ def outbound_endpoint(request: HttpRequest) -> HttpResponse:
     record_action(
         SalesforceSettings.get_solo(), "sync", "New Outbound Message endpoint URL generated"
     )
-    messages.success(
+    answers.success(
         request,
         f"Outbound Message endpoint: {url} — copy it into the Outbound Message in Salesforce "
         "now; it is not shown again (generate a new one if it is lost).",
+        "changes",
     )
-    return redirect(reverse("sync") + "#changes")
+    return answers.redirect_to("changes", "sync")
 
 
 @csrf_exempt

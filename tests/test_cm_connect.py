@@ -99,7 +99,7 @@ def test_choosing_no_client_is_refused(alice_client, cm_emulator, cm_agency):
 
 def test_direct_key_connects_its_only_client_at_once(alice_client, cm_emulator, cm_direct):
     response = post_connect(alice_client, cm_emulator, cm_direct["api_key"])
-    assert response.url == "/sync/"
+    assert response.url == "/sync/#campaign-monitor"
     page = alice_client.get("/sync/").text
     name = cm_direct["clients"][0]["Name"]
     assert f'<span class="client-name">{name}</span>' in page
@@ -174,7 +174,7 @@ def test_disconnect_asks_first_then_forgets_the_credentials(
         response = alice_client.post("/campaign-monitor/disconnect/")
     finally:
         disconnecting.disconnect(receiver)
-    assert response.url == "/sync/"
+    assert response.url == "/sync/#campaign-monitor"
     assert not Connection.objects.exists()
     assert not ConnectedClient.objects.exists()
     assert calls == [("agency", alice)]
@@ -298,7 +298,7 @@ def test_in_demo_mode_the_form_offers_the_emulator_and_the_direct_key_connects(
     assert shown_base_url(alice_client) == cm_emulator.base_url
     data = {"api_key": cm_direct["api_key"], "base_url": shown_base_url(alice_client)}
     response = alice_client.post("/campaign-monitor/connect/", data)
-    assert response.url == "/sync/"
+    assert response.url == "/sync/#campaign-monitor"
     assert Connection.current().account_type == "direct"
 
 

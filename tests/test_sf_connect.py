@@ -95,7 +95,7 @@ def test_connected_app_refuses_plain_http_to_a_remote_host(alice_client):
 
 def test_oauth_connects_the_user_and_makes_them_the_sync_user(alice_client, alice, sf_emulator):
     response = oauth_connect(alice_client, sf_emulator)
-    assert response.url == "/sync/"
+    assert response.url == "/sync/#sf-own"
     connection = SalesforceConnection.objects.get(user=alice)
     admin = sf_emulator.info()["users"][0]
     assert connection.sf_username == admin["Username"]
@@ -111,7 +111,7 @@ def test_oauth_callback_with_a_forged_state_stores_nothing(alice_client, sf_emul
     configure_app(sf_emulator)
     alice_client.get("/salesforce/connect/")
     response = alice_client.get("/salesforce/callback/?code=abc&state=forged")
-    assert response.url == "/sync/"
+    assert response.url == "/sync/#sf-own"
     assert not SalesforceConnection.objects.exists()
 
 
