@@ -14,6 +14,7 @@ from campaign_monitor.models import Connection
 from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
+from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceSettings
 from salesforce.views import salesforce_context
 from security.access import visible_connected_clients
@@ -70,9 +71,7 @@ def sync_context(request: HttpRequest) -> dict:
         "can_view_runs": True,
         "can_sync_now": request.user.has_perm(RUN),
         "sync_blocked": blocked,
-        "sync_blocked_fix": first_fix(blocked),
-        # The reason, unless the fix already says it ("Connect Campaign Monitor first.").
-        "sync_blocked_detail": "" if blocked == runner.CM_NOT_CONNECTED else blocked,
+        "sync_blocked_help": blocked_help(blocked, request.user),
         "active_run": active,
         "active_rows": count_rows(active),
         "active_estimate": estimate(active),
@@ -83,15 +82,52 @@ def sync_context(request: HttpRequest) -> dict:
     }
 
 
-def first_fix(blocked: str) -> str:
-    """What to do first when the sync cannot run (said next to the disabled Sync now)."""
+def blocked_help(blocked: str, user) -> dict:
+    """What to do first when the sync cannot run, said next to the disabled Sync now: the fix,
+    one short sentence why, and a link to the card where it is fixed (when this user sees that
+    card). The run's own error keeps the full reason (runner.ensure_ready)."""
     if not blocked:
-        return ""
-    if blocked.startswith("No Campaign Monitor client"):
-        return "Choose a Campaign Monitor client first."
+        return {}
     if blocked == runner.CM_NOT_CONNECTED:
-        return "Connect Campaign Monitor first."
-    return "Connect Salesforce first."
+        return _help(
+            "Connect Campaign Monitor first.",
+            "",
+            "#campaign-monitor" if user.has_perm("campaign_monitor.view_connection") else "",
+            "Connect it in the Campaign Monitor card",
+        )
+    if blocked.startswith("No Campaign Monitor client"):
+        return _help(
+            "Choose a Campaign Monitor client first.",
+            "No client's lists are synced yet.",
+            reverse("cm-clients") if user.has_perm("campaign_monitor.change_connection") else "",
+            "Choose clients",
+        )
+    link = "#sf-sync-user" if user.has_perm("salesforce.view_salesforcesettings") else ""
+    status = sync_user_status()
+    if status.user is None:
+        return _help(
+            "Set the Salesforce sync user first.",
+            "The sync writes to Salesforce as that person.",
+            link,
+            "Set it in the Salesforce card",
+        )
+    if status.connection is not None and status.connection.revoked_at:
+        return _help(
+            "Connect Salesforce again first.",
+            f"Salesforce no longer accepts the connection of the sync user, {status.user}.",
+            link,
+            "Connect again or choose another sync user in the Salesforce card",
+        )
+    return _help(
+        "Connect Salesforce first.",
+        f"The sync user, {status.user}, has no Salesforce connection.",
+        link,
+        "Connect it or choose another sync user in the Salesforce card",
+    )
+
+
+def _help(fix: str, why: str, url: str, link: str) -> dict:
+    return {"fix": fix, "why": why, "url": url, "link": link if url else ""}
 
 
 def estimate(run: SyncRun | None) -> str:

@@ -164,3 +164,27 @@ def test_limited_users_are_not_offered_cancel_and_are_refused(carol_client):
     assert carol_client.post(f"/sync/runs/{run.pk}/cancel/").status_code == 403
     run.refresh_from_db()
     assert run.status == "queued"
+
+
+def test_without_a_sync_user_the_disabled_sync_now_says_what_to_do_and_links_there(
+    alice_client, world
+):
+    from salesforce.models import SalesforceSettings
+
+    settings = SalesforceSettings.get_solo()
+    settings.sync_user = None
+    settings.save()
+
+    page = alice_client.get("/sync/").text
+    notice = page[
+        page.index('id="sync-blocked"') : page.index("</p>", page.index('id="sync-blocked"'))
+    ]
+    assert "<strong>Set the Salesforce sync user first.</strong>" in notice
+    assert "The sync writes to Salesforce as that person." in notice
+    assert '<a href="#sf-sync-user">Set it in the Salesforce card</a>.' in notice
+    assert "No sync user is set" not in notice  # the run's wording, not the tab's
+    assert 'id="sf-sync-user"' in page
+    assert 'disabled aria-describedby="sync-blocked">Sync now</button>' in page
+    # What a run says is unchanged.
+    with pytest.raises(runner.SyncUnavailable, match="^No sync user is set: the sync cannot"):
+        runner.ensure_ready()
