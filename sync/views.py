@@ -169,10 +169,22 @@ def campaign_monitor_changes() -> dict:
 
 
 @login_required
-@require_POST
 def outbound_endpoint(request: HttpRequest) -> HttpResponse:
-    """Generate the Outbound Message endpoint's secret; its URL is shown this once."""
+    """Generate the Outbound Message endpoint's secret; its URL is shown this once.
+
+    Replacing an endpoint revokes the old URL, so that asks first (GET), like every
+    destructive action; the first one has nothing to replace and is made at once (POST)."""
     require_perm(request, ENDPOINT)
+    current = SalesforceSettings.get_solo().outbound_secret or ""
+    if request.method != "POST":
+        if not current:
+            return answers.redirect_to("changes", "sync")
+        context = {
+            "hint": f"…{current[-4:]}",
+            "last_received": ChangeWatch.get_solo().last_outbound_at,
+            "cancel_url": f"{reverse('sync')}#changes",
+        }
+        return render(request, "sync/outbound_replace.html", context)
     secret = outbound.new_secret()
     url = request.build_absolute_uri(reverse("sync-outbound", args=[secret]))
     record_action(

@@ -3,7 +3,7 @@ asks and changes nothing, POST does it, and roles without the permission are ref
 
 import pytest
 
-from subscriptions.models import FieldMapping, SubscriptionRule
+from subscriptions.models import FieldMapping, ImportJob, SubscriptionRule
 
 from .test_subscription_rules import rule, when
 
@@ -64,3 +64,87 @@ def test_disconnecting_campaign_monitor_asks_first(world, alice_client):
     page = alice_client.get("/campaign-monitor/disconnect/").text
     assert 'role="alertdialog"' in page and "Disconnect from Campaign Monitor?" in page
     assert Connection.current() is not None
+
+
+# -- Discard a draft import --------------------------------------------------------------------
+
+
+def draft(world, user) -> ImportJob:
+    from .test_import_wizard import job_for
+
+    return job_for(world, user, status=ImportJob.Status.DRAFT)
+
+
+def test_discarding_a_draft_import_asks_first(world, alice, alice_client):
+    job = draft(world, alice)
+    url = f"/lists/{world.list_a}/import/{job.pk}/discard/"
+    page = alice_client.get(url).text
+    assert 'role="alertdialog"' in page and "Discard this draft import into" in page
+    assert "Yes, discard the draft" in page
+    assert (
+        f'href="/lists/{world.list_a}/import/{job.pk}/source/#import-step">Keep the draft' in page
+    )
+    assert ImportJob.objects.filter(pk=job.pk).exists()  # asking deletes nothing
+    source = alice_client.get(f"/lists/{world.list_a}/import/{job.pk}/source/").text
+    assert f'href="{url}">Discard this draft…</a>' in source
+
+    response = alice_client.post(url)
+    assert response.url == f"/lists/{world.list_a}/import/#import-step"
+    assert not ImportJob.objects.filter(pk=job.pk).exists()
+    assert "Draft import discarded." in alice_client.get(response.url).text
+
+
+def test_a_started_import_is_not_discarded(world, alice, alice_client):
+    job = draft(world, alice)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    url = f"/lists/{world.list_a}/import/{job.pk}/discard/"
+    assert alice_client.post(url).url == f"/lists/{world.list_a}/import/{job.pk}/"
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.parametrize("who", ["carol_client", "mallory_client"])
+def test_others_cannot_discard_a_draft(world, alice, request, who):
+    web = request.getfixturevalue(who)
+    job = draft(world, alice)
+    url = f"/lists/{world.list_a}/import/{job.pk}/discard/"
+    assert web.get(url).status_code == 403
+    assert web.post(url).status_code == 403
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+# -- Replace the Outbound Message endpoint -----------------------------------------------------
+
+
+def test_replacing_the_outbound_endpoint_asks_first(alice_client):
+    from salesforce.models import SalesforceSettings
+
+    url = "/sync/changes/endpoint/"
+    assert alice_client.get(url).url == "/sync/#changes"  # nothing to replace: nothing to ask
+    first = alice_client.post(url)
+    assert first.url == "/sync/#changes"
+    secret = SalesforceSettings.get_solo().outbound_secret
+    assert secret
+    tab = alice_client.get("/sync/").text
+    assert f'href="{url}">Generate a new endpoint URL…</a>' in tab
+
+    page = alice_client.get(url).text
+    assert 'role="alertdialog"' in page and "Replace the Outbound Message endpoint URL?" in page
+    assert f"The current URL (secret …{secret[-4:]}) stops working at once" in page
+    assert 'href="/sync/#changes">Keep the current URL</a>' in page
+    assert SalesforceSettings.get_solo().outbound_secret == secret  # asking changes nothing
+
+    answer = alice_client.post(url)
+    assert answer.url == "/sync/#changes"
+    assert SalesforceSettings.get_solo().outbound_secret not in ("", secret)
+
+
+@pytest.mark.parametrize("who", ["bob_client", "carol_client"])
+def test_others_cannot_replace_the_outbound_endpoint(alice_client, request, who):
+    from salesforce.models import SalesforceSettings
+
+    alice_client.post("/sync/changes/endpoint/")
+    secret = SalesforceSettings.get_solo().outbound_secret
+    web = request.getfixturevalue(who)
+    assert web.get("/sync/changes/endpoint/").status_code == 403
+    assert web.post("/sync/changes/endpoint/").status_code == 403
+    assert SalesforceSettings.get_solo().outbound_secret == secret
