@@ -520,3 +520,16 @@ def test_only_full_access_may_cancel_billing(alice_client, bob, carol, localstri
         assert client.post(reverse("billing-cancel")).status_code == 403
         assert "Cancel billing" not in client.get(reverse("billing")).content.decode()
     assert BillingAccount.get_solo().has_paid_plan
+
+
+def test_the_billing_contact_answers_in_its_card(alice_client, localstripe):
+    response = alice_client.post(reverse("billing-contact"), {"email": "not-an-email"})
+    assert response.url == "/billing/#billing-contact"
+    page = alice_client.get(response.url).text
+    card = page[page.index('id="billing-contact"') :]
+    assert "Not saved: enter a valid email address for the billing contact." in card
+    assert BillingAccount.get_solo().contact_email != "not-an-email"
+    response = alice_client.post(reverse("billing-contact"), {"email": "pay@example.com"})
+    assert response.url == "/billing/#billing-contact"
+    card = alice_client.get(response.url).text.split('id="billing-contact"', 1)[1]
+    assert "Billing contact saved." in card

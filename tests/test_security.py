@@ -210,3 +210,36 @@ def test_roles_survive_a_password_login(client, bob):
         "/sync/"
     )
     assert client.post("/sync/now/").status_code != 403
+
+
+def answer_at(page: str, anchor: str) -> str:
+    """The text of the answer shown at ``anchor`` (templates/_answer.html)."""
+    match = re.search(rf'id="{anchor}-answer"[^>]*>(.*?)</div>', page, re.S)
+    return re.sub(r"<[^>]+>", " ", match.group(1)) if match else ""
+
+
+def test_answers_open_next_to_the_person_or_form_they_concern(alice_client, alice, bob):
+    response = alice_client.post(f"/security/users/{bob.pk}/role/", {f"u{bob.pk}-role": LIMITED})
+    assert response.url == f"/security/#user-{bob.pk}"
+    page = alice_client.get(response.url).text
+    assert f'id="user-{bob.pk}"' in page
+    assert "bob now has: Limited." in answer_at(page, f"user-{bob.pk}")
+
+    response = alice_client.post("/security/invite/", {"email": "bob@example.com", "role": FULL})
+    assert response.url == "/security/#invite"
+    assert "Not invited: There is already a user" in answer_at(
+        alice_client.get(response.url).text, "invite"
+    )
+
+    response = alice_client.post("/security/keys/", {"name": "", "access": "read"})
+    assert response.url == "/security/#new-key"
+    assert "No key created" in answer_at(alice_client.get(response.url).text, "new-key")
+
+
+def test_a_confirmation_goes_back_to_the_person_it_concerns(alice_client, bob):
+    page = alice_client.get(f"/security/users/{bob.pk}/deactivate/").text
+    assert f'href="/security/#user-{bob.pk}">' in page
+    assert bob.__class__.objects.get(pk=bob.pk).is_active  # asking changes nothing
+    response = alice_client.post(f"/security/users/{bob.pk}/deactivate/")
+    assert response.url == f"/security/#user-{bob.pk}"
+    assert "bob is deactivated" in answer_at(alice_client.get(response.url).text, f"user-{bob.pk}")
