@@ -52,7 +52,7 @@ def test_change_your_password(console, live_server, alice, width):
     page.get_by_label("New password again").fill(NEW)
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_role("status")).to_have_text("Your password is changed.")
-    expect(page).to_have_url(re.compile(r"/accounts/$"))  # still logged in
+    expect(page).to_have_url(re.compile(r"/accounts/#password$"))  # still logged in
 
     page.get_by_role("button", name="Log out").click()
     log_in(page, live_server.url, PASSWORD)
