@@ -188,3 +188,10 @@ def test_without_a_sync_user_the_disabled_sync_now_says_what_to_do_and_links_the
     # What a run says is unchanged.
     with pytest.raises(runner.SyncUnavailable, match="^No sync user is set: the sync cannot"):
         runner.ensure_ready()
+
+
+def test_no_template_comment_leaks_into_a_page(alice_client, world):
+    """Django's {# #} is one line only: a longer one would be shown to the user."""
+    for url in ("/sync/", "/security/", "/accounts/", "/accounts/password/", "/maintenance/"):
+        page = alice_client.get(url).text
+        assert "{#" not in page and "#}" not in page and "{% comment" not in page, url
