@@ -22,11 +22,15 @@ from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
-from . import field_views, import_views, imports, rule_views, rules
 from .criteria import MAX_CONDITIONS, OPERATORS
-from .field_forms import FieldMappingForm
+from .fields import views as field_views
+from .fields.forms import FieldMappingForm
+from .imports import views as import_views
+from .imports import work as imports
 from .models import FieldMapping, ImportFailure, ImportJob, SubscriptionRule
-from .rule_forms import RuleForm
+from .rules import views as rule_views
+from .rules import work as rules
+from .rules.forms import RuleForm
 
 LIST_ID = OpenApiParameter(
     "list_id",

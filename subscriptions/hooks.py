@@ -13,7 +13,8 @@ from campaign_monitor.models import ConnectedClient
 from campaign_monitor.records import Subscriber
 from settings_app.models import GeneralSettings
 
-from . import mappings, rules
+from .fields import mappings
+from .rules import work as rules
 
 if TYPE_CHECKING:
     from sync.context import Context  # sync imports this module

@@ -1,10 +1,11 @@
-"""Thin Celery tasks: ids in, the work is a plain function (``imports.run``,
-``rules.run_retrospective``; also reachable as ``manage.py run_import`` and ``run_rule``).
+"""Thin Celery tasks: ids in, the work is a plain function (``imports.work.run``,
+``rules.work.run_retrospective``; also reachable as ``manage.py run_import`` and ``run_rule``).
 The work modules send these by name (cmsync.jobs.enqueue) and never import this one."""
 
 from celery import shared_task
 
-from . import imports, rules
+from .imports import work as imports
+from .rules import work as rules
 
 
 @shared_task(name=imports.TASK, acks_late=True)

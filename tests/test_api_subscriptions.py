@@ -11,9 +11,10 @@ from salesforce.models import SalesforceSettings
 from security.models import ClientOwnership, IntegrationKey
 from security.service import create_key
 from settings_app.models import GeneralSettings
-from subscriptions import imports, rules
 from subscriptions.criteria import parse
+from subscriptions.imports import work as imports
 from subscriptions.models import FieldMapping, ImportFailure, ImportJob, SubscriptionRule
+from subscriptions.rules import work as rules
 
 from .test_field_mappings import CUSTOM_FIELDS
 from .test_import_wizard import job_for, people

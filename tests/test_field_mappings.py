@@ -13,9 +13,9 @@ from maintenance.models import Message
 from salesforce.gateway import FieldInfo, ObjectInfo
 from salesforce.models import SalesforceSettings
 from security.models import ClientOwnership
-from subscriptions import field_types
-from subscriptions.field_forms import FieldMappingForm
-from subscriptions.mappings import cm_value, sf_fields, to_cm_fields
+from subscriptions.fields import types as field_types
+from subscriptions.fields.forms import FieldMappingForm
+from subscriptions.fields.mappings import cm_value, sf_fields, to_cm_fields
 from subscriptions.models import FieldMapping
 from sync.models import SyncRun
 

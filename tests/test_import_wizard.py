@@ -11,7 +11,8 @@ from django.utils import timezone
 from campaign_monitor.models import Connection
 from salesforce.gateway import memo_describe
 from settings_app.models import GeneralSettings
-from subscriptions import criteria, imports
+from subscriptions import criteria
+from subscriptions.imports import work as imports
 from subscriptions.models import FieldMapping, ImportFailure, ImportJob
 from subscriptions.tasks import dispatch_imports, run_import
 

@@ -12,9 +12,9 @@ from maintenance.models import Message
 from salesforce.gateway import FieldInfo, ObjectInfo
 from security.models import ClientOwnership
 from settings_app.models import GeneralSettings
-from subscriptions import rules
 from subscriptions.criteria import InvalidCriteria, parse
 from subscriptions.models import SubscriptionRule
+from subscriptions.rules import work as rules
 from sync import change_poll
 from sync.models import SalesforceChange
 

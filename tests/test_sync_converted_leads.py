@@ -7,7 +7,7 @@ import pytest
 from campaign_monitor.models import Connection
 from maintenance.models import Message
 from salesforce.gateway import memo_describe
-from subscriptions import imports
+from subscriptions.imports import work as imports
 from subscriptions.models import ImportJob, SubscriptionRule
 from sync import change_poll, outbound
 from sync.models import SalesforceChange, SyncRun

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions import imports
+from subscriptions.imports import work as imports
 from subscriptions.models import ImportJob
 
 

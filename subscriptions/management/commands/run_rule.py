@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions import rules
 from subscriptions.models import SubscriptionRule
+from subscriptions.rules import work as rules
 
 
 class Command(BaseCommand):

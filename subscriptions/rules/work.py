@@ -42,10 +42,10 @@ from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
-from . import mappings
-from .adding import SKIP_REASONS, Candidate, screen
-from .criteria import Criteria, InvalidCriteria, parse
-from .models import SubscriptionRule
+from ..adding import SKIP_REASONS, Candidate, screen
+from ..criteria import Criteria, InvalidCriteria, parse
+from ..fields import mappings
+from ..models import SubscriptionRule
 
 if TYPE_CHECKING:
     from sync.context import Context  # sync imports this module

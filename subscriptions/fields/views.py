@@ -16,8 +16,8 @@ from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
 from security.access import visible_connected_clients
 
-from .field_forms import FieldMappingForm
-from .models import FieldMapping
+from ..models import FieldMapping
+from .forms import FieldMappingForm
 
 VIEW = "subscriptions.view_fieldmapping"
 ADD = "subscriptions.add_fieldmapping"

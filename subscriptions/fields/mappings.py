@@ -5,7 +5,7 @@ sync's pages of subscribers onto their Contacts and Leads, ``apply_page``, at th
 ``sf_fields`` says which Salesforce fields to read for a list; ``to_cm_fields`` turns a
 record's values into Campaign Monitor ``CustomFields`` pairs. The import wizard, the "add"
 subscription rules and ``push_changes_to_cm`` (a Contact or Lead changed) all use them, so a
-mapping applies the same way on every path. Value conversions are in ``field_types``.
+mapping applies the same way on every path. Value conversions are in ``fields.types``.
 
 On a change, the subscribers to update are the ones the primary sync last saw on a list
 (``sync.models.SubscriberState``, any state but Deleted): no Campaign Monitor call is spent
@@ -25,8 +25,8 @@ from maintenance.models import Message
 from salesforce.gateway import FieldInfo, RecordResult
 from sync.models import SubscriberState
 
-from . import field_types
-from .models import FieldMapping, PushedFields
+from ..models import FieldMapping, PushedFields
+from . import types
 
 if TYPE_CHECKING:
     from sync.context import Context  # sync imports this module
@@ -55,7 +55,7 @@ def sf_fields(list_id: str, sobject: str, mappings: list[FieldMapping] | None = 
 def cm_value(cm_type: str, value: object) -> list[str]:
     """A Salesforce value as Campaign Monitor custom field values (several for a
     multi-select). Empty list: no value."""
-    return field_types.to_cm_values(cm_type, value)
+    return types.to_cm_values(cm_type, value)
 
 
 def _value_of(values: dict, field: str) -> object:
@@ -317,15 +317,13 @@ def _wanted(ctx: "Context", client, mapping, info, subscriber, row) -> object | 
     values = _values(subscriber, mapping.key)
     if not values and mapping.default_value:
         default = mapping.default_value
-        values = (
-            field_types.split_many(default) if mapping.cm_type == "MultiSelectMany" else [default]
-        )
+        values = types.split_many(default) if mapping.cm_type == "MultiSelectMany" else [default]
     current = row.get(info.name)
-    if not values or (mapping.create_only and not field_types.blank(current)):
+    if not values or (mapping.create_only and not types.blank(current)):
         return None
     try:
-        value = field_types.to_sf_value(info, values)
-    except field_types.BadValue as exc:
+        value = types.to_sf_value(info, values)
+    except types.BadValue as exc:
         ctx.message(
             "CM_FIELD_VALUE_INVALID",
             f"{mapping.key} of {subscriber.email} does not fit {row['Id']}'s {info.label}",
@@ -344,7 +342,7 @@ def _wanted(ctx: "Context", client, mapping, info, subscriber, row) -> object | 
         )
         ctx.count(STEP, failed=1)
         return None
-    return None if field_types.same(info, current, value) else value
+    return None if types.same(info, current, value) else value
 
 
 def _write(ctx: "Context", sobject: str, updates: list[dict], client_id: str) -> None:

@@ -15,10 +15,10 @@ from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
-from . import rules
-from .criteria import OPERATORS
-from .models import SubscriptionRule
-from .rule_forms import RuleForm, initial_for
+from ..criteria import OPERATORS
+from ..models import SubscriptionRule
+from . import work
+from .forms import RuleForm, initial_for
 
 VIEW = "subscriptions.view_subscriptionrule"
 ADD = "subscriptions.add_subscriptionrule"
@@ -28,9 +28,9 @@ ACTIONS = dict(SubscriptionRule.Action.choices)
 RULE_FORM = "settings-form"  # the rule form: its errors open there
 
 
-def _target(request: HttpRequest, list_id: str) -> rules.Target:
+def _target(request: HttpRequest, list_id: str) -> work.Target:
     """The list, if it belongs to a connected client this user may see (else 404)."""
-    found = rules.targets(visible_connected_clients(request.user)).get(list_id)
+    found = work.targets(visible_connected_clients(request.user)).get(list_id)
     if found is None:
         raise Http404("No such list among the connected clients you can see.")
     return found
@@ -60,7 +60,7 @@ def _slot(action: str, rule: SubscriptionRule | None) -> dict:
         "conditions": [describe_condition(c) for c in rule.conditions] if rule else [],
         "reads_account": bool(rule)
         and any(str(c.get("field", "")).startswith("Account.") for c in rule.conditions),
-        "skipped": [(rules.REASONS.get(k, k), n) for k, n in skipped.items()],
+        "skipped": [(work.REASONS.get(k, k), n) for k, n in skipped.items()],
         "skipped_total": sum(skipped.values()),
     }
 
@@ -170,8 +170,8 @@ def rule_retrospective(request: HttpRequest, list_id: str, action: str) -> HttpR
         return _ask(request, "subscriptions/rule_retrospective.html", target, action, rule)
     here = f"rule-{action}"
     try:
-        rules.request_retrospective(rule)
-    except rules.RetroRefused as exc:
+        work.request_retrospective(rule)
+    except work.RetroRefused as exc:
         answers.error(request, str(exc), here)
     else:
         record_action(rule, "sync", f"Retrospective run of “{rule}” requested")

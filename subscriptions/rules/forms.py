@@ -8,7 +8,7 @@ from django import forms
 
 from salesforce.gateway import ObjectInfo
 
-from .criteria import (
+from ..criteria import (
     BOOLEAN,
     MAX_CONDITIONS,
     NO_VALUE,
@@ -20,7 +20,7 @@ from .criteria import (
     parse,
     parse_logic,
 )
-from .models import SubscriptionRule
+from ..models import SubscriptionRule
 
 FILTERABLE = TEXT | NUMBER | TEMPORAL | BOOLEAN
 OPERATOR_CHOICES = [(key, label) for key, (label, _, _) in OPERATORS.items()]

@@ -6,11 +6,11 @@ from django import forms
 from campaign_monitor.records import CustomField
 from salesforce.gateway import FieldInfo, ObjectInfo
 
-from . import field_types
-from .models import FieldMapping
+from ..models import FieldMapping
+from . import types
 
 # Salesforce fields offered at all: the types some Campaign Monitor type goes with.
-OFFERED_TYPES = frozenset().union(*field_types.FROM_SF.values(), *field_types.TO_SF.values())
+OFFERED_TYPES = frozenset().union(*types.FROM_SF.values(), *types.TO_SF.values())
 
 
 def sf_field_choices(info: ObjectInfo, cm_type: str = "") -> list[tuple[str, str]]:
@@ -22,12 +22,12 @@ def sf_field_choices(info: ObjectInfo, cm_type: str = "") -> list[tuple[str, str
             f
             for f in info.fields.values()
             if f.type in OFFERED_TYPES
-            and not (cm_type and field_types.pair_problem(cm_type, f, "to_cm", info.name))
+            and not (cm_type and types.pair_problem(cm_type, f, "to_cm", info.name))
         ),
         key=lambda f: (f.label.lower(), f.name),
     )
     return [("", "— not mapped —")] + [
-        (f.name, f"{f.label} ({f.name}, {field_types.sf_type_label(f)})") for f in fields
+        (f.name, f"{f.label} ({f.name}, {types.sf_type_label(f)})") for f in fields
     ]
 
 
@@ -76,7 +76,7 @@ class FieldMappingForm(forms.ModelForm):
         self.cm_fields = {f.key: f for f in cm_fields}
         self.describes = describes
         choices = [
-            (f.key, f"{f.name} ({field_types.CM_TYPE_LABELS.get(f.data_type, f.data_type)})")
+            (f.key, f"{f.name} ({types.CM_TYPE_LABELS.get(f.data_type, f.data_type)})")
             for f in cm_fields
         ]
         if instance and instance.pk and instance.cm_key not in self.cm_fields:
@@ -120,7 +120,7 @@ class FieldMappingForm(forms.ModelForm):
         if not name:
             return None
         info = self.describes[sobject].field(name)
-        problem = field_types.pair_problem(cm_field.data_type, info, direction, sobject)
+        problem = types.pair_problem(cm_field.data_type, info, direction, sobject)
         if problem:
             self.add_error(form_field, problem)
             return None
@@ -143,24 +143,22 @@ class FieldMappingForm(forms.ModelForm):
         self, default: str, cm_field: CustomField, direction: str, chosen: dict[str, FieldInfo]
     ) -> None:
         try:
-            field_types.check_cm_value(cm_field.data_type, default, cm_field.options)
+            types.check_cm_value(cm_field.data_type, default, cm_field.options)
             if direction != FieldMapping.Direction.TO_SF:
                 return
             values = (
-                field_types.split_many(default)
-                if cm_field.data_type == "MultiSelectMany"
-                else [default]
+                types.split_many(default) if cm_field.data_type == "MultiSelectMany" else [default]
             )
             for sobject, info in chosen.items():
-                value = field_types.to_sf_value(info, values)
+                value = types.to_sf_value(info, values)
                 allowed = info.picklist_values if info.restricted_picklist else ()
                 picked = str(value).split(";") if info.type == "multipicklist" else [value]
                 unknown = [v for v in picked if allowed and v not in allowed]
                 if unknown:
-                    raise field_types.BadValue(
+                    raise types.BadValue(
                         f"“{unknown[0]}” is not a value of the {sobject} field {info.label}."
                     )
-        except field_types.BadValue as exc:
+        except types.BadValue as exc:
             self.add_error("default_value", str(exc))
 
     def save(self, commit: bool = True) -> FieldMapping:

@@ -10,10 +10,10 @@ from django.utils import timezone
 from salesforce.gateway import ObjectInfo
 from settings_app.models import GeneralSettings
 
-from . import criteria
-from .field_forms import sf_field_choices
-from .imports import CONSENT_CHOICES, NAME_CHOICES
-from .models import FieldMapping, ImportJob
+from .. import criteria
+from ..fields.forms import sf_field_choices
+from ..models import FieldMapping, ImportJob
+from .work import CONSENT_CHOICES, NAME_CHOICES
 
 JOURNEYS_WARNING = (
     "Journeys that start when someone joins a list will run for every subscriber this import "

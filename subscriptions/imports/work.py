@@ -47,10 +47,10 @@ from salesforce.connection import usable_connection
 from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
 from settings_app.models import GeneralSettings
 
-from . import criteria
-from .adding import SKIP_REASONS, Candidate, screen
-from .mappings import sf_fields, to_cm_fields, to_cm_mappings
-from .models import FieldMapping, ImportFailure, ImportJob
+from .. import criteria
+from ..adding import SKIP_REASONS, Candidate, screen
+from ..fields.mappings import sf_fields, to_cm_fields, to_cm_mappings
+from ..models import FieldMapping, ImportFailure, ImportJob
 
 TASK = "subscriptions.run_import"  # subscriptions/tasks.py
 BATCH = IMPORT_BATCH  # people per import call: Campaign Monitor's limit

@@ -19,8 +19,11 @@ from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
 from settings_app.models import GeneralSettings
 
-from . import criteria, imports
-from .import_forms import (
+from .. import criteria
+from ..fields.mappings import to_cm_mappings
+from ..models import ImportFailure, ImportJob
+from . import work
+from .forms import (
     JOURNEYS_WARNING,
     CampaignForm,
     ConditionsForm,
@@ -28,8 +31,6 @@ from .import_forms import (
     OptionsForm,
     SourceForm,
 )
-from .mappings import to_cm_mappings
-from .models import ImportFailure, ImportJob
 
 VIEW = "subscriptions.view_importjob"
 ADD = "subscriptions.add_importjob"
@@ -44,14 +45,14 @@ STEPS = [
 FAILURES_PER_PAGE = 100
 # Where answers open: the step's form, and the result page's status card.
 STEP, RESULT = "import-step", "import-result"
-SF_PROBLEMS = (imports.ImportUnavailable, sf_errors.SalesforceError, cm_errors.CampaignMonitorError)
+SF_PROBLEMS = (work.ImportUnavailable, sf_errors.SalesforceError, cm_errors.CampaignMonitorError)
 
 
 def _list_or_404(request: HttpRequest, list_id: str) -> tuple:
     """The visible connected client holding the list, and the list; 404 for anyone else's."""
     try:
-        return imports.list_of(list_id, visible_connected_clients(request.user))
-    except imports.ImportUnavailable:
+        return work.list_of(list_id, visible_connected_clients(request.user))
+    except work.ImportUnavailable:
         raise Http404("No such list") from None
 
 
@@ -154,7 +155,7 @@ def import_people(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
         return done
     context = _context(found, job, "people")
     try:
-        gateway = imports.salesforce_for(request.user)
+        gateway = work.salesforce_for(request.user)
         if job.source == ImportJob.Source.CAMPAIGN:
             return _campaign_step(request, job, gateway, context)
         return _conditions_step(request, job, gateway, context)
@@ -209,12 +210,12 @@ def import_mapping(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
     if done:
         return done
     mappings = to_cm_mappings(list_id)
-    sobjects = imports.job_sobjects(job)
+    sobjects = work.job_sobjects(job)
     context = _context(found, job, "mapping", fields_url=_fields_url(list_id))
     describes = {}
     if mappings:
         try:  # the list's field mappings page reads the same describes
-            gateway = imports.salesforce_for(request.user)
+            gateway = work.salesforce_for(request.user)
             describes = {sobject: gateway.describe(sobject) for sobject in sobjects}
         except SF_PROBLEMS as exc:
             context["problem"] = str(exc)
@@ -271,12 +272,12 @@ def import_preview(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
         found,
         job,
         "preview",
-        source=imports.describe_source(job),
+        source=work.describe_source(job),
         journeys_warning=JOURNEYS_WARNING,
     )
     try:
-        context["preview"] = imports.preview(
-            job, imports.salesforce_for(request.user), imports.campaign_monitor_for(job)
+        context["preview"] = work.preview(
+            job, work.salesforce_for(request.user), work.campaign_monitor_for(job)
         )
     except criteria.InvalidCriteria as exc:
         context["problem"] = f"The conditions no longer fit Salesforce: {exc}"
@@ -304,7 +305,7 @@ def _start(request: HttpRequest, job: ImportJob) -> HttpResponse:
             STEP,
         )
         return redirect("subscriptions-import-options", job.list_id, job.pk)
-    if imports.start(job, when=job.scheduled_for):
+    if work.start(job, when=job.scheduled_for):
         if job.status == ImportJob.Status.SCHEDULED:
             local = timezone.localtime(job.scheduled_for).strftime("%Y-%m-%d %H:%M")
             answers.success(request, f"Import scheduled for {local}.", RESULT)
@@ -325,7 +326,7 @@ def import_discard(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
         context = {
             "job": job,
             "list": found,
-            "source": imports.describe_source(job),
+            "source": work.describe_source(job),
             "cancel_url": f"{back}#{STEP}",
         }
         return render(request, "subscriptions/import_discard.html", context)
@@ -353,16 +354,16 @@ def import_result(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
         "list": found,
         "list_id": list_id,
         "job": job,
-        "source": imports.describe_source(job),
+        "source": work.describe_source(job),
         "totals": totals,
-        "options": totals.get("options") or imports.options_in_force(job),
+        "options": totals.get("options") or work.options_in_force(job),
         "skips": [
             {
                 "reason": reason,
                 "words": words,
                 "count": (totals.get("skipped") or {}).get(reason, 0),
             }
-            for reason, words in imports.SKIP_REASONS.items()
+            for reason, words in work.SKIP_REASONS.items()
         ],
         "page": page,
         "kind": kind,
@@ -402,7 +403,7 @@ def import_cancel(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
             "cancel_url": reverse("subscriptions-import-result", args=[list_id, job.pk]),
         }
         return render(request, "subscriptions/import_cancel.html", context)
-    if imports.cancel(job):
+    if work.cancel(job):
         answers.success(request, "Import cancelled.", RESULT)
     else:
         answers.info(request, "This import had already finished.", RESULT)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import import_views as views
+from . import views
 
 # Under /lists/<list_id>/import/ (subscriptions/urls.py): every view receives list_id.
 urlpatterns = [
