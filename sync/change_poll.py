@@ -20,6 +20,7 @@ from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
 from salesforce.gateway import SalesforceGateway, parse_datetime
+from settings_app import gates
 from settings_app.models import GeneralSettings, SyncSettings
 
 from .inbox import PEOPLE, Seen, receive, request_if_pending
@@ -69,7 +70,7 @@ def poll(now: datetime | None = None) -> int:
     watch = ChangeWatch.get_solo()
     general = GeneralSettings.get_solo()
     watch.last_poll_at = now
-    if general.disable_triggers:
+    if not gates.triggers_on(general):
         _forget_position(watch)
         watch.last_poll_found, watch.last_error = 0, ""
         watch.save(update_fields=POLL_FIELDS)
@@ -87,7 +88,7 @@ def poll(now: datetime | None = None) -> int:
             watch.baseline_at = now
             found = 0
         else:
-            found = _read_changes(sf, general.enable_account_trigger, now)
+            found = _read_changes(sf, gates.accounts_watched(general), now)
     except sf_errors.SalesforceError as exc:
         _poll_failed(watch, str(exc))
         return 0

@@ -17,6 +17,7 @@ from django.utils.crypto import constant_time_compare
 
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceSettings
+from settings_app import gates
 from settings_app.models import GeneralSettings
 
 from . import inbox
@@ -148,7 +149,7 @@ def handle(body: bytes) -> int:
     watch = ChangeWatch.get_solo()
     watch.last_outbound_at = timezone.now()
     watch.save(update_fields=["last_outbound_at"])
-    if GeneralSettings.get_solo().disable_triggers:
+    if not gates.triggers_on(GeneralSettings.get_solo()):
         return 0  # acknowledged, so Salesforce stops sending it, and not acted on
     unknown = {s.sobject for s in seen} - {*inbox.PEOPLE, "Account"}
     if unknown:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.records import LIVE_STATES
 from maintenance.models import Message
+from settings_app import gates
 from settings_app.models import GeneralSettings
 from subscriptions import hooks as subscriptions
 
@@ -37,18 +38,17 @@ def process(ctx: Context) -> None:
         ctx.count(step)
     while batch := list(SalesforceChange.objects.filter(processed_at=None).order_by("id")[:BATCH]):
         general = GeneralSettings.get_solo()  # an admin may switch triggers off mid-run
-        firsts = _first_of_batches(batch) if general.disable_bulk_triggers else None
+        firsts = _first_of_batches(batch) if gates.bulk_triggers_off(general) else None
         converted = _converted(ctx, batch)
         handled = []
         for change in batch:
             if change.record_id[:15] in converted:
                 outcome = "not acted on: a converted Lead (its Contact stands for the person)"
                 ctx.count("changes", read=1, skipped=1)
-            elif general.disable_triggers:
-                outcome = "not acted on: triggers are disabled"
-                ctx.count("changes", read=1, skipped=1)
-            elif firsts is not None and change.pk not in firsts:
-                outcome = "not acted on: bulk triggers are disabled (not first of its batch)"
+            elif refusal := gates.change_refusal(
+                general, first_of_batch=firsts is None or change.pk in firsts
+            ):
+                outcome = refusal
                 ctx.count("changes", read=1, skipped=1)
             else:
                 outcome = _handle(ctx, general, change)
@@ -211,8 +211,8 @@ def _refused(
 
 
 def _account_changed(ctx: Context, general: GeneralSettings, change: SalesforceChange) -> str:
-    if not general.enable_account_trigger:
-        return "not acted on: the account trigger is off"
+    if refusal := gates.account_change_refusal(general):
+        return refusal
     # Subscription rules then re-check its contacts and say what they did (rules.py).
     return "account changed"
 

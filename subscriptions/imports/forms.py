@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from salesforce.gateway import ObjectInfo
+from settings_app import gates
 from settings_app.models import GeneralSettings
 
 from .. import criteria
@@ -262,11 +263,11 @@ class OptionsForm(forms.Form):
     def __init__(self, *args, general: GeneralSettings, **kwargs):
         super().__init__(*args, **kwargs)
         self.general = general
-        if general.resubscribe_deleted_via_import:
+        if gates.resubscribe_allowed(general):
             self.fields["refresh"].help_text = RESUBSCRIBE_HELP
         else:
             self.fields["refresh"].choices = [ImportJob.Refresh.choices[0]]
-        if not general.trigger_list_journeys:
+        if not gates.journeys_allowed(general):
             del self.fields["restart_journeys"]
 
     @staticmethod
@@ -283,18 +284,14 @@ class OptionsForm(forms.Form):
     def clean_refresh(self):
         refresh = self.cleaned_data["refresh"]
         if refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED:
-            if not self.general.resubscribe_deleted_via_import:
-                raise forms.ValidationError(
-                    "Re-subscribing deleted subscribers is switched off in the General options."
-                )
+            if not gates.resubscribe_allowed(self.general):
+                raise forms.ValidationError(gates.switched_off(gates.RESUBSCRIBING))
         return refresh
 
     def clean(self):
         data = super().clean()
-        if self.data.get("restart_journeys") and not self.general.trigger_list_journeys:
-            raise forms.ValidationError(
-                "Triggering journeys is switched off in the General options."
-            )
+        if self.data.get("restart_journeys") and not gates.journeys_allowed(self.general):
+            raise forms.ValidationError(gates.switched_off(gates.JOURNEYS))
         if data.get("when") == "later":
             moment: datetime | None = data.get("scheduled_for")
             if moment is None:

@@ -17,6 +17,7 @@ from cmsync.access import require_perm
 from salesforce import errors as sf_errors
 from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
+from settings_app import gates
 from settings_app.models import GeneralSettings
 
 from .. import criteria
@@ -288,22 +289,16 @@ def import_preview(request: HttpRequest, list_id: str, job_id: int) -> HttpRespo
 
 def _start(request: HttpRequest, job: ImportJob) -> HttpResponse:
     """Start or schedule the draft, refusing options the general options no longer allow."""
-    general = GeneralSettings.get_solo()
-    refused = []
-    if job.refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED:
-        if not general.resubscribe_deleted_via_import:
-            refused.append("re-subscribing deleted subscribers")
-    if job.restart_journeys and not general.trigger_list_journeys:
-        refused.append("triggering journeys")
+    refusal = gates.import_refusal(
+        GeneralSettings.get_solo(),
+        resubscribe=job.refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED,
+        journeys=job.restart_journeys,
+    )
     if job.scheduled_for and job.scheduled_for <= timezone.now():
         answers.error(request, "The scheduled time has passed: choose another one.", STEP)
         return redirect("subscriptions-import-options", job.list_id, job.pk)
-    if refused:
-        answers.error(
-            request,
-            f"The General options no longer allow {' or '.join(refused)}: change the options.",
-            STEP,
-        )
+    if refusal:
+        answers.error(request, refusal, STEP)
         return redirect("subscriptions-import-options", job.list_id, job.pk)
     if work.start(job, when=job.scheduled_for):
         if job.status == ImportJob.Status.SCHEDULED:

@@ -45,6 +45,7 @@ from salesforce import errors as sf_errors
 from salesforce import queries
 from salesforce.connection import usable_connection
 from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
+from settings_app import gates
 from settings_app.models import GeneralSettings
 
 from .. import criteria
@@ -78,8 +79,8 @@ def options_in_force(job: ImportJob, general: GeneralSettings | None = None) -> 
     general = general or GeneralSettings.get_solo()
     return {
         "resubscribe": job.refresh == ImportJob.Refresh.RESUBSCRIBE_DELETED
-        and general.resubscribe_deleted_via_import,
-        "journeys": job.restart_journeys and general.trigger_list_journeys,
+        and gates.resubscribe_allowed(general),
+        "journeys": job.restart_journeys and gates.journeys_allowed(general),
         "clear_blanks": job.clear_blanks,
         "name": job.mapping.get("name", "Name"),
         "consent_to_track": job.mapping.get("consent_to_track", "Unchanged"),

@@ -39,6 +39,7 @@ from maintenance.models import Message
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
 from salesforce.gateway import ObjectInfo, SalesforceGateway, memo_describe
+from settings_app import gates
 from settings_app.models import GeneralSettings
 from sync.models import SubscriberState
 
@@ -206,7 +207,7 @@ def add(
         )
         for c in allowed
     ]
-    journeys = general.trigger_list_journeys
+    journeys = gates.journeys_allowed(general)
     try:
         result = api.import_subscribers(
             target.list_id,
@@ -347,7 +348,7 @@ def _active_rules(ctx: "Context", describe, general: GeneralSettings) -> list[Co
     rules = SubscriptionRule.objects.filter(active=True, list_id__in=list(lists))
     compiled = []
     for rule in rules:
-        if reads_account(rule) and not general.enable_account_trigger:
+        if reads_account(rule) and not gates.accounts_watched(general):
             continue
         try:
             compiled.append(Compiled(rule, compile_rule(rule, describe), lists[rule.list_id]))
@@ -374,7 +375,7 @@ def apply_to_changes(ctx: "Context", general: GeneralSettings, changes: list) ->
     """Evaluate the active rules against a batch of handled changes, act on the matches,
     and add what the rules did to each change's outcome."""
     ctx.count(STEP)
-    accounts_on = general.enable_account_trigger
+    accounts_on = gates.accounts_watched(general)
     live = [c for c in changes if not c.deleted and (c.sobject != "Account" or accounts_on)]
     if not live or not SubscriptionRule.objects.filter(active=True).exists():
         _say_for_accounts(live, {}, {}, reads_account=False)
@@ -495,18 +496,13 @@ class RetroRefused(jobs.Refused):
 def request_retrospective(rule: SubscriptionRule, *, send: bool = True) -> None:
     """Queue a retrospective run of the rule (RetroRefused says why not). Without ``send``
     the caller runs it itself (``run_retrospective``) instead of a worker."""
-    if GeneralSettings.get_solo().disable_triggers:
-        raise RetroRefused(
-            "Triggers are disabled (General options): subscription rules do not run, so a "
-            "retrospective run is refused."
-        )
+    general = GeneralSettings.get_solo()
+    if refusal := gates.retrospective_refusal(general, "request"):
+        raise RetroRefused(refusal)
     if not rule.active:
         raise RetroRefused("The rule is inactive: activate it before running it retrospectively.")
-    if reads_account(rule) and not GeneralSettings.get_solo().enable_account_trigger:
-        raise RetroRefused(
-            "The rule reads account fields and the Salesforce account trigger is off "
-            "(General options): it does not run."
-        )
+    if refusal := gates.account_rule_refusal(general, reads_account(rule), "request"):
+        raise RetroRefused(refusal)
     now = timezone.now()
     busy = [SubscriptionRule.RetroStatus.QUEUED, SubscriptionRule.RetroStatus.RUNNING]
     lost = Q(retro_status__in=busy) & (
@@ -604,12 +600,12 @@ def run_retrospective(rule_id: int) -> str:
 
 def _retrospective(rule: SubscriptionRule, tally: Tally) -> None:
     general = GeneralSettings.get_solo()
-    if general.disable_triggers:
-        raise RetroRefused("Triggers are disabled (General options): nothing was done.")
+    if refusal := gates.retrospective_refusal(general, "start"):
+        raise RetroRefused(refusal)
     if not rule.active:
         raise RetroRefused("The rule is inactive: nothing was done.")
-    if reads_account(rule) and not general.enable_account_trigger:
-        raise RetroRefused("The account trigger is off and the rule reads account fields.")
+    if refusal := gates.account_rule_refusal(general, reads_account(rule), "start"):
+        raise RetroRefused(refusal)
     connection = Connection.current()
     if connection is None:
         raise RetroRefused("Campaign Monitor is not connected.")
@@ -634,8 +630,8 @@ def _retrospective(rule: SubscriptionRule, tally: Tally) -> None:
 def _beat(rule: SubscriptionRule, tally: Tally) -> None:
     """Show progress; stop if triggers were disabled or the rule switched off meanwhile."""
     jobs.beat(SubscriptionRule, rule.pk, RETRO, where={}, retro_result=tally.as_dict())
-    if GeneralSettings.get_solo().disable_triggers:
-        raise RetroRefused("Triggers were disabled during the run: it stopped there.")
+    if refusal := gates.retrospective_refusal(GeneralSettings.get_solo(), "during"):
+        raise RetroRefused(refusal)
     if not SubscriptionRule.objects.filter(pk=rule.pk, active=True).exists():
         raise RetroRefused("The rule was deactivated or deleted during the run: it stopped there.")
 
