@@ -40,7 +40,8 @@ class AppForm(forms.ModelForm):
             raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         if data.get("client_secret"):
             return data
         stored_url = self.instance.login_url

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cmsync import answers
-from cmsync.access import require_perm
+from cmsync.access import require_perm, signed_in_user
 
 from . import auth, errors
 from .connection import (
@@ -123,7 +123,7 @@ def callback_view(request: HttpRequest) -> HttpResponse:
 
 
 def _own_connection(request: HttpRequest) -> SalesforceConnection | None:
-    return SalesforceConnection.objects.filter(user=request.user).first()
+    return SalesforceConnection.objects.filter(user=signed_in_user(request)).first()
 
 
 @login_required

@@ -410,7 +410,9 @@ class FieldMappingViewSet(ListScoped, viewsets.ViewSet):
         mapping = self._mapping(pk)
         changes = FieldMappingChangeSerializer(data=request.data, partial=True)
         changes.is_valid(raise_exception=True)
-        stored = {name: getattr(mapping, name) for name in FieldMappingChangeSerializer().fields}
+        stored = {
+            name: getattr(mapping, name) for name in FieldMappingChangeSerializer().fields.keys()
+        }
         saved = self._save(stored | changes.validated_data, mapping)
         return Response(FieldMappingSerializer(saved).data)
 
@@ -497,7 +499,8 @@ class ImportJobDetailSerializer(ImportJobSerializer):
 
     @extend_schema_field(ImportFailureSerializer(many=True))
     def get_failures(self, job) -> list:
-        return ImportFailureSerializer(job.failures.all()[:FAILURES_SHOWN], many=True).data
+        failures = ImportFailureSerializer(job.failures.all()[:FAILURES_SHOWN], many=True)
+        return failures.data  # type: ignore[return-value]  # a list (many=True); stubs: a dict
 
 
 @extend_schema(parameters=[LIST_ID])

@@ -103,12 +103,13 @@ def parse(body: bytes) -> tuple[str, list[inbox.Seen]]:
             raise Refused(400, f"Notification {notification_id[:40]} has no sObject.")
         sobject = (record.get(f"{XSI}type") or "").rsplit(":", 1)[-1]
         values = {_local(child.tag): _value(child) for child in record}
-        if not values.get("Id"):
+        record_id = values.get("Id")
+        if not record_id:
             raise Refused(400, f"Notification {notification_id[:40]} has no record Id.")
-        if not RECORD_ID.fullmatch(values["Id"]):
+        if not RECORD_ID.fullmatch(record_id):
             raise Refused(
                 400,
-                f"Notification {notification_id[:40]}: “{values['Id'][:40]}” is not a "
+                f"Notification {notification_id[:40]}: “{record_id[:40]}” is not a "
                 "Salesforce record Id (15 or 18 letters and digits).",
             )
         found.append(_seen(sobject, values, batch))

@@ -40,9 +40,11 @@ def count_rows(run: SyncRun | None) -> list[dict]:
     """One row per step, in order, with the run's counts (zeros for steps not reached)."""
     if run is None:
         return []
-    steps = {SyncRun.Kind.CHANGES: CHANGE_STEPS, SyncRun.Kind.CM_EVENTS: CM_EVENT_STEPS}.get(
-        run.kind, STEPS
-    )
+    by_kind: dict[str, list[tuple[str, str]]] = {
+        SyncRun.Kind.CHANGES: CHANGE_STEPS,
+        SyncRun.Kind.CM_EVENTS: CM_EVENT_STEPS,
+    }
+    steps = by_kind.get(run.kind, STEPS)
     return [
         {
             "key": key,

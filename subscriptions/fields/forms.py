@@ -1,9 +1,12 @@
 """The form for one custom field mapping, checked against what Campaign Monitor and
 Salesforce say the fields are (their types, options and whether the sync user may write)."""
 
+from collections.abc import Sequence
+
 from django import forms
 
 from campaign_monitor.records import CustomField
+from cmsync.forms import choice_field
 from salesforce.gateway import FieldInfo, ObjectInfo
 
 from ..models import FieldMapping
@@ -81,9 +84,9 @@ class FieldMappingForm(forms.ModelForm):
         ]
         if instance and instance.pk and instance.cm_key not in self.cm_fields:
             choices.append((instance.cm_key, f"{instance.cm_key} (no longer in Campaign Monitor)"))
-        self.fields["cm_key"].choices = [("", "— choose a field —")] + choices
-        self.fields["contact_field"].choices = sf_field_choices(describes["Contact"])
-        self.fields["lead_field"].choices = sf_field_choices(describes["Lead"])
+        choice_field(self, "cm_key").choices = [("", "— choose a field —")] + choices
+        choice_field(self, "contact_field").choices = sf_field_choices(describes["Contact"])
+        choice_field(self, "lead_field").choices = sf_field_choices(describes["Lead"])
 
     def clean_cm_key(self) -> str:
         key = self.cleaned_data["cm_key"]
@@ -97,7 +100,8 @@ class FieldMappingForm(forms.ModelForm):
         return key
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         cm_field = self.cm_fields.get(data.get("cm_key") or "")
         direction = data.get("direction")
         if not data.get("contact_field") and not data.get("lead_field"):
@@ -120,6 +124,7 @@ class FieldMappingForm(forms.ModelForm):
         if not name:
             return None
         info = self.describes[sobject].field(name)
+        assert info is not None  # the choice offered only this describe's fields
         problem = types.pair_problem(cm_field.data_type, info, direction, sobject)
         if problem:
             self.add_error(form_field, problem)
@@ -152,7 +157,9 @@ class FieldMappingForm(forms.ModelForm):
             for sobject, info in chosen.items():
                 value = types.to_sf_value(info, values)
                 allowed = info.picklist_values if info.restricted_picklist else ()
-                picked = str(value).split(";") if info.type == "multipicklist" else [value]
+                picked: Sequence[object] = [value]
+                if info.type == "multipicklist":
+                    picked = str(value).split(";")
                 unknown = [v for v in picked if allowed and v not in allowed]
                 if unknown:
                     raise types.BadValue(

@@ -3,6 +3,8 @@ adds, changes and deletes. Campaign Monitor's fields come from the list itself a
 Salesforce fields from the sync user's describe of Contact and Lead, so a mapping is checked
 against the fields as they are."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -34,10 +36,11 @@ def _list_or_404(request: HttpRequest, list_id: str) -> tuple[ConnectedClient, d
     raise Http404("No such list")
 
 
-def _sources(list_id: str) -> tuple[dict, list[str]]:
+def _sources(list_id: str) -> tuple[dict[str, Any], list[str]]:
     """What the form offers: the list's custom fields and the Contact and Lead describes,
     or the reasons they cannot be read."""
-    problems, sources = [], {}
+    problems: list[str] = []
+    sources: dict[str, Any] = {}  # FieldMappingForm's cm_fields and describes
     connection = Connection.current()
     if connection is None:
         problems.append("Campaign Monitor is not connected: its custom fields cannot be read.")
@@ -50,6 +53,7 @@ def _sources(list_id: str) -> tuple[dict, list[str]]:
     if status.problem:
         problems.append(f"Salesforce fields cannot be read. {status.problem}")
     else:
+        assert status.connection is not None  # no problem comes with a connection
         try:
             gateway = status.connection.gateway(retries=1)
             sources["describes"] = {s: gateway.describe(s) for s in ("Contact", "Lead")}
@@ -82,7 +86,8 @@ def fields(request: HttpRequest, list_id: str) -> HttpResponse:
     client, found = _list_or_404(request, list_id)
     if request.method == "POST":
         require_perm(request, ADD)
-    form, problems = None, []
+    form: FieldMappingForm | None = None
+    problems: list[str] = []
     if request.user.has_perm(ADD):
         sources, problems = _sources(list_id)
         if sources:

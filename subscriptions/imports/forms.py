@@ -1,12 +1,13 @@
 """The import wizard's steps as small forms. Conditions become SOQL only through
 ``criteria.parse``; anything it refuses is a form error."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django import forms
 from django.utils import timezone
 
+from cmsync.forms import choice_field
 from salesforce.gateway import ObjectInfo
 from settings_app import gates
 from settings_app.models import GeneralSettings
@@ -52,12 +53,15 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.names = {c["Id"]: c["Name"] for c in campaigns}
         self.statuses = statuses
-        self.fields["campaign"].choices = [("", "Choose a campaign")] + list(self.names.items())
+        choice_field(self, "campaign").choices = [("", "Choose a campaign")] + list(
+            self.names.items()
+        )
         labels = sorted({label for labels in statuses.values() for label in labels})
-        self.fields["member_statuses"].choices = [(label, label) for label in labels]
+        choice_field(self, "member_statuses").choices = [(label, label) for label in labels]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         campaign, chosen = data.get("campaign"), data.get("member_statuses") or []
         if campaign:
             missing = [s for s in chosen if s not in self.statuses.get(campaign, [])]
@@ -130,8 +134,9 @@ class ConditionsForm(forms.Form):
             names += sorted(f"Account.{f.name}" for f in account)
         return names
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         conditions = []
         for n in range(1, self.row_count + 1):
             field, operator = data.get(f"field_{n}", ""), data.get(f"operator_{n}", "")
@@ -172,7 +177,7 @@ class MappingForm(forms.Form):
     def __init__(
         self,
         *args,
-        mappings: list[FieldMapping] = (),
+        mappings: Iterable[FieldMapping] = (),
         describes: dict[str, ObjectInfo] | None = None,
         **kwargs,
     ):
@@ -220,7 +225,8 @@ class MappingForm(forms.Form):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         data["fields"] = {
             mapping.cm_key: {
                 sobject: data.pop(self._name(mapping, sobject), "") or ""
@@ -266,7 +272,7 @@ class OptionsForm(forms.Form):
         if gates.resubscribe_allowed(general):
             self.fields["refresh"].help_text = RESUBSCRIBE_HELP
         else:
-            self.fields["refresh"].choices = [ImportJob.Refresh.choices[0]]
+            choice_field(self, "refresh").choices = [ImportJob.Refresh.choices[0]]
         if not gates.journeys_allowed(general):
             del self.fields["restart_journeys"]
 
@@ -288,8 +294,9 @@ class OptionsForm(forms.Form):
                 raise forms.ValidationError(gates.switched_off(gates.RESUBSCRIBING))
         return refresh
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
         if self.data.get("restart_journeys") and not gates.journeys_allowed(self.general):
             raise forms.ValidationError(gates.switched_off(gates.JOURNEYS))
         if data.get("when") == "later":

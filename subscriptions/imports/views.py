@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaign_monitor import errors as cm_errors
 from cmsync import answers
-from cmsync.access import require_perm
+from cmsync.access import require_perm, signed_in_user
 from salesforce import errors as sf_errors
 from salesforce.gateway import memo_describe
 from security.access import visible_connected_clients
@@ -120,7 +120,7 @@ def import_start(request: HttpRequest, list_id: str) -> HttpResponse:
             job = ImportJob.objects.create(
                 list_id=list_id,
                 client_id=client.client_id,
-                created_by=request.user,
+                created_by=signed_in_user(request),
                 source=form.cleaned_data["source"],
             )
             return redirect("subscriptions-import-people", list_id, job.pk)

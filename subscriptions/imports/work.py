@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypedDict
 
 from django.utils import timezone
 
@@ -269,7 +270,7 @@ def screened(
 def emails_in_states(api: CampaignMonitorClient, list_id: str, states: Iterable[str]) -> set[str]:
     """Lower-case addresses of the list's subscribers in these states (emails only: a flat
     set, however large the list)."""
-    found = set()
+    found: set[str] = set()
     for state in states:
         for page in api.subscriber_pages(list_id, state):
             found.update(s.email.lower() for s in page.records)
@@ -448,6 +449,24 @@ def dispatch_due(now=None) -> list[int]:
 # -- the run ---------------------------------------------------------------------------------
 
 
+class Totals(TypedDict, total=False):
+    """What a run has done so far, saved as the job's ``totals`` after every batch (the
+    result page and the API read it back)."""
+
+    found: int
+    allowed: int
+    skipped: dict[str, int]  # SKIP_REASONS key → how many
+    submitted: int
+    new: int
+    existing: int
+    failed: int
+    suppressed: int
+    resubscribed: int
+    batches: int
+    options: dict
+    problems: list[str]
+
+
 class Runner:
     """One run of one job; progress is saved after every batch, so a resumed run skips the
     batches already sent (the source is read in a fixed order)."""
@@ -459,7 +478,7 @@ class Runner:
         self.options = options_in_force(job, self.general)
         totals = job.totals or {}
         self.done = int(totals.get("batches", 0))  # batches already sent by an earlier try
-        self.totals = {
+        self.totals: Totals = {
             "found": 0,
             "allowed": 0,
             "skipped": dict.fromkeys(SKIP_REASONS, 0),
@@ -506,7 +525,8 @@ class Runner:
 
     def _send(self, people: list[Candidate], known: Known) -> None:
         """One batch: the Deleted ones with Resubscribe (when allowed), the rest without."""
-        deleted, others = [], []
+        deleted: list[NewSubscriber] = []
+        others: list[NewSubscriber] = []
         for person in people:
             subscriber = new_subscriber(self.job, person, self.options, known, self.mappings)
             (deleted if person.email.lower() in known.deleted else others).append(subscriber)
@@ -571,6 +591,7 @@ def run(job_id: int) -> ImportJob:
     if jobs.claim(ImportJob, job_id, STALE_AFTER) is None:
         return ImportJob.objects.get(pk=job_id)
     job = ImportJob.objects.get(pk=job_id)
+    status: str
     error = ""
     try:
         runner = Runner(job, salesforce_for(job.created_by), campaign_monitor_for(job))

@@ -104,8 +104,9 @@ class RuleForm(forms.Form):
         return " ".join(self.cleaned_data["logic"].split())
 
     def clean(self) -> dict:
-        data = super().clean()
-        rows = []
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed
+        rows: list[tuple[int, dict | None]] = []  # None: the row's error is already said
         for n in NUMBERS:
             if any(f"{part}_{n}" in self.errors for part in ("field", "operator", "value")):
                 rows.append((n, None))  # not offered, or too long: already said
@@ -138,7 +139,7 @@ class RuleForm(forms.Form):
             return data
         if not rows:
             raise forms.ValidationError("Add at least one condition.")
-        self.conditions = [condition for _, condition in rows]
+        self.conditions = [condition for _, condition in rows if condition is not None]
         try:  # together, as the rule will be evaluated
             parse(self.conditions, logic, self.describe, self.sobject)
         except InvalidCriteria as exc:

@@ -43,7 +43,8 @@ def _action(action: str) -> str:
 
 
 def describe_condition(condition: dict) -> str:
-    label = OPERATORS.get(condition.get("operator"), (condition.get("operator"),))[0]
+    operator = str(condition.get("operator"))
+    label = OPERATORS.get(operator, (operator,))[0]
     text = f"{condition.get('field')} {label}"
     if condition.get("operator") in ("is_blank", "is_not_blank"):
         return text
@@ -58,7 +59,7 @@ def _slot(action: str, rule: SubscriptionRule | None) -> dict:
         "sobject": "Contact" if action.endswith("contact") else "Lead",
         "rule": rule,
         "conditions": [describe_condition(c) for c in rule.conditions] if rule else [],
-        "reads_account": bool(rule)
+        "reads_account": rule is not None
         and any(str(c.get("field", "")).startswith("Account.") for c in rule.conditions),
         "skipped": [(work.REASONS.get(k, k), n) for k, n in skipped.items()],
         "skipped_total": sum(skipped.values()),
@@ -114,7 +115,7 @@ def rule_edit(request: HttpRequest, list_id: str, action: str) -> HttpResponse:
                 f"Salesforce could not check the fields: {explain(exc)}",
                 False,
             )
-        if valid:
+        if form is not None and valid:  # a failed check dropped the form
             rule = rule or SubscriptionRule(list_id=list_id, action=action)
             rule.conditions = form.conditions
             rule.logic = form.cleaned_data["logic"]

@@ -378,7 +378,7 @@ def apply_to_changes(ctx: "Context", general: GeneralSettings, changes: list) ->
     accounts_on = gates.accounts_watched(general)
     live = [c for c in changes if not c.deleted and (c.sobject != "Account" or accounts_on)]
     if not live or not SubscriptionRule.objects.filter(active=True).exists():
-        _say_for_accounts(live, {}, {}, reads_account=False)
+        _say_for_accounts(live, {}, [], reads_account=False)
         return
     describe = ctx.describe
     compiled = _active_rules(ctx, describe, general)
@@ -584,7 +584,8 @@ def run_retrospective(rule_id: int) -> str:
         rule = SubscriptionRule.objects.filter(pk=rule_id).first()
         return rule.retro_status if rule else "gone"
     rule = SubscriptionRule.objects.get(pk=rule_id)
-    tally, status, error = Tally(), Status.SUCCEEDED, ""
+    tally, error = Tally(), ""
+    status: str = Status.SUCCEEDED
     try:
         _retrospective(rule, tally)
     except Exception as exc:  # a bug must still leave a finished result
@@ -615,6 +616,7 @@ def _retrospective(rule: SubscriptionRule, tally: Tally) -> None:
     target = targets(connection.connected_clients()).get(rule.list_id)
     if target is None:
         raise RetroRefused("The list is not a list of a connected Campaign Monitor client.")
+    assert status.connection is not None  # no problem comes with a connection
     api, sf = connection.api(), status.connection.gateway()
     describe = memo_describe(sf)
     try:
@@ -639,8 +641,8 @@ def _beat(rule: SubscriptionRule, tally: Tally) -> None:
 def _remover(rule: SubscriptionRule, describe) -> Criteria | None:
     """The active remove rule of the same list and object, if any (remove wins)."""
     action = rule.action.replace("add_", "remove_")
-    other = SubscriptionRule.objects.filter(list_id=rule.list_id, action=action, active=True)
-    other = other.first()
+    others = SubscriptionRule.objects.filter(list_id=rule.list_id, action=action, active=True)
+    other = others.first()
     if other is None:
         return None
     try:
@@ -677,6 +679,11 @@ def _retro_add(rule, criteria, target, api, sf, describe, general, tally: Tally)
         seen.update((r.get("Email") or "").strip().lower() for r in fresh)
 
 
+def _state_by_email(states: dict[str, str]) -> Callable[[str], str | None]:
+    """A subscriber's state by email, whatever the email's case."""
+    return lambda email: states.get(email.lower())
+
+
 def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
     """Page the list's active and unconfirmed subscribers, ask Salesforce which of their
     emails belong to matching records, then set those to Deleted (after reading: deleting
@@ -694,4 +701,4 @@ def _retro_remove(rule, criteria, target, api, sf, tally: Tally) -> None:
         _beat(rule, tally)
         states = {row["Email"].lower(): state for row, state in batch}
         rows = [row for row, _ in batch]
-        tally.take(remove(api, target, rows, lambda e, known=states: known.get(e.lower()), _report))
+        tally.take(remove(api, target, rows, _state_by_email(states), _report))

@@ -11,6 +11,7 @@ class Command(BaseCommand):
         status = sync_user_status()
         if status.problem:
             raise CommandError(status.problem)
+        assert status.connection is not None  # no problem comes with a connection
         try:
             missing = check_schema(status.connection, install=True)
         except errors.SalesforceError as exc:

@@ -22,6 +22,5 @@ class Command(BaseCommand):
             self.stderr.write(f"The poll failed: {watch.last_error}")
         self.stdout.write(f"{found} new change(s); {inbox.pending()} waiting.")
         run = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGES, active=True).first()
-        if run and wait:
-            run = runner.execute(run.pk)
+        if run and wait and (run := runner.execute(run.pk)):
             self.stdout.write(f"Run {run.pk}: {run.get_status_display()} {run.counts}")

@@ -34,7 +34,10 @@ class Command(BaseCommand):
         if not created:
             self.stdout.write(f"A sync is already {run.status}: run {run.pk}.")
         if wait:
-            run = runner.execute(run.pk)
+            done = runner.execute(run.pk)
+            if done is None:
+                raise CommandError(f"Sync run {run.pk} no longer exists.")
+            run = done
         self.stdout.write(summary(run))
         if run.status in (SyncRun.Status.FAILED, SyncRun.Status.CANCELLED):
             raise CommandError(f"Sync run {run.pk} {run.status}.")
