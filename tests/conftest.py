@@ -109,13 +109,44 @@ def mallory_client(client, mallory):
     return _client_for(client, mallory)
 
 
-@pytest.fixture
-def cm_emulator():
-    """A freshly seeded Campaign Monitor emulator on a free port, over real HTTP."""
+def _shared(emulator):
+    """One emulator server for the session, reset to its seed before each test that uses it
+    (as a new one would be, on the same port) and paused after it, so nothing it sends on
+    its own (webhooks, Outbound Messages) reaches a later test. A new emulator a test cost
+    a poll interval to stop."""
+    emulator.reset()
+    yield emulator
+    emulator.pause()
+
+
+@pytest.fixture(scope="session")
+def cm_demo_server():
     from emulators.campaign_monitor import CampaignMonitorEmulator
 
     with CampaignMonitorEmulator(seed="demo") as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def cm_empty_server():
+    from emulators.campaign_monitor import CampaignMonitorEmulator
+
+    with CampaignMonitorEmulator(seed="empty") as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def sf_demo_server():
+    from emulators.salesforce import SalesforceEmulator
+
+    with SalesforceEmulator(seed="demo") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def cm_emulator(cm_demo_server):
+    """A freshly seeded Campaign Monitor emulator on a free port, over real HTTP."""
+    yield from _shared(cm_demo_server)
 
 
 @pytest.fixture
@@ -138,12 +169,9 @@ def control(emulator, method: str, path: str, **kwargs):
 
 
 @pytest.fixture
-def sf_emulator():
+def sf_emulator(sf_demo_server):
     """A freshly seeded Salesforce emulator on a free port, over real HTTP."""
-    from emulators.salesforce import SalesforceEmulator
-
-    with SalesforceEmulator(seed="demo") as emulator:
-        yield emulator
+    yield from _shared(sf_demo_server)
 
 
 @pytest.fixture
@@ -166,12 +194,9 @@ def sf_gateway(sf_emulator):
 
 
 @pytest.fixture
-def cm_empty():
+def cm_empty(cm_empty_server):
     """Campaign Monitor with accounts, clients and lists but no subscribers."""
-    from emulators.campaign_monitor import CampaignMonitorEmulator
-
-    with CampaignMonitorEmulator(seed="empty") as emulator:
-        yield emulator
+    yield from _shared(cm_empty_server)
 
 
 @pytest.fixture

@@ -96,9 +96,45 @@ class CampaignMonitorEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def reset(self) -> None:
+        """Start over from the seed on the same address, as a new emulator would: a newly
+        seeded database (dated from now), a new clock, and no requests, bodies, faults,
+        sessions, webhooks or deliveries remembered.
+
+        A test suite keeps one server (and port) for many tests and resets it before each:
+        cheaper than a new emulator a test, whose stop() waits out the server's poll."""
+        if self._server is None:
+            raise RuntimeError("start() the emulator first")
+        if self._data_dir is not None:
+            raise RuntimeError("reset() starts a new temporary database: not with a data_dir")
+        self.pause()
+        self.clock = Clock()
+        self._open()
+        self._server.dispatcher = Dispatcher(self.env, self.control)
+
+    def pause(self) -> None:
+        """Stop sending webhook events (nothing queued or retried reaches anyone any more);
+        the API still answers until stop() or reset(). Between two tests of a shared
+        emulator, so one test's deliveries never reach the next test's server."""
+        if self.env is not None and self.env.webhooks is not None:
+            self.env.webhooks.close()
+
     def _prepare(self) -> None:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
+        self._open()
+        self._server = Server((self.host, self.port), Dispatcher(self.env, self.control))
+        self.port = self._server.server_address[1]
+        self.env.root_url = self.root_url
+
+    def _open(self) -> None:
+        """The database (seeded unless reused), the state around it and the webhook sender.
+        A reset closes the previous ones and removes their temporary directory first."""
+        if self.env is not None:
+            self.env.store.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
         path = self._database_path()
         if existing_seed(path) != self.seed:
             for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -108,12 +144,10 @@ class CampaignMonitorEmulator:
             self.seconds_to_seed = (datetime.now() - started).total_seconds()
         store = Store(path)
         client_id, secret = oauth_app(self.seed)
-        self.env = Env(store, self.clock, Pager(store), self.seed, "", client_id, secret)
+        root_url = self.root_url if self._server is not None else ""
+        self.env = Env(store, self.clock, Pager(store), self.seed, root_url, client_id, secret)
         self.env.webhooks = Sender(self.env)
         self.control = Control(self.env)
-        self._server = Server((self.host, self.port), Dispatcher(self.env, self.control))
-        self.port = self._server.server_address[1]
-        self.env.root_url = self.root_url
 
     def _database_path(self) -> Path:
         if self._data_dir is None:
