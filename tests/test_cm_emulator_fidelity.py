@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from emulators.campaign_monitor import CampaignMonitorEmulator
-
 SYDNEY = ZoneInfo("Australia/Sydney")
 PAGE_KEYS = {
     "Results",
@@ -24,9 +22,9 @@ PAGE_KEYS = {
 
 
 @pytest.fixture
-def emu():
-    with CampaignMonitorEmulator(seed="empty") as emulator:
-        yield emulator
+def emu(cm_empty):
+    """The session's shared emulator, reset to its seed for this test (conftest.py)."""
+    return cm_empty
 
 
 @pytest.fixture

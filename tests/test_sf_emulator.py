@@ -44,9 +44,9 @@ class LocalSession(requests.Session):
 
 
 @pytest.fixture
-def emu():
-    with SalesforceEmulator(seed="demo") as emulator:
-        yield emulator
+def emu(sf_emulator):
+    """The session's shared emulator, reset to its seed for this test (conftest.py)."""
+    return sf_emulator
 
 
 @pytest.fixture

@@ -82,9 +82,9 @@ class Endpoint:
 
 
 @pytest.fixture
-def emu():
-    with SalesforceEmulator(seed="demo") as emulator:
-        yield emulator
+def emu(sf_emulator):
+    """The session's shared emulator, reset to its seed for this test (conftest.py)."""
+    return sf_emulator
 
 
 @pytest.fixture
