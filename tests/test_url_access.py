@@ -7,7 +7,6 @@ signature or a secret of their own), answer anyone.
 """
 
 import re
-import uuid
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
@@ -35,6 +34,8 @@ WEBHOOKS = {
 LOGIN_PAGES = ("/accounts/login/?next=", "/admin/login/?next=")
 
 # Plausible values for path parameters, by name (then by converter).
+# Fixed, so every pytest process collects the same test ids (pytest-xdist compares them).
+A_UUID = "5be9f6d6-a774-4dd9-a072-6cdd57f2766b"
 VALUES = {
     "secret": "not-the-secret",
     "list_id": "list-1",
@@ -46,9 +47,9 @@ VALUES = {
     "code": "DUPLICATES_DETECTED",
     "url": "somewhere/",
     "format": "json",
-    "key_id": str(uuid.uuid4()),
+    "key_id": A_UUID,
 }
-CONVERTERS = {"int": "1", "uuid": str(uuid.uuid4()), "path": "1", "str": "x", "slug": "x"}
+CONVERTERS = {"int": "1", "uuid": A_UUID, "path": "1", "str": "x", "slug": "x"}
 
 
 def patterns(resolvers=None, prefix: str = ""):
