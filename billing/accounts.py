@@ -57,6 +57,7 @@ def _apply_subscription(billing: BillingAccount, subscription: Subscription) -> 
 def _trial_end_for_stripe(billing: BillingAccount) -> datetime | None:
     """The trial's end while it is still ahead (Stripe refuses a trial_end in the past; a
     minute's margin covers the request's way there)."""
+    assert billing.trial_ends_at is not None  # save() sets it: the account is stored
     if billing.trial_ends_at > timezone.now() + timedelta(minutes=1):
         return billing.trial_ends_at
     return None

@@ -10,6 +10,8 @@ from maintenance.audit import InAuditArea
 
 # Subscription statuses that count as a paid plan (past_due: still ours while Stripe retries).
 PAID_STATUSES = {"active", "trialing", "past_due"}
+# The longest event id and type stored (the webhook refuses longer ones before storing).
+EVENT_ID_MAX_LENGTH, EVENT_TYPE_MAX_LENGTH = 255, 100
 
 
 class BillingAccount(InAuditArea, SingletonModel):
@@ -51,6 +53,7 @@ class BillingAccount(InAuditArea, SingletonModel):
         return bool(self.subscription_id) and self.subscription_status in PAID_STATUSES
 
     def in_trial(self, now=None) -> bool:
+        assert self.trial_ends_at is not None  # save() sets it: the account is stored
         return (now or timezone.now()) < self.trial_ends_at
 
     def tracking_allowed(self, now=None) -> bool:
@@ -61,8 +64,8 @@ class BillingAccount(InAuditArea, SingletonModel):
 class StripeEvent(models.Model):
     """Every webhook event, stored once by its id before it is processed."""
 
-    event_id = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=EVENT_ID_MAX_LENGTH, unique=True)
+    type = models.CharField(max_length=EVENT_TYPE_MAX_LENGTH)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)

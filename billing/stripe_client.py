@@ -144,10 +144,9 @@ def csp_sources() -> dict[str, list[str]]:
 def _client() -> stripe.StripeClient:
     if not configured():
         raise NotConfigured
-    addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,
-        base_addresses=addresses,
+        base_addresses={"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None,
         max_network_retries=1,
         http_client=stripe.RequestsClient(timeout=TIMEOUT),
     )
@@ -268,7 +267,7 @@ def subscription_of(data: dict) -> Subscription:
 def subscribe(customer_id: str, tier: Tier, trial_end: datetime | None = None) -> Subscription:
     """Start the tier's plan; with ``trial_end`` (in the future) nothing is charged before it."""
     plan_id = ensure_plan(tier)
-    params = {"customer": customer_id, "items": [{"plan": plan_id}]}
+    params: dict[str, object] = {"customer": customer_id, "items": [{"plan": plan_id}]}
     if trial_end is not None:
         params["trial_end"] = int(trial_end.timestamp())
     return subscription_of(_call(_client().v1.subscriptions.create, params))
@@ -306,11 +305,15 @@ def _line(data: dict, currency: str) -> InvoiceLine:
 def _invoice(data: dict) -> Invoice:
     lines = (data.get("lines") or {}).get("data") or []
     currency = data.get("currency") or settings.BILLING_CURRENCY
+    # Every Stripe invoice has one; without it the invoices could not be listed newest first.
+    created = _when(data.get("created") or data.get("date"))
+    if created is None:
+        raise BillingError(f"Stripe sent invoice {data['id']} without a date; try again later.")
     return Invoice(
         id=data["id"],
         customer=data.get("customer") or "",
         number=data.get("number") or data["id"],
-        created=_when(data.get("created") or data.get("date")),
+        created=created,
         amount=data.get("total") or data.get("amount_due") or 0,
         currency=currency,
         status=data.get("status") or "",

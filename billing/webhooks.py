@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .models import BillingAccount, StripeEvent
+from .models import EVENT_ID_MAX_LENGTH, EVENT_TYPE_MAX_LENGTH, BillingAccount, StripeEvent
 from .stripe_client import subscription_of
 from .tiers import up_to_of_plan
 
@@ -75,9 +75,9 @@ def check(event: dict) -> None:
     event_id, kind = event.get("id"), event.get("type", "")
     if not isinstance(event_id, str) or not event_id.strip():
         raise ValueError("the event has no id")
-    if len(event_id) > StripeEvent._meta.get_field("event_id").max_length:
+    if len(event_id) > EVENT_ID_MAX_LENGTH:
         raise ValueError("the event's id is too long")
-    if not isinstance(kind, str) or len(kind) > StripeEvent._meta.get_field("type").max_length:
+    if not isinstance(kind, str) or len(kind) > EVENT_TYPE_MAX_LENGTH:
         raise ValueError("the event's type is not valid")
     data = event.get("data") or {}
     if not isinstance(data, dict) or not isinstance(data.get("object") or {}, dict):

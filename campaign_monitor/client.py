@@ -46,7 +46,7 @@ from .records import (
     Webhook,
     format_date,
     offset_from_system_date,
-    parse_date,
+    required_date,
 )
 from .timezones import zone_for
 
@@ -295,6 +295,7 @@ class CampaignMonitorClient:
         shows or takes is local to it."""
         if self._tz is None:
             self.system_date()
+        assert self._tz is not None  # system_date() found it
         return self._tz
 
     def _zone_agreeing_with(self, offset: timezone, utc_now: datetime) -> tzinfo:
@@ -305,8 +306,7 @@ class CampaignMonitorClient:
             for client in self.clients()[:ZONE_CANDIDATES]:
                 label = self.client_details(client.client_id).time_zone
                 zone = zone_for(label)
-                now_there = utc_now.astimezone(zone).utcoffset() if zone else None
-                if now_there == offset.utcoffset(None):
+                if zone and utc_now.astimezone(zone).utcoffset() == offset.utcoffset(None):
                     return zone
         except errors.CampaignMonitorError as exc:
             log.warning("Campaign Monitor's time zone could not be read: %s", exc)
@@ -365,7 +365,7 @@ class CampaignMonitorClient:
         value = self.get("systemdate.json")["SystemDate"]
         if self._tz is None:
             self._tz = self._zone_agreeing_with(offset_from_system_date(value, now), now)
-        return parse_date(value, self._tz)
+        return required_date(value, self._tz, "SystemDate")
 
     def clients(self) -> list[Client]:
         return [Client.from_api(row) for row in self.get("clients.json")]

@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 
 from cmsync import endpoints
+from cmsync.forms import choice_field
 
 
 def demo_emulator_listening() -> bool:
@@ -74,5 +75,5 @@ class ChooseClientsForm(forms.Form):
     def __init__(self, *args, connection, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         rows = connection.clients.all()
-        self.fields["clients"].choices = [(c.client_id, c.name) for c in rows]
+        choice_field(self, "clients").choices = [(c.client_id, c.name) for c in rows]
         self.fields["clients"].initial = [c.client_id for c in rows if c.connected]

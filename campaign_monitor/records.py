@@ -39,6 +39,16 @@ def parse_date(value: str | None, tz: tzinfo) -> datetime | None:
     raise ValueError(f"Unrecognised Campaign Monitor date: “{value}”")
 
 
+def required_date(value: str | None, tz: tzinfo, name: str = "Date") -> datetime:
+    """A date every record of its kind has (a subscriber's state date, a campaign's sent
+    date): ValueError when it is missing, so the row is set aside with the reason rather than
+    read with no date, which the sync cannot order or store."""
+    parsed = parse_date(value, tz)
+    if parsed is None:
+        raise ValueError(f"The record has no {name}")
+    return parsed
+
+
 def format_date(value: datetime, tz: tzinfo) -> str:
     """An aware datetime as the account-local string the API's ``date`` filters take, never
     later than ``value`` however the API reads it: truncated to the minute, and moved back
@@ -195,7 +205,7 @@ class Subscriber:
             email=row["EmailAddress"],
             name=row.get("Name") or "",
             state=row["State"].lower(),
-            date=parse_date(row["Date"], tz),
+            date=required_date(row["Date"], tz),
             list_joined=parse_date(row.get("ListJoinedDate"), tz),
             custom_fields=tuple((f["Key"], f["Value"]) for f in row.get("CustomFields") or ()),
             reads_email_with=row.get("ReadsEmailWith") or "",
@@ -351,7 +361,7 @@ class Campaign:
             subject=row.get("Subject", ""),
             from_name=row.get("FromName", ""),
             from_email=row.get("FromEmail", ""),
-            sent_date=parse_date(row["SentDate"], tz),
+            sent_date=required_date(row["SentDate"], tz, "SentDate"),
             total_recipients=int(row.get("TotalRecipients") or 0),
             web_version_url=row.get("WebVersionURL", ""),
             tags=tuple(row.get("Tags") or ()),  # missing on some records
@@ -465,7 +475,7 @@ class TrackingEvent:
                 kind=kind,
                 email=row["EmailAddress"],
                 list_id=row.get("ListID", ""),
-                date=parse_date(row["Date"], tz),
+                date=required_date(row["Date"], tz),
                 url=row.get("URL") or "",
                 ip_address=row.get("IPAddress") or "",
                 bounce_type=row.get("BounceType") or "",

@@ -56,6 +56,7 @@ def _connected(request: HttpRequest, connection: Connection) -> HttpResponse:
         messages.success(request, "Connected to a Campaign Monitor agency account.")
         return redirect("cm-clients")
     client = connection.connected_clients().first()
+    assert client is not None  # connecting a direct account connects its one client
     answers.success(request, f"Connected to Campaign Monitor: {client.name}.", CARD)
     return answers.redirect_to(CARD, "sync")
 

@@ -3,13 +3,20 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 
+class MissingPermission(PermissionDenied):
+    """A 403 that remembers the permission the user lacks, for the 403 page to name the role
+    that has it (cmsync.error_pages)."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__()
+        self.permission = permission
+
+
 def require_perm(request: HttpRequest, perm: str) -> None:
     """Refuse (403) unless the user has ``perm``; every page and action calls this. The 403
     page names the role that has it (cmsync.error_pages)."""
     if not request.user.has_perm(perm):
-        refused = PermissionDenied()
-        refused.permission = perm
-        raise refused
+        raise MissingPermission(perm)
 
 
 def signed_in_user(request: HttpRequest) -> User:

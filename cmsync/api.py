@@ -12,7 +12,7 @@ from functools import cache
 from django.http import JsonResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import Direction, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -98,7 +98,9 @@ class JsonSerializer(serializers.Serializer):
 class ErrorBodySerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The response's HTTP status.")
     message = serializers.CharField(help_text="What went wrong, in a sentence for a person.")
-    fields = serializers.DictField(
+    # DRF's metaclass takes declared fields off the class, so this does not replace the
+    # serializer's own ``fields``; the stubs cannot know that.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="400: the problems by field of the body (or by query parameter); "
         "non_field_errors for the request as a whole. Empty for other statuses.",
@@ -130,7 +132,7 @@ class ApiSchema(AutoSchema):
     """drf-spectacular's AutoSchema, with the errors every operation can answer documented in
     the one error shape, next to what each view documents itself (412, 428, 503...)."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict:
+    def _get_response_bodies(self, direction: Direction = "response") -> dict:
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():
             if code not in responses:

@@ -20,7 +20,7 @@ def tabs(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {"tabs": []}
     current = request.resolver_match.url_name if request.resolver_match else None
-    context = {
+    context: dict[str, object] = {
         "tabs": [
             {"name": name, "title": title, "active": name == current}
             for name, title, perm in TABS
@@ -29,8 +29,8 @@ def tabs(request: HttpRequest) -> dict:
     }
     context.update(billing_flags())
     if user.has_perm("campaign_monitor.view_connection"):
-        context["cm_clients"] = visible_connected_clients(user)
-        context["cm_client"] = current_client(request, context["cm_clients"])
+        clients = visible_connected_clients(user)
+        context.update(cm_clients=clients, cm_client=current_client(request, clients))
     return context
 
 

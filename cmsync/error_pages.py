@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from cmsync.access import MissingPermission
 from cmsync.api import api_error
 from security.roles import PERMISSIONS, ROLE_NAMES
 
@@ -41,7 +42,7 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     permission it checked, else that the user's role does not allow it."""
     if _is_api(request):
         return api_error(403, "You do not have permission to perform this action.")
-    roles = roles_with(getattr(exception, "permission", ""))
+    roles = roles_with(exception.permission if isinstance(exception, MissingPermission) else "")
     if not request.user.is_authenticated:
         why = "You are not logged in."
     elif roles and len(roles) < len(ROLE_NAMES):

@@ -215,6 +215,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "security.lockouts.client_ip"
 AXES_USERNAME_CALLABLE = "security.lockouts.attempted_username"
+AXES_USERNAME_FORM_FIELD = "username"  # axes' default (the login form's field), read there
 AXES_LOCKOUT_CALLABLE = "security.lockouts.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what counts; last_login says the rest
 AXES_ENABLE_ADMIN = False  # unlocking goes through the User security tab, which audits it

@@ -96,6 +96,6 @@ def audit_rows(entries) -> Iterator[list]:
             entry.timestamp.isoformat(),
             entry.actor.get_username() if entry.actor else "system",
             entry.remote_addr or "",
-            AREAS.get((entry.additional_data or {}).get("area"), ""),
+            AREAS.get((entry.additional_data or {}).get("area") or "", ""),
             audit_change(entry),
         ]

@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Q
+
+from cmsync.forms import choice_field
 
 from .codes import CODES
 from .models import AlertSettings, Message
@@ -22,10 +25,11 @@ class MessageFilterForm(forms.Form):
 
     def __init__(self, *args, messages, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["code"].choices = [("", "All codes")] + [(code, code) for code in sorted(CODES)]
+        codes = [("", "All codes")] + [(code, code) for code in sorted(CODES)]
+        choice_field(self, "code").choices = codes
         clients = messages.exclude(client_id="").values_list("client_id", flat=True).distinct()
         names = _client_names()
-        self.fields["client"].choices = [("", "All clients")] + [
+        choice_field(self, "client").choices = [("", "All clients")] + [
             (c, names.get(c, c)) for c in sorted(clients)
         ]
 
@@ -73,21 +77,31 @@ class ResetForm(forms.Form):
     )
 
 
+class RecipientsField(forms.ModelMultipleChoiceField):
+    """People to email, each shown with the address the alert goes to."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.username} ({obj.email})"
+
+
 class AlertForm(forms.ModelForm):
     class Meta:
         model = AlertSettings
         fields = ["mode", "recipients"]
+        field_classes = {"recipients": RecipientsField}
         widgets = {"mode": forms.RadioSelect, "recipients": forms.CheckboxSelectMultiple}
         labels = {"mode": "Email alerts", "recipients": "Send to"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         users = get_user_model().objects.exclude(email="").filter(is_active=True)
-        self.fields["recipients"].queryset = users.order_by("username")
-        self.fields["recipients"].label_from_instance = lambda u: f"{u.username} ({u.email})"
+        recipients = self.fields["recipients"]
+        assert isinstance(recipients, RecipientsField)  # Meta's field_classes
+        recipients.queryset = users.order_by("username")
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns, typed
         if data.get("mode") != AlertSettings.Mode.NEVER and not data.get("recipients"):
             raise forms.ValidationError("Choose at least one person to email, or choose Never.")
         return data

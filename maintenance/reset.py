@@ -29,7 +29,7 @@ class ResetRefused(Exception):
 
 
 def counts() -> dict[str, tuple[str, int]]:
-    return {key: (label, model.objects.count()) for key, (model, label) in CLEARED.items()}
+    return {key: (label, model._default_manager.count()) for key, (model, label) in CLEARED.items()}
 
 
 def describe(cleared: dict[str, int]) -> str:
@@ -44,7 +44,7 @@ def reset_stored_data(user, *, delete_tracking: bool = False) -> dict[str, int]:
         cleared["salesforce_tracking"] = _delete_tracking_records()
     with transaction.atomic():
         for key, (model, _) in CLEARED.items():
-            cleared[key] = model.objects.all().delete()[0]
+            cleared[key] = model._default_manager.all().delete()[0]
         record_action(
             AlertSettings.get_solo(),
             "maintenance",
@@ -59,6 +59,7 @@ def _delete_tracking_records() -> int:
     status = sync_user_status()
     if status.problem:
         raise ResetRefused(f"Cannot delete the tracking records in Salesforce: {status.problem}")
+    assert status.connection is not None  # no problem: the sync user's usable connection
     gateway = status.connection.gateway()
     deleted = 0
     try:

@@ -86,7 +86,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page:
         data = entry.additional_data or {}
-        entry.area_title = AREAS.get(data.get("area"), "")
+        entry.area_title = AREAS.get(data.get("area") or "", "")
         entry.action_text = data.get("action", "")
     users = get_user_model().objects.filter(logentry__isnull=False).distinct().order_by("username")
     by_code = _messages_for(request).values("code").annotate(n=Count("id")).order_by("-n", "code")
@@ -316,7 +316,7 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
         form.save()
         answers.success(request, "Alert settings saved.", "alerts")
     else:
-        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         answers.error(request, f"Alert settings not saved: {problems}", "alerts")
     return answers.redirect_to("alerts", "maintenance")
 

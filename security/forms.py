@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from cmsync.forms import choice_field
+
 from .roles import ROLE_NAMES
 
 ROLE_CHOICES = [("", "No access")] + [(r, r) for r in ROLE_NAMES]
@@ -34,7 +36,7 @@ class ClientsForm(forms.Form):
 
     def __init__(self, *args, choices, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["clients"].choices = choices
+        choice_field(self, "clients").choices = choices
 
 
 class OverrideForm(forms.Form):
@@ -42,7 +44,7 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, people, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["person"].choices = [("", "The connected user (Full access only)")] + [
+        choice_field(self, "person").choices = [("", "The connected user (Full access only)")] + [
             (p.email, f"{p.name} ({p.email})") for p in people
         ]
 
@@ -61,7 +63,7 @@ class KeyForm(forms.Form):
         from .models import IntegrationKey
 
         super().__init__(*args, **kwargs)
-        self.fields["access"].choices = IntegrationKey.Access.choices
+        choice_field(self, "access").choices = IntegrationKey.Access.choices
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())

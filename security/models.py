@@ -84,6 +84,11 @@ class IntegrationKey(AbstractAPIKey):
         verbose_name = "API key"
 
     @property
+    def anchor(self) -> str:
+        """The key's place on the User security tab (its row's id), for links and answers."""
+        return f"key-{self.public_id}"
+
+    @property
     def state(self) -> str:
         """What the console shows for the key: "Revoked", "Expired" or "Active"."""
         if self.revoked:

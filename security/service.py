@@ -193,6 +193,7 @@ def create_key(
         key, secret = IntegrationKey.objects.create_key(
             name=name, access=access, user=user, created_by=created_by, expiry_date=expires
         )
+        assert isinstance(key, IntegrationKey)  # the library types it as its abstract base
         until = ""
         if expires is not None:
             day = timezone.localtime(expires)

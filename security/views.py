@@ -29,10 +29,6 @@ def person_anchor(user) -> str:
     return f"user-{user.pk}"
 
 
-def key_anchor(key: IntegrationKey) -> str:
-    return f"key-{key.public_id}"
-
-
 def _back(anchor: str) -> HttpResponse:
     """The User security tab, opened at the answer's place."""
     return answers.redirect_to(anchor, "security")
@@ -57,7 +53,8 @@ def security_page(request: HttpRequest) -> HttpResponse:
     names = {c.client_id: c.name for c in clients}
     client = current_client(request)
     people = _people(request, client) if request.user.has_perm(MANAGE) else None
-    owned_ids, overrides = {}, {}
+    owned_ids: dict[int, list[str]] = {}
+    overrides: dict[int, str] = {}
     for row in ClientOwnership.objects.all():
         owned_ids.setdefault(row.user_id, []).append(row.client_id)
     if client:
@@ -93,8 +90,6 @@ def security_page(request: HttpRequest) -> HttpResponse:
             }
         )
     keys = list(IntegrationKey.objects.select_related("created_by").order_by("revoked", "name"))
-    for key in keys:
-        key.anchor = key_anchor(key)
     context = {
         "users": users,
         "can_manage": request.user.has_perm(MANAGE),
@@ -157,7 +152,7 @@ def override_view(request: HttpRequest, user_id: int) -> HttpResponse:
     client = current_client(request)
     people = _people(request, client)
     here = person_anchor(user)
-    if people is None:
+    if people is None or client is None:  # no client: no people either
         return _back(here)
     form = OverrideForm(request.POST, people=people, prefix=f"o{user.pk}")
     if form.is_valid():
@@ -177,7 +172,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
         service.invite(form.cleaned_data["email"], form.cleaned_data["role"], request.user)
         answers.success(request, f"Invitation sent to {form.cleaned_data['email']}.", INVITE)
     else:
-        errors = "; ".join(e for field in form.errors.values() for e in field)
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         answers.error(request, f"Not invited: {errors}", INVITE)
     return _back(INVITE)
 
@@ -188,7 +183,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
     require_perm(request, MANAGE)
     form = KeyForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(e for field in form.errors.values() for e in field)
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         answers.error(request, f"No key created: {errors}", NEW_KEY)
         return _back(NEW_KEY)
     key, secret = service.create_key(
@@ -207,7 +202,7 @@ def key_revoke(request: HttpRequest, key_id) -> HttpResponse:
     names the key by its opaque public id, never by its prefix or hash."""
     require_perm(request, MANAGE)
     key = get_object_or_404(IntegrationKey.objects.select_related("user"), public_id=key_id)
-    here = key_anchor(key)
+    here = key.anchor
     if key.revoked:
         answers.info(request, f"The API key {key.name} was already revoked.", here)
         return _back(here)

@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Protocol
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,6 +23,16 @@ from .models import (
 TRACKING_FIELDS = [f"track_{code}" for code, _ in TRACKING_TYPES]
 
 
+class FollowUp(Protocol):
+    """What a saved change did outside cmsync (TabsChange, WebhookChange), for the message."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def done(self) -> bool: ...  # False: nothing changed outside cmsync now
+
+
 class SettingsForm(forms.ModelForm):
     """Base of the three settings forms: ``risky`` names changes that need confirming."""
 
@@ -33,7 +46,7 @@ class SettingsForm(forms.ModelForm):
             if self.cleaned_data.get(field) == value and self.initial.get(field) != value
         ]
 
-    def follow_ups(self, user) -> list[TabsChange]:
+    def follow_ups(self, user) -> Sequence[FollowUp]:
         """After saving: what the saved changes do outside cmsync, done as ``user``."""
         return []
 
@@ -133,7 +146,8 @@ class SyncSettingsForm(SettingsForm):
         return ",".join(code for code in WEEKDAY_CODES if code in days)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns, typed
         custom = data.get("frequency") == SyncSettings.Frequency.CUSTOM
         if custom and not data.get("custom_days"):
             self.add_error("custom_days", "Custom needs at least one day of the week.")

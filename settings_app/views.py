@@ -44,7 +44,7 @@ def settings_page(
         else None
     )
 
-    confirm = []
+    confirm: list[str] = []
     if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
         confirm = [] if data.get("confirmed") else form.risky_changes()
         if not confirm:

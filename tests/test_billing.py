@@ -255,6 +255,24 @@ def test_stripe_down_gives_a_clear_message_not_a_500(alice_client, localstripe, 
     assert "Stripe could not be reached" in page
 
 
+def test_invoices_stripe_sent_without_a_date_are_said_on_the_tab_not_a_500(
+    alice_client, localstripe, monkeypatch
+):
+    # Stripe dates every invoice. Undated ones could not be listed newest first: the Billing
+    # tab answered 500 when two came; now it says what Stripe sent, as for Stripe being down.
+    from billing import stripe_client
+
+    BillingAccount.objects.update_or_create(defaults={"customer_id": "cus_dateless"})
+    undated = {"id": "in_undated", "customer": "cus_dateless", "total": 800, "currency": "usd"}
+    page_of_two = {"data": [undated, {**undated, "id": "in_undated_too"}]}
+    monkeypatch.setattr(stripe_client, "_call", lambda fn, *args, **kwargs: page_of_two)
+
+    response = alice_client.get(reverse("billing"))
+
+    assert response.status_code == 200
+    assert "Stripe sent invoice in_undated without a date" in response.content.decode()
+
+
 def test_resend_emails_the_invoice_link_to_the_billing_contact(alice_client, localstripe):
     trial_over()
     alice_client.post(reverse("billing-contact"), {"email": "Billing@Example.com"})

@@ -65,6 +65,27 @@ def test_an_unknown_time_zone_name_falls_back_to_the_system_date_offset(api, mon
     assert api.tz.utcoffset(None) == datetime.now(ZoneInfo("Australia/Sydney")).utcoffset()
 
 
+def test_a_subscriber_row_without_its_date_is_set_aside_and_the_page_still_read(monkeypatch):
+    # Before, such a row became a subscriber with no date, and the sync failed on it
+    # (comparing or storing its state date) instead of reporting the one row.
+    api = CampaignMonitorClient(ApiKey("key"), base_url="http://127.0.0.1:9")
+    api._tz = UTC
+    row = {"EmailAddress": "ann@example.com", "Name": "Ann", "State": "Active"}
+    envelope = {
+        "Results": [{**row, "Date": "2026-03-01 09:30:00"}, {**row, "Date": ""}],
+        "ResultsOrderedBy": "date",
+        "PageNumber": 1,
+        "NumberOfPages": 1,
+        "TotalNumberOfRecords": 2,
+    }
+    monkeypatch.setattr(api, "get", lambda path, params=None: envelope)
+
+    (page,) = api.subscriber_pages("list-1", "active")
+
+    assert [s.date for s in page.records] == [datetime(2026, 3, 1, 9, 30, tzinfo=UTC)]
+    assert [reason for _, reason in page.rejected] == ["ValueError: The record has no Date"]
+
+
 def test_subscribers_are_walked_across_every_page(cm_emulator, cm_agency, first_list):
     small = api_for(cm_emulator, cm_agency["api_key"], page_size=10)
     pages = list(small.subscriber_pages(first_list, "active"))

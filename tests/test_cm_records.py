@@ -84,6 +84,23 @@ def test_campaign_without_tags():
     assert campaign.total_recipients == 11222
 
 
+@pytest.mark.parametrize(
+    "parse, row, missing",
+    [
+        (
+            Subscriber.from_api,
+            {"EmailAddress": "a@example.com", "State": "Active", "Date": ""},
+            "Date",
+        ),
+        (Campaign.from_api, {"CampaignID": "c1", "SentDate": ""}, "SentDate"),
+        (TrackingEvent.parser("opens"), {"EmailAddress": "a@example.com", "Date": ""}, "Date"),
+    ],
+)
+def test_a_record_without_its_date_is_refused_saying_which(parse, row, missing):
+    with pytest.raises(ValueError, match=f"^The record has no {missing}$"):
+        parse(row, SYDNEY)
+
+
 def test_bounce_reason_is_trimmed():
     row = {
         "EmailAddress": "a@example.com",

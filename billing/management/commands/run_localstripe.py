@@ -25,6 +25,7 @@ class Command(BaseCommand):
                 f"localstripe on {server.api_base}; webhooks to {webhook_url}", ending="\n"
             )
             self.stdout.flush()
+            assert server.process is not None  # start() started it
             server.process.wait()
         finally:
             server.stop()
