@@ -254,6 +254,16 @@ def test_alert_settings_need_a_recipient(alice_client):
     assert AlertSettings.get_solo().mode == "never"
 
 
+def test_alert_recipients_are_offered_by_name_and_address_people_without_one_are_not(
+    alice_client, bob, django_user_model
+):
+    django_user_model.objects.create_user(username="noemail")
+    page = alice_client.get("/maintenance/").text
+    assert "alice (alice@example.com)" in page
+    assert "bob (bob@example.com)" in page
+    assert "noemail" not in page
+
+
 def test_health_summary(alice_client, world):
     world.sync()
     from campaign_monitor.models import Connection
