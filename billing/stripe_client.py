@@ -308,7 +308,7 @@ def _invoice(data: dict) -> Invoice:
     # Every Stripe invoice has one; without it the invoices could not be listed newest first.
     created = _when(data.get("created") or data.get("date"))
     if created is None:
-        raise BillingError(f"Stripe sent invoice {data['id']} without a date; try again later.")
+        raise BillingError(f"Stripe sent invoice {data['id']} without a date.")
     return Invoice(
         id=data["id"],
         customer=data.get("customer") or "",
