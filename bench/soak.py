@@ -1,0 +1,552 @@
+"""A standing fault soak: many faults in a row leave Salesforce and Campaign Monitor exactly
+as a fault-free run does.
+
+    .venv/bin/python -m bench.soak [--subscribers 20000] [--faults 40] [--seed 1]
+                                   [--max-seconds 1800]
+
+1. Seeds a pair of emulators (bench/scenario.py: opt-out cases, duplicates, validation
+   traps, converted Leads, restricted picklists, campaigns with events, list memberships)
+   and runs the fault-free reference in its own cmsync database: syncs run in process, the
+   same changes by people (Campaign Monitor unsubscribes, Salesforce opt-outs and
+   deletions) applied between runs, until nothing is left to do.
+2. Seeds a second pair alike and runs the same scenario in another database with real
+   Celery workers (1–3) on a Redis the soak starts on its own port, cmsync's web app
+   taking Outbound Messages and Campaign Monitor webhooks, and faults from a seeded random
+   generator: worker SIGKILL at random moments, Redis killed and restarted, Campaign Monitor
+   429 (with and without Retry-After), 500/503, slow answers past the client timeout,
+   connection resets, Salesforce 503, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED then reset,
+   expired tokens, the people's changes arriving during runs, Outbound Messages and webhooks
+   redelivered, Sync now twice at once, Sync now during a run, Cancel and a new run.
+3. After the faults, keeps the dispatcher and syncs going until the two worlds' end states
+   are equal record by record (bench/soak_compare.py) or --max-seconds passes; exits 1 on
+   any difference.
+
+Retryable maintenance messages are retried as an admin would (Retry on the Maintenance
+page) before the comparison, in both worlds. cmsync's waits (takeover of a silent run,
+lease expiry, client timeouts) are scaled down in the soak's processes (bench/soak_parts.py)
+so a killed worker costs seconds, not minutes.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from bench import scenario, soak_compare
+from bench.soak_parts import ROOT, Redis, ResetProxy, Workers, free_port
+
+# Every fault kind, each on by default. A kind whose cmsync side has not landed yet is
+# listed with the reason and never drawn; adding it is one entry in INJECT below.
+KINDS = {
+    "worker_kill": "worker SIGKILL",
+    "redis_restart": "Redis killed and restarted",
+    "cm_429_retry_after": "Campaign Monitor 429 with Retry-After",
+    "cm_429": "Campaign Monitor 429 without Retry-After",
+    "cm_5xx": "Campaign Monitor 500/503",
+    "cm_slow": "Campaign Monitor slower than the client timeout",
+    "cm_reset": "Campaign Monitor connection reset",
+    "sf_503": "Salesforce 503",
+    "sf_lock": "Salesforce UNABLE_TO_LOCK_ROW",
+    "sf_limit": "Salesforce REQUEST_LIMIT_EXCEEDED, then reset",
+    "sf_expire": "Salesforce token expired",
+    "sf_bulk": "Salesforce Bulk job failed",
+    "changes": "people's changes during a run (Salesforce and Campaign Monitor)",
+    "outbound_redeliver": "Outbound Message redelivered",
+    "webhook_redeliver": "Campaign Monitor webhook redelivered",
+    "sync_now_twice": "two Sync now presses at once",
+    "sync_now_during_run": "Sync now during a run",
+    "cancel_and_new": "Cancel during a run, then a new run",
+}
+NOT_YET = {"sf_bulk": "not yet applicable: cmsync does not use the Bulk API yet"}
+
+
+def schedule(faults: int, seed: int) -> list[str]:
+    """The faults to inject, in order: every applicable kind in turn, shuffled per round."""
+    rng = random.Random(f"soak:schedule:{seed}")
+    kinds = [k for k in KINDS if k not in NOT_YET]
+    order: list[str] = []
+    while len(order) < faults:
+        round_ = kinds[:]
+        rng.shuffle(round_)
+        order += round_
+    return order[:faults]
+
+
+def batches_of(args) -> int:
+    return max(1, schedule(args.faults, args.seed).count("changes"))
+
+
+# -- the orchestrator -----------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--faults", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=1800)
+    parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument("--world", choices=("reference", "faulty"), help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--clock", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.world:
+        return world(args)
+    started = time.monotonic()
+    # Campaign Monitor's clock, pinned alike in both worlds: an hour ahead of now, so the
+    # soak's campaigns come after auto-create is switched on.
+    clock = (datetime.now(UTC) + timedelta(hours=12)).strftime("%Y-%m-%d %H:00:00")
+    print(f"soak: {args.subscribers} subscribers, {args.faults} faults, seed {args.seed}")
+    with tempfile.TemporaryDirectory(prefix="cmsync-soak-") as tmp:
+        work = Path(tmp)
+        code = 0
+        for role in ("reference", "faulty"):
+            (work / role).mkdir()
+            code = run_world(args, role, work, clock, started)
+            if code:
+                break
+    sys.exit(code)
+
+
+def run_world(args, role: str, work: Path, clock: str, started: float) -> int:
+    host = subprocess.Popen(
+        [sys.executable, "-m", "bench.scenario", str(args.subscribers), clock],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = host.stdout.readline()
+        if not line:
+            print("soak: the emulators did not start")
+            return 2
+        (work / role / "info.json").write_text(line)
+        budget = max(60.0, args.max_seconds - (time.monotonic() - started))
+        command = [sys.executable, "-m", "bench.soak", "--world", role, "--dir", str(work),
+                   "--clock", clock, "--subscribers", str(args.subscribers),
+                   "--faults", str(args.faults), "--seed", str(args.seed),
+                   "--max-seconds", str(budget), "--redis-port", str(args.redis_port)]  # fmt: skip
+        return subprocess.run(command, cwd=ROOT).returncode
+    finally:
+        host.stdin.close()
+        host.wait(timeout=120)
+
+
+# -- a world --------------------------------------------------------------------------------
+
+
+def setup_django(var_dir: Path, broker: str, port: int, queue: str) -> dict:
+    """cmsync's environment for this world's processes (this one and its workers)."""
+    env = {
+        "CMSYNC_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "cmsync.settings",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CMSYNC_URL": f"http://127.0.0.1:{port}",
+        "ALLOW_INSECURE_LOOPBACK": "1",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SALESFORCE_RETRY_BACKOFF_SECONDS": "0.05",
+        "LOG_LEVEL": "ERROR",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        os.environ.pop(name, None)
+    if broker:
+        env["CELERY_BROKER_URL"] = broker
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.soak_parts import compress_clocks
+
+    call_command("migrate", verbosity=0)
+    compress_clocks()
+    return {**os.environ}
+
+
+def configure(webhooks: bool) -> None:
+    """The options that make every reaction happen: webhooks (faulty world), deletes set
+    subscribers to Deleted, campaigns auto-created with member statuses always set."""
+    from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
+
+    SyncSettings.objects.update_or_create(pk=1, defaults={"cm_webhooks": webhooks})
+    general = GeneralSettings.get_solo()
+    general.delete_subscriber_on_record_delete = True
+    general.save()
+    campaigns = CampaignSettings.get_solo()
+    campaigns.auto_create_campaigns = True
+    campaigns.member_status_mode = CampaignSettings.MemberStatusMode.ALWAYS
+    campaigns.save()
+
+
+def retry_messages_as_admin() -> int:
+    """Press Retry on every retryable maintenance message, as an admin would."""
+    from maintenance.models import Message
+
+    ids = [m.pk for m in Message.objects.filter(retry_requested=False) if m.retryable]
+    Message.objects.filter(pk__in=ids).update(retry_requested=True)
+    return len(ids)
+
+
+def take_snapshot(info: dict, connection) -> soak_compare.Snapshot:
+    agency, client = scenario.agency_client(info)
+    from salesforce.models import SalesforceConnection
+
+    user = SalesforceConnection.objects.get(pk=connection.pk).sf_username
+    return soak_compare.snapshot(
+        info["sf"]["instance_url"], user, info["cm"]["base_url"], agency["api_key"],
+        [m["ListID"] for m in client["lists"]],
+    )  # fmt: skip
+
+
+def world(args) -> int:
+    work = Path(args.dir)
+    info = json.loads((work / args.world / "info.json").read_text())
+    if args.world == "reference":
+        return reference_world(args, work, info)
+    return FaultyWorld(args, work, info).run()
+
+
+def reference_world(args, work: Path, info: dict) -> int:
+    setup_django(work / "reference", "", free_port(), "soak-reference")
+    from sync import changes, runner
+    from sync.models import SyncRun
+
+    started = time.monotonic()
+    connection = scenario.connect(info)
+    configure(webhooks=False)
+    scenario.send_campaigns(info, args.clock)
+
+    def drain() -> None:
+        """Every queued run, executed here, until none is left."""
+        for _ in range(50):
+            active = list(SyncRun.objects.filter(active=True).values_list("pk", flat=True))
+            if not active:
+                return
+            for pk in active:
+                runner.execute(pk)
+
+    def primary() -> None:
+        run, _ = runner.request_run(SyncRun.Trigger.MANUAL, send=False)
+        runner.execute(run.pk)
+        drain()
+
+    primary()
+    changes.poll()  # the baseline: changes from here on are reacted to
+    changer = scenario.Changer(info)
+    plan = scenario.change_plan(args.subscribers, batches_of(args), args.seed)
+    for k, batch in enumerate(plan):
+        scenario.set_cm_clock(info, scenario.later(args.clock, 1 + k))
+        changer.apply(batch)
+    for _ in range(3):
+        time.sleep(2.5)  # the poll's second-settling window (changes.SECOND_SETTLES)
+        changes.poll()
+        drain()
+        primary()
+    retry_messages_as_admin()
+    primary()
+    state = take_snapshot(info, connection)
+    (work / "reference.json").write_text(json.dumps(state))
+    runs = SyncRun.objects.count()
+    print(f"reference: {runs} runs, no faults, in {time.monotonic() - started:.0f} s: "
+          f"{soak_compare.sizes(state)}")  # fmt: skip
+    return 0
+
+
+class FaultyWorld:
+    """The same scenario with real workers, a real broker and faults."""
+
+    def __init__(self, args, work: Path, info: dict) -> None:
+        self.args, self.work, self.info = args, work, info
+        self.rng = random.Random(f"soak:faults:{args.seed}")
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.injected = 0
+        self.timers: list[threading.Timer] = []
+        self.sf_root = info["sf"]["instance_url"].rstrip("/")
+        self.cm_root = scenario.cm_root(info)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        args, work = self.args, self.work
+        self.redis = Redis(args.redis_port, work / "faulty")
+        self.redis.start()
+        port = free_port()
+        queue = f"soak-{uuid.uuid4().hex[:8]}"
+        env = setup_django(work / "faulty", self.redis.url, port, queue)
+        self.workers = Workers(queue, env, work / "faulty")
+        web = self._serve(port)
+        try:
+            return self._run(port)
+        finally:
+            for timer in self.timers:
+                timer.cancel()
+            self.workers.stop()
+            web.shutdown()
+            self.redis.stop()
+
+    def _serve(self, port: int):
+        from wsgiref.simple_server import make_server
+
+        from django.core.wsgi import get_wsgi_application
+
+        from bench.changes import _QuietHandler, _ThreadingServer
+
+        web = make_server(
+            "127.0.0.1", port, get_wsgi_application(), _ThreadingServer, handler_class=_QuietHandler
+        )
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        return web
+
+    def _run(self, port: int) -> int:
+        from sync import outbound
+
+        port_of_cm = int(self.info["cm"]["base_url"].split(":")[2].split("/")[0])
+        self.proxy = ResetProxy(port_of_cm)
+        proxied = self.info["cm"]["base_url"].replace(f":{port_of_cm}/", f":{self.proxy.port}/")
+        self.connection = scenario.connect(self.info, cm_base_url=proxied)
+        configure(webhooks=True)
+        scenario.send_campaigns(self.info, self.args.clock)
+        requests.post(f"{self.cm_root}/_emulator/webhooks/retry_delays",
+                      json={"retry_delays": [0.2, 0.5, 1, 2, 4]}, timeout=10)  # fmt: skip
+        url = f"http://127.0.0.1:{port}/sync/outbound/{outbound.new_secret()}/"
+        requests.post(
+            f"{self.sf_root}/_emulator/outbound_messages",
+            json={"endpoint_url": url, "sobject": "Contact", "retry_delays": [0.2, 0.5, 1, 2],
+                  "fields": ["Email", "HasOptedOutOfEmail", "SystemModstamp"]},
+            timeout=10,
+        ).raise_for_status()  # fmt: skip
+        self.workers.scale(self.rng.randint(1, 3))
+        started = time.monotonic()
+        deadline = started + self.args.max_seconds
+        self._first_sync()
+        self.changer = scenario.Changer(self.info)
+        self.plan = scenario.change_plan(self.args.subscribers, batches_of(self.args), self.args.seed)
+        self._faults(schedule(self.args.faults, self.args.seed), deadline)
+        self._calm()
+        print(f"faults stopped after {time.monotonic() - started:.0f} s; converging")
+        calm_at = time.monotonic()
+        differences = self._converge(deadline)
+        return self._report(differences, time.monotonic() - calm_at)
+
+    def _first_sync(self) -> None:
+        """The first sync, untroubled (the reference's first too), then the poll baseline."""
+        from sync import changes
+
+        self._sync_now()
+        self._wait_idle(time.monotonic() + 600)
+        changes.poll()
+
+    # -- the dispatcher and Sync now ------------------------------------------------------
+
+    def _sync_now(self):
+        from sync import runner
+        from sync.models import SyncRun
+
+        try:
+            run, _ = runner.request_run(SyncRun.Trigger.MANUAL)
+            return run
+        except runner.BrokerUnavailable as exc:
+            return exc.run
+
+    def _tick(self) -> None:
+        """What beat does every minute, and the Outbound Message/ webhook catch-up."""
+        from sync import changes, cm_events, runner
+
+        for job in (runner.dispatch_due, changes.poll, changes.request_if_pending,
+                    cm_events.request_if_pending):  # fmt: skip
+            try:
+                job()
+            except Exception as exc:  # the broker or an emulator is down: the next tick
+                print(f"  (dispatcher: {type(exc).__name__}: {exc})"[:160])
+
+    def _active(self, kind=None) -> list:
+        from sync.models import SyncRun
+
+        runs = SyncRun.objects.filter(active=True)
+        return list(runs.filter(kind=kind) if kind else runs)
+
+    def _wait_idle(self, deadline: float) -> bool:
+        """Tick until no run is active and nothing waits in the inboxes."""
+        from sync import changes, cm_events
+
+        while time.monotonic() < deadline:
+            self._tick()
+            if not self._active() and not changes.pending() and not cm_events.pending():
+                return True
+            time.sleep(1.0)
+        return False
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def _faults(self, order: list[str], deadline: float) -> None:
+        from sync.models import SyncRun
+
+        batches = iter(self.plan)
+        for n, kind in enumerate(order, start=1):
+            if time.monotonic() > deadline:
+                break
+            if not self._active(SyncRun.Kind.PRIMARY):
+                self._sync_now()
+            time.sleep(self.rng.uniform(0.2, 1.5))  # a random moment of the run
+            detail = self.inject(kind, batches)
+            self.counts[kind] += 1
+            self.injected += 1
+            print(f"fault {n}/{len(order)}: {KINDS[kind]}{': ' + detail if detail else ''}")
+            self._tick()
+        for batch in batches:  # none left unless the deadline came first
+            self.changer.apply(batch)
+
+    def later(self, seconds: float, action) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def cm_fault(self, **fault) -> None:
+        requests.post(f"{self.cm_root}/_emulator/faults", json=fault, timeout=10)
+
+    def sf_control(self, method: str, path: str, body: dict | None = None) -> None:
+        requests.request(method, f"{self.sf_root}/_emulator/{path}", json=body, timeout=10)
+
+    def inject(self, kind: str, batches) -> str:
+        rng = self.rng
+        if kind == "worker_kill":
+            pid = self.workers.kill_one(rng)
+            want = rng.randint(1, 3)
+            self.later(rng.uniform(0.5, 3), lambda: self.workers.scale(want))
+            return f"pid {pid}; {want} workers after the restart"
+        if kind == "redis_restart":
+            self.redis.kill()
+            down = rng.uniform(1, 4)
+            self.later(down, self.redis.start)
+            return f"down for {down:.1f} s"
+        if kind == "cm_429_retry_after":
+            count = rng.randint(1, 3)
+            self.cm_fault(status=429, count=count, retry_after=1)
+            return f"{count} requests"
+        if kind == "cm_429":
+            count = rng.randint(1, 6)
+            self.cm_fault(status=429, count=count)
+            return f"{count} requests"
+        if kind == "cm_5xx":
+            status, count = rng.choice((500, 503)), rng.randint(1, 6)
+            self.cm_fault(status=status, count=count)
+            return f"{status} x {count}"
+        if kind == "cm_slow":
+            self.cm_fault(delay=4.0, count=1)
+            return "one answer after 4 s (client gives up at 3 s)"
+        if kind == "cm_reset":
+            count = rng.randint(1, 2)
+            self.proxy.reset(count)
+            return f"{count} requests"
+        if kind == "sf_503":
+            count = rng.randint(1, 4)
+            self.sf_control("POST", "faults", {"kind": "server_unavailable", "count": count,
+                                               "path": "/services/data"})  # fmt: skip
+            return f"{count} requests"
+        if kind == "sf_lock":
+            count = rng.randint(1, 3)
+            self.sf_control("POST", "faults", {"kind": "unable_to_lock_row", "count": count,
+                                               "path": "/composite/sobjects"})  # fmt: skip
+            return f"{count} writes"
+        if kind == "sf_limit":
+            self.sf_control("POST", "faults", {"kind": "limit_exhausted"})
+            reset = rng.uniform(1, 5)
+            self.later(reset, lambda: self.sf_control("POST", "limits", {"used": 0}))
+            return f"reset after {reset:.1f} s"
+        if kind == "sf_expire":
+            self.sf_control("POST", "sessions/expire")
+            return ""
+        if kind == "changes":
+            batch = next(batches, [])
+            self.changer.apply(batch)
+            return ", ".join(sorted({k for k, _, _ in batch})) + f" ({len(batch)} people)"
+        if kind == "outbound_redeliver":
+            self.sf_control("POST", "outbound_messages/redeliver_last")
+            return ""
+        if kind == "webhook_redeliver":
+            requests.post(f"{self.cm_root}/_emulator/webhooks/redeliver_last", json={}, timeout=10)
+            return ""
+        if kind == "sync_now_twice":
+            results: list = []
+            presses = [threading.Thread(target=lambda: results.append(self._sync_now()))
+                       for _ in range(2)]  # fmt: skip
+            for press in presses:
+                press.start()
+            for press in presses:
+                press.join()
+            return f"runs {sorted({r.pk for r in results if r})}"
+        if kind == "sync_now_during_run":
+            run = self._sync_now()
+            return f"run {run.pk if run else '-'}"
+        if kind == "cancel_and_new":
+            from sync import runner
+            from sync.models import SyncRun
+
+            active = self._active(SyncRun.Kind.PRIMARY)
+            for run in active:
+                runner.cancel(run)
+            new = self._sync_now()
+            return f"cancelled {[r.pk for r in active]}, then run {new.pk if new else '-'}"
+        raise ValueError(f"No such fault kind {kind}")
+
+    def _calm(self) -> None:
+        """The faults stop: nothing armed, the limit back, Redis and a worker up."""
+        for timer in self.timers:
+            timer.join(timeout=10)
+        requests.delete(f"{self.cm_root}/_emulator/faults", timeout=10)
+        self.sf_control("DELETE", "faults")
+        self.sf_control("POST", "limits", {"used": 0})
+        self.proxy.armed = 0
+        if self.redis.proc is None:
+            self.redis.start()
+        self.workers.scale(1)
+
+    # -- convergence ----------------------------------------------------------------------
+
+    def _converge(self, deadline: float) -> list:
+        reference = json.loads((self.work / "reference.json").read_text())
+        reference = {t: [(tuple(k), tuple(v)) for k, v in rows] for t, rows in reference.items()}
+        differences: list = []
+        while time.monotonic() < deadline:
+            self._wait_idle(deadline)
+            retry_messages_as_admin()
+            self._sync_now()
+            self._wait_idle(deadline)
+            state = take_snapshot(self.info, self.connection)
+            differences = soak_compare.compare(reference, state)
+            if not differences:
+                return []
+            print(f"  not yet equal: {len(differences)} differences, e.g. "
+                  f"{differences[0].describe()}"[:300])  # fmt: skip
+        return differences
+
+    def _report(self, differences: list, seconds: float) -> int:
+        from sync.models import SyncRun
+
+        for kind, label in KINDS.items():
+            note = NOT_YET.get(kind, "")
+            print(f"  {label}: {self.counts[kind]}{' (' + note + ')' if note else ''}")
+        for difference in differences[:50]:
+            print("  " + difference.describe())
+        counts = soak_compare.tally(differences)
+        failed = SyncRun.objects.filter(status=SyncRun.Status.FAILED).count()
+        total = SyncRun.objects.count()
+        converged = f"converged in {seconds:.0f} s" if not differences else "did not converge"
+        print(f"soak: {self.injected} faults, lost {counts['lost']}, duplicated "
+              f"{counts['duplicated']}, wrong {counts['wrong']}, runs {failed} failed "
+              f"(of {total}), {converged} (retryable messages retried as an admin would)")  # fmt: skip
+        return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    main()
