@@ -1,10 +1,16 @@
 # make run   first run: .venv, install, migrate, admin user; then web + worker + beat
 # make test  lint + the whole suite (SQLite unless DATABASE_URL; embedded broker unless REDIS_URL)
+# make soak  the fault soak (bench/soak.py): SOAK_SUBSCRIBERS, SOAK_FAULTS, SOAK_SEED
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench venv
+.PHONY: run test lint format bench soak venv
+
+SOAK_SUBSCRIBERS ?= 20000
+SOAK_FAULTS ?= 40
+SOAK_SEED ?= 1
+SOAK_MAX_SECONDS ?= 3600
 
 venv: $(VENV)/.installed
 
@@ -46,3 +52,9 @@ bench: venv
 	$(BIN)/python -m bench.webhooks --redis
 	$(BIN)/python -m bench.sf_emulator
 	$(BIN)/python -m bench.cm_emulator
+
+# Many faults in a row must leave Salesforce and Campaign Monitor as a fault-free run does;
+# exits non-zero on any difference. The long form: make soak SOAK_FAULTS=100.
+soak: venv
+	$(BIN)/python -m bench.soak --subscribers $(SOAK_SUBSCRIBERS) --faults $(SOAK_FAULTS) \
+	  --seed $(SOAK_SEED) --max-seconds $(SOAK_MAX_SECONDS)

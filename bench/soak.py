@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=1800)
     parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument("--keep", help="keep the worlds' databases and logs in this folder")
     parser.add_argument("--world", choices=("reference", "faulty"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--clock", help=argparse.SUPPRESS)
@@ -108,7 +109,8 @@ def main() -> None:
     clock = (datetime.now(UTC) + timedelta(hours=12)).strftime("%Y-%m-%d %H:00:00")
     print(f"soak: {args.subscribers} subscribers, {args.faults} faults, seed {args.seed}")
     with tempfile.TemporaryDirectory(prefix="cmsync-soak-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         code = 0
         for role in ("reference", "faulty"):
             (work / role).mkdir()
@@ -517,13 +519,15 @@ class FaultyWorld:
         reference = json.loads((self.work / "reference.json").read_text())
         reference = {t: [(tuple(k), tuple(v)) for k, v in rows] for t, rows in reference.items()}
         differences: list = []
-        while time.monotonic() < deadline:
+        same = 0
+        while time.monotonic() < deadline and same < 5:
             self._wait_idle(deadline)
             retry_messages_as_admin()
             self._sync_now()
             self._wait_idle(deadline)
             state = take_snapshot(self.info, self.connection)
-            differences = soak_compare.compare(reference, state)
+            before, differences = differences, soak_compare.compare(reference, state)
+            same = same + 1 if differences == before else 0  # stuck: five rounds alike
             if not differences:
                 return []
             print(f"  not yet equal: {len(differences)} differences, e.g. "
