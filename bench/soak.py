@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--clock", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # lines as they come
     if args.world:
         return world(args)
     started = time.monotonic()
@@ -271,6 +272,7 @@ class FaultyWorld:
         self.rng = random.Random(f"soak:faults:{args.seed}")
         self.counts = dict.fromkeys(KINDS, 0)
         self.injected = 0
+        self.changed = 0
         self.timers: list[threading.Timer] = []
         self.sf_root = info["sf"]["instance_url"].rstrip("/")
         self.cm_root = scenario.cm_root(info)
@@ -331,7 +333,9 @@ class FaultyWorld:
         deadline = started + self.args.max_seconds
         self._first_sync()
         self.changer = scenario.Changer(self.info)
-        self.plan = scenario.change_plan(self.args.subscribers, batches_of(self.args), self.args.seed)
+        self.plan = scenario.change_plan(
+            self.args.subscribers, batches_of(self.args), self.args.seed
+        )
         self._faults(schedule(self.args.faults, self.args.seed), deadline)
         self._calm()
         print(f"faults stopped after {time.monotonic() - started:.0f} s; converging")
@@ -405,6 +409,8 @@ class FaultyWorld:
             print(f"fault {n}/{len(order)}: {KINDS[kind]}{': ' + detail if detail else ''}")
             self._tick()
         for batch in batches:  # none left unless the deadline came first
+            self.changed += 1
+            scenario.set_cm_clock(self.info, scenario.later(self.args.clock, self.changed))
             self.changer.apply(batch)
 
     def later(self, seconds: float, action) -> None:
@@ -469,6 +475,9 @@ class FaultyWorld:
             self.sf_control("POST", "sessions/expire")
             return ""
         if kind == "changes":
+            self.changed += 1
+            # Dated as in the reference: the batch's hour of the pinned clock.
+            scenario.set_cm_clock(self.info, scenario.later(self.args.clock, self.changed))
             batch = next(batches, [])
             self.changer.apply(batch)
             return ", ".join(sorted({k for k, _, _ in batch})) + f" ({len(batch)} people)"
@@ -548,7 +557,8 @@ class FaultyWorld:
         converged = f"converged in {seconds:.0f} s" if not differences else "did not converge"
         print(f"soak: {self.injected} faults, lost {counts['lost']}, duplicated "
               f"{counts['duplicated']}, wrong {counts['wrong']}, runs {failed} failed "
-              f"(of {total}), {converged} (retryable messages retried as an admin would)")  # fmt: skip
+              f"(of {total}), {converged} (retryable messages retried as an admin "
+              "would)")  # fmt: skip
         return 1 if differences else 0
 
 

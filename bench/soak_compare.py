@@ -161,9 +161,16 @@ def salesforce_snapshot(sf: SalesforceReader) -> Snapshot:
     tracking = [
         (
             (r["CM_Event_Key__c"],),
-            (r["CM_Type__c"], _lower(r["CM_Email__c"]), r["CM_Event_Date__c"],
-             r["CM_Contact__c"], r["CM_Lead__c"], campaigns.get(r["CM_Campaign__c"] or ""),
-             r["CM_Campaign_Id__c"], r["CM_List_Id__c"]),
+            (
+                r["CM_Type__c"],
+                _lower(r["CM_Email__c"]),
+                r["CM_Event_Date__c"],
+                r["CM_Contact__c"],
+                r["CM_Lead__c"],
+                campaigns.get(r["CM_Campaign__c"] or ""),
+                r["CM_Campaign_Id__c"],
+                r["CM_List_Id__c"],
+            ),
         )  # fmt: skip
         for r in sf.query(
             "SELECT CM_Event_Key__c, CM_Type__c, CM_Email__c, CM_Event_Date__c, CM_Contact__c, "
@@ -179,8 +186,13 @@ def salesforce_snapshot(sf: SalesforceReader) -> Snapshot:
     memberships = [
         (
             (r["CM_Membership_Key__c"],),
-            (lists.get(r["CM_Subscriber_List__c"] or ""), r["CM_Contact__c"], r["CM_Lead__c"],
-             _lower(r["CM_Email__c"]), r["CM_State__c"]),
+            (
+                lists.get(r["CM_Subscriber_List__c"] or ""),
+                r["CM_Contact__c"],
+                r["CM_Lead__c"],
+                _lower(r["CM_Email__c"]),
+                r["CM_State__c"],
+            ),
         )  # fmt: skip
         for r in sf.query(
             "SELECT CM_Membership_Key__c, CM_Subscriber_List__c, CM_Contact__c, CM_Lead__c, "
@@ -213,9 +225,7 @@ def campaign_monitor_snapshot(base_url: str, api_key: str, list_ids: list[str]) 
                 )
                 answer.raise_for_status()
                 body = answer.json()
-                rows += [
-                    ((list_id, r["EmailAddress"].lower()), (state,)) for r in body["Results"]
-                ]
+                rows += [((list_id, r["EmailAddress"].lower()), (state,)) for r in body["Results"]]
                 if page >= body["NumberOfPages"]:
                     break
                 page += 1

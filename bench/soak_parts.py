@@ -80,7 +80,10 @@ class Workers:
         self.procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "bench.soak_parts", "worker", self.queue],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
 
