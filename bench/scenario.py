@@ -1,16 +1,21 @@
 """Scenario pieces shared by the benchmarks and the soak: both emulators seeded in a process
 of their own, cmsync connected to them, and the soak's campaigns and changes.
 
-The soak builds two worlds that must end alike, so everything it writes into Campaign
-Monitor carries a date from a clock both worlds pin to the same base (``--clock``): dates
-never depend on how long a world took to get there.
+The soak builds two worlds that must end alike, so everything it dates itself (the seed,
+the campaigns and their events) is dated from one base instant both worlds share
+(``--base``, a little in the past): dates never depend on how long a world took to get
+there. Campaign Monitor's clock is never moved: real Campaign Monitor runs on the real
+clock, and cmsync finds the account's UTC offset by comparing Campaign Monitor's local
+time with its own UTC now (a shifted emulator clock reads as another time zone). Changes
+people make during the soak are dated by that real clock, like every change cmsync makes:
+always after everything dated from the base.
 """
 
 import json
 import random
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -19,17 +24,18 @@ from emulators.campaign_monitor.seed import person
 from emulators.salesforce import SalesforceEmulator
 from emulators.salesforce.seed import DEMO_RULE
 
-STAMP = "%Y-%m-%d %H:%M:%S"
 
-
-def host(subscribers: int, clock: str | None = None) -> None:
+def host(subscribers: int, base: str | None = None) -> None:
     """Both emulators seeded with the benchmark scenario (plus the validation rule the
     seed's traps trip over); prints one JSON line, serves until standard input closes.
-    ``clock``: the Campaign Monitor account-local time to pin before seeding."""
+    ``base``: the instant (ISO 8601, UTC) the seed is dated from; Campaign Monitor's clock
+    is set there only while the seed is written, then back to the real clock."""
     cm = CampaignMonitorEmulator(seed="empty").start()
-    if clock:
-        cm.set_clock(clock)
+    if base:
+        cm.set_clock(datetime.fromisoformat(base))
     shape = scenario.write(cm, subscribers)
+    if base:
+        cm.set_clock(datetime.now(UTC))
     sf = SalesforceEmulator(seed="empty", daily_limit=100_000_000).start()
     people = sf.seed_people(cm.emails())
     sf.add_validation_rule(**DEMO_RULE)
@@ -69,17 +75,16 @@ def cm_root(info: dict) -> str:
     return info["cm"]["base_url"].rsplit("/api/", 1)[0]
 
 
-def set_cm_clock(info: dict, local: str) -> None:
-    requests.post(f"{cm_root(info)}/_emulator/clock", json={"set": local}, timeout=30)
+def later(base: str, minutes: float) -> str:
+    """``minutes`` after the ISO instant ``base``, as the emulator's control surface takes an
+    instant (with its offset, so the account's time zone plays no part)."""
+    return (datetime.fromisoformat(base) + timedelta(minutes=minutes)).isoformat()
 
 
-def later(clock: str, hours: float) -> str:
-    return (datetime.strptime(clock, STAMP) + timedelta(hours=hours)).strftime(STAMP)
-
-
-def send_campaigns(info: dict, clock: str, count: int = 3, events: int = 40) -> list[str]:
-    """``count`` campaigns sent at ``clock`` (after auto-create was switched on), each to one
-    list, with opens, clicks, an unsubscribe and a bounce by some of their recipients."""
+def send_campaigns(info: dict, base: str, count: int = 3, events: int = 40) -> list[str]:
+    """``count`` campaigns sent a minute after ``base`` (when auto-create was switched on),
+    each to one list, with opens, clicks, an unsubscribe and a bounce by some of their
+    recipients in the minutes after."""
     agency, client = agency_client(info)
     root, base = cm_root(info), info["cm"]["base_url"]
     rng = random.Random("soak:campaigns")
@@ -89,7 +94,7 @@ def send_campaigns(info: dict, clock: str, count: int = 3, events: int = 40) -> 
         answer = requests.post(
             f"{root}/_emulator/campaigns",
             json={"ClientID": client["ClientID"], "Name": f"Soak campaign {n + 1}",
-                  "ListIDs": [list_id], "SentDate": clock},
+                  "ListIDs": [list_id], "SentDate": later(base, 1)},
             timeout=30,
         )  # fmt: skip
         answer.raise_for_status()
@@ -108,7 +113,7 @@ def send_campaigns(info: dict, clock: str, count: int = 3, events: int = 40) -> 
             for minutes, kind in enumerate(kinds, start=1):
                 body = {"CampaignID": campaign_id, "Type": kind,
                         "EmailAddress": subscriber["EmailAddress"],
-                        "Date": later(clock, minutes / 60)}  # fmt: skip
+                        "Date": later(base, 1 + minutes)}  # fmt: skip
                 if kind == "click":
                     body["URL"] = "https://shop.example/soak"
                 if kind == "bounce":

@@ -67,6 +67,13 @@ KINDS = {
     "sync_now_during_run": "Sync now during a run",
     "cancel_and_new": "Cancel during a run, then a new run",
 }
+# How long "Cancel, then a new run" waits for the cancelled run to stop (its next safe point,
+# or a takeover when its worker was killed: STALE_SECONDS plus a dispatcher tick).
+CANCEL_WAIT = 15.0
+# The seed's and campaigns' dates start this long before the soak: Campaign Monitor dates
+# nothing after now, and the campaigns' events (a few minutes after the base) must come
+# before the changes people make during the soak (dated now) in both worlds.
+BASE_BEFORE = timedelta(minutes=30)
 NOT_YET = {"sf_bulk": "not yet applicable: cmsync does not use the Bulk API yet"}
 
 
@@ -99,15 +106,15 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the worlds' databases and logs in this folder")
     parser.add_argument("--world", choices=("reference", "faulty"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
-    parser.add_argument("--clock", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # lines as they come
     if args.world:
         return world(args)
     started = time.monotonic()
-    # Campaign Monitor's clock, pinned alike in both worlds: an hour ahead of now, so the
-    # soak's campaigns come after auto-create is switched on.
-    clock = (datetime.now(UTC) + timedelta(hours=12)).strftime("%Y-%m-%d %H:00:00")
+    # The instant both worlds date their seed and campaigns from: in the past (Campaign
+    # Monitor's clock is the real one), on a whole minute as Campaign Monitor's dates are.
+    base = (datetime.now(UTC) - BASE_BEFORE).replace(second=0, microsecond=0).isoformat()
     print(f"soak: {args.subscribers} subscribers, {args.faults} faults, seed {args.seed}")
     with tempfile.TemporaryDirectory(prefix="cmsync-soak-") as tmp:
         work = Path(args.keep or tmp)
@@ -115,15 +122,15 @@ def main() -> None:
         code = 0
         for role in ("reference", "faulty"):
             (work / role).mkdir()
-            code = run_world(args, role, work, clock, started)
+            code = run_world(args, role, work, base, started)
             if code:
                 break
     sys.exit(code)
 
 
-def run_world(args, role: str, work: Path, clock: str, started: float) -> int:
+def run_world(args, role: str, work: Path, base: str, started: float) -> int:
     host = subprocess.Popen(
-        [sys.executable, "-m", "bench.scenario", str(args.subscribers), clock],
+        [sys.executable, "-m", "bench.scenario", str(args.subscribers), base],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -134,7 +141,7 @@ def run_world(args, role: str, work: Path, clock: str, started: float) -> int:
         (work / role / "info.json").write_text(line)
         budget = max(60.0, args.max_seconds - (time.monotonic() - started))
         command = [sys.executable, "-m", "bench.soak", "--world", role, "--dir", str(work),
-                   "--clock", clock, "--subscribers", str(args.subscribers),
+                   "--base", base, "--subscribers", str(args.subscribers),
                    "--faults", str(args.faults), "--seed", str(args.seed),
                    "--max-seconds", str(budget), "--redis-port", str(args.redis_port)]  # fmt: skip
         return subprocess.run(command, cwd=ROOT).returncode
@@ -175,9 +182,10 @@ def setup_django(var_dir: Path, broker: str, port: int, queue: str) -> dict:
     return {**os.environ}
 
 
-def configure(webhooks: bool) -> None:
+def configure(webhooks: bool, base: str) -> None:
     """The options that make every reaction happen: webhooks (faulty world), deletes set
-    subscribers to Deleted, campaigns auto-created with member statuses always set."""
+    subscribers to Deleted, campaigns auto-created with member statuses always set. Auto-create
+    counts as switched on at ``base`` in both worlds (the soak's campaigns are sent after it)."""
     from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
     SyncSettings.objects.update_or_create(pk=1, defaults={"cm_webhooks": webhooks})
@@ -186,6 +194,7 @@ def configure(webhooks: bool) -> None:
     general.save()
     campaigns = CampaignSettings.get_solo()
     campaigns.auto_create_campaigns = True
+    campaigns.auto_create_since = datetime.fromisoformat(base)
     campaigns.member_status_mode = CampaignSettings.MemberStatusMode.ALWAYS
     campaigns.save()
 
@@ -220,13 +229,13 @@ def world(args) -> int:
 
 def reference_world(args, work: Path, info: dict) -> int:
     setup_django(work / "reference", "", free_port(), "soak-reference")
-    from sync import changes, runner
+    from sync import change_poll, runner
     from sync.models import SyncRun
 
     started = time.monotonic()
     connection = scenario.connect(info)
-    configure(webhooks=False)
-    scenario.send_campaigns(info, args.clock)
+    configure(webhooks=False, base=args.base)
+    scenario.send_campaigns(info, args.base)
 
     def drain() -> None:
         """Every queued run, executed here, until none is left."""
@@ -243,15 +252,14 @@ def reference_world(args, work: Path, info: dict) -> int:
         drain()
 
     primary()
-    changes.poll()  # the baseline: changes from here on are reacted to
+    change_poll.poll()  # the baseline: changes from here on are reacted to
     changer = scenario.Changer(info)
     plan = scenario.change_plan(args.subscribers, batches_of(args), args.seed)
-    for k, batch in enumerate(plan):
-        scenario.set_cm_clock(info, scenario.later(args.clock, 1 + k))
+    for batch in plan:
         changer.apply(batch)
     for _ in range(3):
-        time.sleep(2.5)  # the poll's second-settling window (changes.SECOND_SETTLES)
-        changes.poll()
+        time.sleep(2.5)  # the poll's second-settling window (inbox.SECOND_SETTLES)
+        change_poll.poll()
         drain()
         primary()
     retry_messages_as_admin()
@@ -272,7 +280,6 @@ class FaultyWorld:
         self.rng = random.Random(f"soak:faults:{args.seed}")
         self.counts = dict.fromkeys(KINDS, 0)
         self.injected = 0
-        self.changed = 0
         self.timers: list[threading.Timer] = []
         self.sf_root = info["sf"]["instance_url"].rstrip("/")
         self.cm_root = scenario.cm_root(info)
@@ -317,8 +324,8 @@ class FaultyWorld:
         self.proxy = ResetProxy(port_of_cm)
         proxied = self.info["cm"]["base_url"].replace(f":{port_of_cm}/", f":{self.proxy.port}/")
         self.connection = scenario.connect(self.info, cm_base_url=proxied)
-        configure(webhooks=True)
-        scenario.send_campaigns(self.info, self.args.clock)
+        configure(webhooks=True, base=self.args.base)
+        scenario.send_campaigns(self.info, self.args.base)
         requests.post(f"{self.cm_root}/_emulator/webhooks/retry_delays",
                       json={"retry_delays": [0.2, 0.5, 1, 2, 4]}, timeout=10)  # fmt: skip
         url = f"http://127.0.0.1:{port}/sync/outbound/{outbound.new_secret()}/"
@@ -345,11 +352,11 @@ class FaultyWorld:
 
     def _first_sync(self) -> None:
         """The first sync, untroubled (the reference's first too), then the poll baseline."""
-        from sync import changes
+        from sync import change_poll
 
         self._sync_now()
         self._wait_idle(time.monotonic() + 600)
-        changes.poll()
+        change_poll.poll()
 
     # -- the dispatcher and Sync now ------------------------------------------------------
 
@@ -365,9 +372,9 @@ class FaultyWorld:
 
     def _tick(self) -> None:
         """What beat does every minute, and the Outbound Message/ webhook catch-up."""
-        from sync import changes, cm_events, runner
+        from sync import change_poll, cm_events, dispatch, inbox
 
-        for job in (runner.dispatch_due, changes.poll, changes.request_if_pending,
+        for job in (dispatch.dispatch_due, change_poll.poll, inbox.request_if_pending,
                     cm_events.request_if_pending):  # fmt: skip
             try:
                 job()
@@ -382,11 +389,11 @@ class FaultyWorld:
 
     def _wait_idle(self, deadline: float) -> bool:
         """Tick until no run is active and nothing waits in the inboxes."""
-        from sync import changes, cm_events
+        from sync import cm_events, inbox
 
         while time.monotonic() < deadline:
             self._tick()
-            if not self._active() and not changes.pending() and not cm_events.pending():
+            if not self._active() and not inbox.pending() and not cm_events.pending():
                 return True
             time.sleep(1.0)
         return False
@@ -409,8 +416,6 @@ class FaultyWorld:
             print(f"fault {n}/{len(order)}: {KINDS[kind]}{': ' + detail if detail else ''}")
             self._tick()
         for batch in batches:  # none left unless the deadline came first
-            self.changed += 1
-            scenario.set_cm_clock(self.info, scenario.later(self.args.clock, self.changed))
             self.changer.apply(batch)
 
     def later(self, seconds: float, action) -> None:
@@ -475,9 +480,6 @@ class FaultyWorld:
             self.sf_control("POST", "sessions/expire")
             return ""
         if kind == "changes":
-            self.changed += 1
-            # Dated as in the reference: the batch's hour of the pinned clock.
-            scenario.set_cm_clock(self.info, scenario.later(self.args.clock, self.changed))
             batch = next(batches, [])
             self.changer.apply(batch)
             return ", ".join(sorted({k for k, _, _ in batch})) + f" ({len(batch)} people)"
@@ -506,9 +508,24 @@ class FaultyWorld:
             active = self._active(SyncRun.Kind.PRIMARY)
             for run in active:
                 runner.cancel(run)
+            # A running run stops at its next safe point (or, its worker killed, when it is
+            # taken over): until then Sync now answers with that same run.
+            stopped = self._wait_stopped([r.pk for r in active], time.monotonic() + CANCEL_WAIT)
             new = self._sync_now()
-            return f"cancelled {[r.pk for r in active]}, then run {new.pk if new else '-'}"
+            waited = "" if stopped else f" (still stopping after {CANCEL_WAIT:.0f} s)"
+            return f"cancelled {[r.pk for r in active]}{waited}, then run {new.pk if new else '-'}"
         raise ValueError(f"No such fault kind {kind}")
+
+    def _wait_stopped(self, pks: list[int], deadline: float) -> bool:
+        """Tick until none of these runs is active any more, or the deadline."""
+        from sync.models import SyncRun
+
+        while time.monotonic() < deadline:
+            if not SyncRun.objects.filter(pk__in=pks, active=True).exists():
+                return True
+            self._tick()
+            time.sleep(0.25)
+        return False
 
     def _calm(self) -> None:
         """The faults stop: nothing armed, the limit back, Redis and a worker up."""

@@ -7,6 +7,13 @@ by what names them: a Campaign by its Campaign Monitor id, a member by that camp
 Contact or Lead, a tracking row by CM_Event_Key__c, a list by its ListID, a membership by
 CM_Membership_Key__c. Campaign Monitor subscribers are keyed by list and address.
 
+Links to a person are compared by the person, not the record: where several Contacts (or
+Leads) share an email, a membership or tracking row links to the most recently modified one
+(DESIGN.md §5, "Record linking"), and cmsync's own opt-out writes change which one that is,
+so the linked Id may differ between two correct worlds. A link is read as "the Contact (or
+Lead) with this email"; a link to a record of another email or object, or a missing link,
+still differs. A link to a record that no longer exists stays its Id.
+
 Not compared: a membership's state date. When cmsync itself changes a state (an opt-out
 ticked in Salesforce unsubscribes the address), Campaign Monitor dates the change when
 cmsync's call arrives, which depends on how long the world took, faults or not.
@@ -51,14 +58,47 @@ class Difference:
         )
 
 
+# Where each table links to a person: (part of the row, index in it, the object linked).
+LINKS = {
+    "CampaignMember": (("key", 1, "Contact"), ("key", 2, "Lead")),
+    "CM_Email_Tracking__c": (("values", 3, "Contact"), ("values", 4, "Lead")),
+    "CM_List_Membership__c": (("values", 1, "Contact"), ("values", 2, "Lead")),
+}
+
+
 def compare(reference: Snapshot, faulty: Snapshot) -> list[Difference]:
     """Every difference between two end states, table by table."""
     if set(reference) != set(faulty):
         raise ValueError(f"Snapshots of different tables: {sorted(reference)} {sorted(faulty)}")
+    reference, faulty = by_person(reference), by_person(faulty)
     found: list[Difference] = []
     for table in sorted(reference):
         found.extend(_compare_table(table, reference[table], faulty[table]))
     return found
+
+
+def by_person(state: Snapshot) -> Snapshot:
+    """The snapshot with each link to a Contact or Lead read as "the Contact (Lead) with this
+    email", from the snapshot's own Contact and Lead rows (see the module docstring)."""
+    people = {
+        (obj, key[0]): f"{obj} with {values[0]}"
+        for obj in ("Contact", "Lead")
+        for key, values in state.get(obj, [])
+    }
+
+    def person(obj: str, record_id):
+        return people.get((obj, record_id), record_id) if record_id else record_id
+
+    def relinked(table: str, row: Row) -> Row:
+        parts = {"key": list(row[0]), "values": list(row[1])}
+        for part, index, obj in LINKS[table]:
+            parts[part][index] = person(obj, parts[part][index])
+        return tuple(parts["key"]), tuple(parts["values"])
+
+    return {
+        table: [relinked(table, row) for row in rows] if table in LINKS else rows
+        for table, rows in state.items()
+    }
 
 
 def _grouped(rows: Iterable[Row]) -> dict[tuple, list[tuple]]:

@@ -12,7 +12,10 @@ REFERENCE = {
         (("003B",), ("bob@example.com", False)),
     ],
     "CM_Email_Tracking__c": [
-        (("c1:ann@example.com:opened:2026-01-01",), ("opened", "ann@example.com")),
+        (
+            ("c1:ann@example.com:opened:2026-01-01",),
+            ("opened", "ann@example.com", "2026-01-01", "003A", None),
+        ),
     ],
     "CampaignMember": [(("c1", "003A", ""), ("Opened", "opened", "2026-01-01"))],
     "CM subscribers": [(("list1", "ann@example.com"), ("unsubscribed",))],
@@ -30,8 +33,14 @@ def test_equal_worlds_have_no_difference():
 def test_a_lost_opt_out_is_lost():
     faulty = copy(REFERENCE)
     faulty["Contact"] = faulty["Contact"][1:]
-    (difference,) = compare(REFERENCE, faulty)
-    assert (difference.kind, difference.table, difference.key) == ("lost", "Contact", ("003A",))
+    found = compare(REFERENCE, faulty)
+    assert [(d.kind, d.key) for d in found if d.table == "Contact"] == [("lost", ("003A",))]
+    # The rows linked to ann's Contact now link to a record that is gone: they differ too.
+    assert {(d.kind, d.table) for d in found if d.table != "Contact"} == {
+        ("wrong", "CM_Email_Tracking__c"),
+        ("lost", "CampaignMember"),
+        ("wrong", "CampaignMember"),
+    }
 
 
 def test_a_tracking_row_written_twice_is_duplicated():
@@ -88,8 +97,72 @@ def test_a_missing_table_is_refused_not_passed():
 def test_each_difference_reads_as_a_sentence():
     faulty = copy(REFERENCE)
     faulty["Contact"] = faulty["Contact"][1:]
-    text = compare(REFERENCE, faulty)[0].describe()
+    (text,) = [d.describe() for d in compare(REFERENCE, faulty) if d.table == "Contact"]
     assert text.startswith("lost: Contact 003A")
+
+
+# Two Contacts share ann's email: a link to either is a link to ann (DESIGN.md §5).
+LINKED = {
+    "Contact": [
+        (("003A",), ("ann@example.com", True)),
+        (("003C",), ("ann@example.com", True)),
+        (("003B",), ("bob@example.com", False)),
+    ],
+    "Lead": [(("00QA",), ("ann@example.com", False))],
+    "CM_List_Membership__c": [
+        (("list1:ann@example.com",), ("list1", "003A", None, "ann@example.com", "Unsubscribed")),
+    ],
+    "CM_Email_Tracking__c": [
+        (("c1:ann:open",), ("opened", "ann@example.com", "2026-01-01", "003A", None)),
+    ],
+    "CampaignMember": [(("c1", "003A", ""), ("Opened", "opened", "2026-01-01"))],
+}
+
+
+def relinked(contact_id, lead_id=None):
+    """LINKED with every link to ann's Contact 003A pointing at ``contact_id``/``lead_id``."""
+    faulty = copy(LINKED)
+    faulty["CM_List_Membership__c"] = [
+        (
+            ("list1:ann@example.com",),
+            ("list1", contact_id, lead_id, "ann@example.com", "Unsubscribed"),
+        )
+    ]
+    faulty["CM_Email_Tracking__c"] = [
+        (("c1:ann:open",), ("opened", "ann@example.com", "2026-01-01", contact_id, lead_id))
+    ]
+    faulty["CampaignMember"] = [
+        (("c1", contact_id or "", lead_id or ""), ("Opened", "opened", "2026-01-01"))
+    ]
+    return faulty
+
+
+def test_a_link_to_another_contact_with_the_same_email_is_the_same_link():
+    assert compare(LINKED, relinked("003C")) == []
+
+
+def test_a_link_to_a_contact_of_another_email_is_wrong():
+    found = compare(LINKED, relinked("003B"))
+    assert {(d.table, d.kind) for d in found} == {
+        ("CM_List_Membership__c", "wrong"),
+        ("CM_Email_Tracking__c", "wrong"),
+        ("CampaignMember", "lost"),  # ann's member row is gone: bob's is one too many
+        ("CampaignMember", "wrong"),
+    }
+
+
+def test_a_link_to_a_lead_instead_of_the_contact_is_wrong():
+    found = compare(LINKED, relinked(None, "00QA"))
+    assert "wrong" in {d.kind for d in found if d.table == "CM_List_Membership__c"}
+    assert "wrong" in {d.kind for d in found if d.table == "CM_Email_Tracking__c"}
+
+
+def test_a_missing_link_is_wrong():
+    found = compare(LINKED, relinked(None))
+    assert [(d.table, d.kind) for d in found if d.table != "CampaignMember"] == [
+        ("CM_Email_Tracking__c", "wrong"),
+        ("CM_List_Membership__c", "wrong"),
+    ]
 
 
 def test_every_applicable_fault_kind_is_scheduled_and_the_rest_say_why():
