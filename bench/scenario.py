@@ -86,7 +86,7 @@ def send_campaigns(info: dict, base: str, count: int = 3, events: int = 40) -> l
     each to one list, with opens, clicks, an unsubscribe and a bounce by some of their
     recipients in the minutes after."""
     agency, client = agency_client(info)
-    root, base = cm_root(info), info["cm"]["base_url"]
+    root, api = cm_root(info), info["cm"]["base_url"]
     rng = random.Random("soak:campaigns")
     sent = []
     for n in range(count):
@@ -101,7 +101,7 @@ def send_campaigns(info: dict, base: str, count: int = 3, events: int = 40) -> l
         campaign_id = answer.json()["CampaignID"]
         sent.append(campaign_id)
         recipients = requests.get(
-            f"{base}/lists/{list_id}/active.json",
+            f"{api}/lists/{list_id}/active.json",
             params={"pagesize": 1000, "orderfield": "email"},
             auth=(agency["api_key"], "x"),
             timeout=60,
