@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -119,35 +120,58 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cmsync-soak-") as tmp:
         work = Path(args.keep or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        code = 0
-        for role in ("reference", "faulty"):
-            (work / role).mkdir()
-            code = run_world(args, role, work, base, started)
-            if code:
-                break
+        code = run_worlds(args, work, base, started)
+    print(f"soak: {time.monotonic() - started:.0f} s in all")
     sys.exit(code)
 
 
-def run_world(args, role: str, work: Path, base: str, started: float) -> int:
-    host = subprocess.Popen(
-        [sys.executable, "-m", "bench.scenario", str(args.subscribers), base],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def run_worlds(args, work: Path, base: str, started: float) -> int:
+    """Both worlds at once, each with its own pair of emulators (seeded alike, in parallel)
+    and its own database: the faulty world waits for the reference's end state only when
+    it compares. Two emulator pairs rather than one reset between the worlds: the worlds
+    overlap in time, and nothing of one can leak into the other."""
+    roles = ("reference", "faulty")
+    hosts = {
+        role: subprocess.Popen(
+            [sys.executable, "-m", "bench.scenario", str(args.subscribers), base],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for role in roles
+    }
+    worlds: dict[str, subprocess.Popen] = {}
     try:
-        line = host.stdout.readline()
-        if not line:
-            print("soak: the emulators did not start")
-            return 2
-        (work / role / "info.json").write_text(line)
+        for role, host in hosts.items():
+            line = host.stdout.readline() if host.stdout else ""
+            if not line:
+                print("soak: the emulators did not start")
+                return 2
+            (work / role).mkdir()
+            (work / role / "info.json").write_text(line)
+        print(f"seeded both worlds in {time.monotonic() - started:.0f} s")
         budget = max(60.0, args.max_seconds - (time.monotonic() - started))
-        command = [sys.executable, "-m", "bench.soak", "--world", role, "--dir", str(work),
-                   "--base", base, "--subscribers", str(args.subscribers),
-                   "--faults", str(args.faults), "--seed", str(args.seed),
-                   "--max-seconds", str(budget), "--redis-port", str(args.redis_port)]  # fmt: skip
-        return subprocess.run(command, cwd=ROOT).returncode
+        for role in roles:
+            command = [sys.executable, "-m", "bench.soak", "--world", role, "--dir", str(work),
+                       "--base", base, "--subscribers", str(args.subscribers),
+                       "--faults", str(args.faults), "--seed", str(args.seed),
+                       "--max-seconds", str(budget),
+                       "--redis-port", str(args.redis_port)]  # fmt: skip
+            worlds[role] = subprocess.Popen(command, cwd=ROOT)
+        if worlds["reference"].wait():
+            print("soak: the fault-free reference did not finish; nothing to compare")
+            return 2
+        return worlds["faulty"].wait()
     finally:
-        host.stdin.close()
-        host.wait(timeout=120)
+        for proc in worlds.values():
+            if proc.poll() is None:
+                proc.terminate()  # the world stops its workers and Redis on the way out
+                proc.wait(timeout=60)
+        for host in hosts.values():
+            if host.stdin:
+                host.stdin.close()
+            host.wait(timeout=120)
 
 
 # -- a world --------------------------------------------------------------------------------
@@ -220,6 +244,9 @@ def take_snapshot(info: dict, connection) -> soak_compare.Snapshot:
 
 
 def world(args) -> int:
+    # Stopped by the orchestrator (or CI): leave through the finally blocks, which stop
+    # this world's workers and Redis.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     work = Path(args.dir)
     info = json.loads((work / args.world / "info.json").read_text())
     if args.world == "reference":
@@ -265,7 +292,8 @@ def reference_world(args, work: Path, info: dict) -> int:
     retry_messages_as_admin()
     primary()
     state = take_snapshot(info, connection)
-    (work / "reference.json").write_text(json.dumps(state))
+    (work / "reference.part").write_text(json.dumps(state))
+    (work / "reference.part").rename(work / "reference.json")  # whole, or not there
     runs = SyncRun.objects.count()
     print(f"reference: {runs} runs, no faults, in {time.monotonic() - started:.0f} s: "
           f"{soak_compare.sizes(state)}")  # fmt: skip
@@ -345,7 +373,8 @@ class FaultyWorld:
         )
         self._faults(schedule(self.args.faults, self.args.seed), deadline)
         self._calm()
-        print(f"faults stopped after {time.monotonic() - started:.0f} s; converging")
+        print(f"faults stopped after {time.monotonic() - started:.0f} s (first sync "
+              f"{self.first_sync:.0f} s); converging")  # fmt: skip
         calm_at = time.monotonic()
         differences = self._converge(deadline)
         return self._report(differences, time.monotonic() - calm_at)
@@ -354,9 +383,11 @@ class FaultyWorld:
         """The first sync, untroubled (the reference's first too), then the poll baseline."""
         from sync import change_poll
 
+        began = time.monotonic()
         self._sync_now()
         self._wait_idle(time.monotonic() + 600)
         change_poll.poll()
+        self.first_sync = time.monotonic() - began
 
     # -- the dispatcher and Sync now ------------------------------------------------------
 
@@ -542,7 +573,13 @@ class FaultyWorld:
     # -- convergence ----------------------------------------------------------------------
 
     def _converge(self, deadline: float) -> list:
-        reference = json.loads((self.work / "reference.json").read_text())
+        ready = self.work / "reference.json"
+        while not ready.exists():  # the reference runs alongside: wait for its end state
+            if time.monotonic() > deadline:
+                raise SystemExit("soak: the reference's end state never came")
+            self._tick()
+            time.sleep(1.0)
+        reference = json.loads(ready.read_text())
         reference = {t: [(tuple(k), tuple(v)) for k, v in rows] for t, rows in reference.items()}
         differences: list = []
         same = 0

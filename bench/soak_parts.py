@@ -129,7 +129,17 @@ class Redis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
     def start(self) -> None:
+        if self._answers():  # someone else's: killing "ours" would leave it answering
+            raise SystemExit(f"soak: port {self.port} is taken; pass --redis-port")
         self.proc = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "no", "--dir", str(self.work_dir)],
@@ -137,13 +147,9 @@ class Redis:
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
+            if self._answers():
+                return
+            time.sleep(0.05)
         raise SystemExit(f"soak: redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
