@@ -4,22 +4,24 @@ as a fault-free run does.
     .venv/bin/python -m bench.soak [--subscribers 20000] [--faults 40] [--seed 1]
                                    [--max-seconds 1800]
 
-1. Seeds a pair of emulators (bench/scenario.py: opt-out cases, duplicates, validation
-   traps, converted Leads, restricted picklists, campaigns with events, list memberships)
-   and runs the fault-free reference in its own cmsync database: syncs run in process, the
-   same changes by people (Campaign Monitor unsubscribes, Salesforce opt-outs and
-   deletions) applied between runs, until nothing is left to do.
-2. Seeds a second pair alike and runs the same scenario in another database with real
-   Celery workers (1–3) on a Redis the soak starts on its own port, cmsync's web app
-   taking Outbound Messages and Campaign Monitor webhooks, and faults from a seeded random
-   generator: worker SIGKILL at random moments, Redis killed and restarted, Campaign Monitor
-   429 (with and without Retry-After), 500/503, slow answers past the client timeout,
-   connection resets, Salesforce 503, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED then reset,
-   expired tokens, the people's changes arriving during runs, Outbound Messages and webhooks
-   redelivered, Sync now twice at once, Sync now during a run, Cancel and a new run.
-3. After the faults, keeps the dispatcher and syncs going until the two worlds' end states
-   are equal record by record (bench/soak_compare.py) or --max-seconds passes; exits 1 on
-   any difference.
+Two worlds run at once, each with its own pair of emulators seeded alike (in parallel) and
+its own cmsync database:
+
+1. The fault-free reference (bench/scenario.py: opt-out cases, duplicates, validation
+   traps, converted Leads, restricted picklists, campaigns with events, list memberships):
+   syncs run in process, the same changes by people (Campaign Monitor unsubscribes,
+   Salesforce opt-outs and deletions) applied between runs, until nothing is left to do.
+2. The same scenario in the faulty world, with real Celery workers (1–3) on a Redis the
+   soak starts on its own port, cmsync's web app taking Outbound Messages and Campaign
+   Monitor webhooks, and faults from a seeded random generator: worker SIGKILL at random
+   moments, Redis killed and restarted, Campaign Monitor 429 (with and without
+   Retry-After), 500/503, slow answers past the client timeout, connection resets,
+   Salesforce 503, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED then reset, expired tokens,
+   the people's changes arriving during runs, Outbound Messages and webhooks redelivered,
+   Sync now twice at once, Sync now during a run, Cancel and a new run.
+3. After the faults, the faulty world keeps the dispatcher and syncs going until its end
+   state equals the reference's record by record (bench/soak_compare.py) or --max-seconds
+   passes; exits 1 on any difference.
 
 Retryable maintenance messages are retried as an admin would (Retry on the Maintenance
 page) before the comparison, in both worlds. cmsync's waits (takeover of a silent run,
@@ -110,6 +112,9 @@ def main() -> None:
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # lines as they come
+    # Stopped (by CI, or the orchestrator stopping a world): leave through the finally
+    # blocks, which stop the worlds, their workers, Redis and the emulators.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     if args.world:
         return world(args)
     started = time.monotonic()
@@ -244,9 +249,6 @@ def take_snapshot(info: dict, connection) -> soak_compare.Snapshot:
 
 
 def world(args) -> int:
-    # Stopped by the orchestrator (or CI): leave through the finally blocks, which stop
-    # this world's workers and Redis.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     work = Path(args.dir)
     info = json.loads((work / args.world / "info.json").read_text())
     if args.world == "reference":
