@@ -466,10 +466,11 @@ class FaultyWorld:
     def inject(self, kind: str, batches) -> str:
         rng = self.rng
         if kind == "worker_kill":
-            pid = self.workers.kill_one(rng)
+            pid, busy = self.workers.kill_one(rng)
             want = rng.randint(1, 3)
             self.later(rng.uniform(0.5, 3), lambda: self.workers.scale(want))
-            return f"pid {pid}; {want} workers after the restart"
+            what = "in the middle of a task" if busy else "idle"
+            return f"pid {pid} ({what}); {want} workers after the restart"
         if kind == "redis_restart":
             self.redis.kill()
             down = rng.uniform(1, 4)

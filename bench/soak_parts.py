@@ -59,6 +59,7 @@ def worker_main() -> None:
     compress_clocks()
     from cmsync.celery import app
 
+    mark_busy(Path(os.environ.get("SOAK_BUSY_DIR", "")))
     queue = sys.argv[2]
     app.worker_main(
         ["worker", "--pool", "solo", "-Q", queue, "--without-gossip", "--without-mingle",
@@ -66,11 +67,33 @@ def worker_main() -> None:
     )  # fmt: skip
 
 
+def mark_busy(folder: Path) -> None:
+    """While this worker runs a task, a file named after its pid lies in ``folder``: the
+    soak kills a busy worker (one in the middle of a run), not just any."""
+    if not folder.name:
+        return
+    from celery import signals
+
+    busy = folder / str(os.getpid())
+
+    def started(**_) -> None:
+        busy.touch()
+
+    def finished(**_) -> None:
+        busy.unlink(missing_ok=True)
+
+    signals.task_prerun.connect(started, weak=False)
+    signals.task_postrun.connect(finished, weak=False)
+
+
 class Workers:
     """1–3 Celery worker processes on the soak's queue; killed with SIGKILL, started again."""
 
     def __init__(self, queue: str, env: dict, log_dir: Path) -> None:
-        self.queue, self.env, self.log_dir = queue, env, log_dir
+        self.queue, self.log_dir = queue, log_dir
+        self.busy_dir = log_dir / "busy"
+        self.busy_dir.mkdir(exist_ok=True)
+        self.env = {**env, "SOAK_BUSY_DIR": str(self.busy_dir)}
         self.procs: list[subprocess.Popen] = []
         self.started = 0
 
@@ -95,15 +118,18 @@ class Workers:
         while len(self.alive()) < count:
             self.start()
 
-    def kill_one(self, rng: random.Random) -> int:
-        """SIGKILL a random worker; its pid."""
+    def kill_one(self, rng: random.Random) -> tuple[int, bool]:
+        """SIGKILL a worker in the middle of a task if one is (else any); its pid and whether
+        it was busy."""
         alive = self.alive()
         if not alive:
-            return 0
-        victim = rng.choice(alive)
+            return 0, False
+        busy = [p for p in alive if (self.busy_dir / str(p.pid)).exists()]
+        victim = rng.choice(busy or alive)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        return victim.pid
+        (self.busy_dir / str(victim.pid)).unlink(missing_ok=True)
+        return victim.pid, bool(busy)
 
     def stop(self) -> None:
         for proc in self.alive():
