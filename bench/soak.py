@@ -116,7 +116,7 @@ def main() -> None:
     # blocks, which stop the worlds, their workers, Redis and the emulators.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     if args.world:
-        return world(args)
+        sys.exit(world(args))  # the orchestrator reads the world's answer from its exit code
     started = time.monotonic()
     # The instant both worlds date their seed and campaigns from: in the past (Campaign
     # Monitor's clock is the real one), on a whole minute as Campaign Monitor's dates are.

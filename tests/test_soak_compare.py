@@ -178,3 +178,13 @@ def test_the_change_plan_changes_each_person_once():
     emails = [email for batch in plan for _, _, email in batch]
     assert len(plan) == 10 and len(emails) == 60
     assert len(set(emails)) == len(emails)
+
+
+def test_a_world_with_differences_exits_non_zero(monkeypatch):
+    """The orchestrator learns a world's answer only from its exit code: a faulty world that
+    found differences must not exit 0 (it once did, so the soak could never fail)."""
+    monkeypatch.setattr(soak, "world", lambda args: 1)
+    monkeypatch.setattr("sys.argv", ["soak", "--world", "faulty", "--dir", "/nowhere"])
+    with pytest.raises(SystemExit) as stopped:
+        soak.main()
+    assert stopped.value.code == 1
