@@ -164,7 +164,11 @@ def run_worlds(args, work: Path, base: str, started: float) -> int:
                        "--max-seconds", str(budget),
                        "--redis-port", str(args.redis_port)]  # fmt: skip
             worlds[role] = subprocess.Popen(command, cwd=ROOT)
-        if worlds["reference"].wait():
+        try:
+            failed = worlds["reference"].wait(timeout=budget + 60)
+        except subprocess.TimeoutExpired:
+            failed = True
+        if failed:
             print("soak: the fault-free reference did not finish; nothing to compare")
             return 2
         return worlds["faulty"].wait()
