@@ -3,6 +3,8 @@
 # make soak  the fault soak (bench/soak.py): SOAK_SUBSCRIBERS, SOAK_FAULTS, SOAK_SEED
 PYTHON ?= python3.11
 VENV := .venv
+# make test runs the suite in this many processes (pytest-xdist); 0 runs it in this one
+TEST_PROCESSES ?= 2
 BIN := $(VENV)/bin
 
 .PHONY: run test lint format bench soak venv
@@ -43,7 +45,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES)
 
 bench: venv
 	$(BIN)/python -m bench.sync
