@@ -82,7 +82,7 @@ def seed(alice) -> dict:
     for n in range(30):
         record_action(alice, "security", f"API key “{LONG_ID}{n}” created for {LONG_EMAIL}")
     for n in range(5):
-        create_key(f"Integration key for {LONG_EMAIL} {n}", "read", alice)
+        create_key(f"{LONG_EMAIL[:47]} {n}", "read", alice)  # names hold 50 characters
     account = BillingAccount.objects.get_or_create(pk=1)[0]
     account.customer_id = "cus_" + LONG_ID
     account.contact_email = LONG_EMAIL
