@@ -229,6 +229,11 @@ ALLOW_INSECURE_LOOPBACK = env.bool("ALLOW_INSECURE_LOOPBACK", default=False)
 # Salesforce: the pauses between retries of a request that met a 502/503/504 or a dropped
 # connection grow as 0, 2×, 4×, 8× this many seconds (urllib3's backoff factor).
 SALESFORCE_RETRY_BACKOFF_SECONDS = env.float("SALESFORCE_RETRY_BACKOFF_SECONDS", default=0.5)
+# A write set of at least this many records goes to Salesforce as a Bulk API 2.0 ingest job
+# (a handful of calls, whatever its size) rather than sObject Collections (one call per 200).
+SALESFORCE_BULK_THRESHOLD = env.int("SALESFORCE_BULK_THRESHOLD", default=2000)
+# How long a run waits for one Bulk API job before it stops (the rows stay pending).
+SALESFORCE_BULK_TIMEOUT_SECONDS = env.float("SALESFORCE_BULK_TIMEOUT_SECONDS", default=3600)
 
 # Campaign Monitor: the API the console connects to (the local emulator in `make run`), and
 # the OAuth application, when one is registered, for "Connect with Campaign Monitor".

@@ -43,3 +43,8 @@ class NetworkError(SalesforceError):
 
 class InsecureEndpointError(SalesforceError):
     """An address cmsync will not send credentials to (plain HTTP; see cmsync.endpoints)."""
+
+
+class BulkJobError(SalesforceError):
+    """A Bulk API 2.0 job that Salesforce failed or aborted as a whole (no row written), or
+    one that did not finish in time: the run stops and its rows are written next time."""

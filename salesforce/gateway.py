@@ -5,6 +5,8 @@ One ``requests.Session`` with timeouts and transport retries (502/503/504, conne
 ``UNABLE_TO_LOCK_ROW`` and ``REQUEST_LIMIT_EXCEEDED`` are not retried here: they are reported
 to the caller, which knows whether to wait, regroup or stop. Writes go through sObject
 Collections, 200 records a call, ``allOrNone=false``; per-record failures come back as data.
+A write set of SALESFORCE_BULK_THRESHOLD records or more goes as Bulk API 2.0 ingest jobs
+instead (``salesforce/bulk.py``), and comes back as the same per-record results.
 
 Every write carries ``Sforce-Duplicate-Rule-Header: allowSave=true``: an *alert* duplicate
 rule lets a person save after a warning, and cmsync, which cannot be warned, saves (it only
@@ -32,7 +34,7 @@ from urllib3.util.retry import Retry
 from cmsync import endpoints
 from cmsync.iterables import chunks
 
-from . import errors
+from . import bulk, errors
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,19 @@ def _locked(result: RecordResult) -> bool:
     return any(e.status_code == "UNABLE_TO_LOCK_ROW" for e in result.errors)
 
 
+def _sent(result: RecordResult | None) -> dict:
+    assert result is not None
+    return result.record
+
+
+def _redo_in_collections(result: RecordResult) -> bool:
+    """A Bulk API row refused for a lock, or by an alert duplicate rule (the Bulk API cannot
+    be told to save past one), is written again through sObject Collections."""
+    return any(
+        e.status_code in ("UNABLE_TO_LOCK_ROW", "DUPLICATES_DETECTED") for e in result.errors
+    )
+
+
 def _duplicate_rule(error: dict) -> str:
     """The rule named by a DUPLICATES_DETECTED error's duplicate result, which Salesforce's
     REST responses spell "duplicateResut" (read "duplicateResult" too)."""
@@ -273,6 +288,10 @@ class SalesforceGateway:
         self.usage: ApiUsage | None = None
         # Called with write=True/False before each call: a run's heartbeat and its fence.
         self.guard: Callable[[bool], None] | None = None
+        # Called between polls of a Bulk API job: raises to stop waiting (a cancelled run).
+        self.keep_waiting: Callable[[], None] | None = None
+        self.bulk_jobs = 0
+        self.bulk_records = 0
         self._connect(access_token)
 
     def _connect(self, access_token: str) -> None:
@@ -309,6 +328,11 @@ class SalesforceGateway:
 
     def rest(self, path: str, method: str = "GET", **kwargs) -> Any:
         return self._call("restful", path, method=method, **kwargs)
+
+    def raw(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A call whose answer is not JSON (a Bulk API CSV upload or result file)."""
+        url = self.sf.base_url + path
+        return self._call("_call_salesforce", method, url, path, **kwargs)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -551,9 +575,16 @@ class SalesforceGateway:
         """Who this session is: user_id, organization_id, preferred_username, name, email."""
         return self._call("oauth2", "userinfo")
 
-    # -- writes: sObject Collections, 200 a call, per-record results -----------------------
+    # -- writes: sObject Collections, 200 a call, or Bulk API 2.0 jobs; per-record results --
 
     def _collection(
+        self, method: str, path: str, records: list[dict], operation: str
+    ) -> list[RecordResult]:
+        if len(records) >= settings.SALESFORCE_BULK_THRESHOLD:
+            return self._bulk(records[0]["attributes"]["type"], operation, records)
+        return self._collections(method, path, records, operation)
+
+    def _collections(
         self, method: str, path: str, records: list[dict], operation: str
     ) -> list[RecordResult]:
         results: list[RecordResult] = []
@@ -582,6 +613,59 @@ class SalesforceGateway:
                 results[i] = _result(record, row, operation)
         return results
 
+    def _bulk(self, sobject: str, operation: str, records: list[dict]) -> list[RecordResult]:
+        """Records written as Bulk API 2.0 jobs, their results in the records' order.
+
+        Jobs are started before any is waited for, so Salesforce works on one while the
+        next uploads; CampaignMember jobs one at a time (one campaign's members never in two
+        jobs at once). Rows refused with UNABLE_TO_LOCK_ROW, and alert duplicate rules' refusals
+        (Bulk API takes no duplicate-rule header), are written again through sObject
+        Collections, which retry locks and save past alert rules as every other write does."""
+        results: list[RecordResult | None] = [None] * len(records)
+        parts = list(bulk.jobs_of(records, sobject))
+        serial = sobject == "CampaignMember"
+        running: list[tuple[bulk.Job, list[int]]] = []
+        try:
+            for indices in parts:
+                job = bulk.Job(self, sobject, operation, [records[i] for i in indices])
+                running.append((job, indices))
+                job.start()
+                self.bulk_jobs += 1
+                self.bulk_records += len(indices)
+                if serial:
+                    self._collect(job, indices, results)
+            if not serial:
+                for job, indices in running:
+                    self._collect(job, indices, results)
+        except BaseException:
+            for job, _ in running:
+                if not job.done:
+                    job.abort()
+            raise
+        again = [i for i, r in enumerate(results) if r is not None and _redo_in_collections(r)]
+        if again:
+            path = "composite/sobjects"
+            if operation.startswith("upsert:"):
+                path += f"/{sobject}/{operation.removeprefix('upsert:')}"
+            retry = [{"attributes": {"type": sobject}, **_sent(results[i])} for i in again]
+            if operation == "delete":
+                redone = self.delete([r["Id"] for r in retry])
+            else:
+                method = "POST" if operation == "create" else "PATCH"
+                redone = self._collections(method, path, retry, operation)
+            for i, result in zip(again, redone, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _collect(self, job: bulk.Job, indices: list[int], results: list) -> None:
+        job.wait(self.keep_waiting, settings.SALESFORCE_BULK_TIMEOUT_SECONDS)
+        for i, result in zip(indices, job.results(), strict=True):
+            results[i] = result
+
+    def before_write(self) -> None:
+        """The guard's fence before a write: a run that is no longer this worker's stops."""
+        self._before_write()
+
     def _before_write(self) -> None:
         if self.guard is not None:
             self.guard(True)
@@ -602,7 +686,7 @@ class SalesforceGateway:
     def write(self, sobject: str, operation: str, records: list[dict]) -> list[RecordResult]:
         """Repeat a write by its recorded ``operation`` (maintenance message retries)."""
         if operation == "delete":
-            return self.delete(r["Id"] for r in records)
+            return self.delete((r["Id"] for r in records), sobject)
         if operation.startswith("upsert:"):
             return self.upsert(sobject, operation.removeprefix("upsert:"), records)
         return {"create": self.create, "update": self.update}[operation](sobject, records)
@@ -614,7 +698,11 @@ class SalesforceGateway:
         records = self._typed(sobject, records)
         return self._collection("PATCH", path, records, f"upsert:{external_id_field}")
 
-    def delete(self, ids: Iterable[str]) -> list[RecordResult]:
+    def delete(self, ids: Iterable[str], sobject: str = "") -> list[RecordResult]:
+        """Delete by Id; with the ``sobject`` named, a large set goes as a Bulk API job."""
+        ids = list(ids)
+        if sobject and len(ids) >= settings.SALESFORCE_BULK_THRESHOLD:
+            return self._bulk(sobject, "delete", [{"Id": i} for i in ids])
         results: list[RecordResult] = []
         for chunk in chunks(ids, COLLECTION_LIMIT):
             params = {"ids": ",".join(chunk), "allOrNone": "false"}

@@ -43,6 +43,7 @@ class Context:
     def __post_init__(self) -> None:
         # Both APIs ask before every call: a heartbeat while working, a fence before writing.
         self.sf.guard = self.guard
+        self.sf.keep_waiting = self.still_wanted
         if self.cm is not None:
             self.cm.guard = self.guard
 
@@ -125,6 +126,13 @@ class Context:
         self.beat()
         if write:
             self.fence()
+
+    def still_wanted(self) -> None:
+        """Between polls of a long Salesforce Bulk API job: a heartbeat, so the job is not
+        taken for a dead worker, and Cancelled when Cancel was pressed (the job is aborted)."""
+        self.beat()
+        if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise Cancelled
 
     def checkpoint(self) -> None:
         """Save progress (the console shows it live) and stop here if cancelled; only while
