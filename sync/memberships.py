@@ -22,11 +22,14 @@ from salesforce.schema import Component
 from . import leases
 from .context import Context
 from .models import SubscriberState
+from .steps import next_emails
 from .tracking import linked_person
 
 OBJECTS = ("CM_Subscriber_List__c", "CM_List_Membership__c")
 LIST_FIELDS = ("Name", "CM_List_Id__c", "CM_Client_Id__c", "CM_Client_Name__c")
-BATCH = 1000  # emails per batch: flat memory at any volume
+# Emails per batch, read, written and cleared together under the subscriber-states lease:
+# enough records for one Bulk API job, few enough for flat memory.
+BATCH = 5000
 KEY_LENGTH = 120  # CM_Membership_Key__c
 NAME_LENGTH = 80  # a custom object's Name
 
@@ -131,19 +134,15 @@ def sync_memberships(
     prevented = set(
         ListOptions.objects.filter(prevent_member_sync=True).values_list("list_id", flat=True)
     )
-    rows = SubscriberState.objects.filter(list_id__in=set(sf_lists) - prevented)
+    walked = set(sf_lists) - prevented
+    rows = SubscriberState.objects.filter(list_id__in=walked)
     if not ctx.run.full:
         rows = rows.filter(membership_pending=True)
     if emails is not None:
         rows = rows.filter(email_lc__in=emails)
     after = ""
     while True:
-        emails = list(
-            rows.filter(email_lc__gt=after)
-            .order_by("email_lc")
-            .values_list("email_lc", flat=True)
-            .distinct()[:BATCH]
-        )
+        emails = next_emails([(rows, len(walked))], after, BATCH)
         if not emails:
             return
         _write_batch(ctx, rows.filter(email_lc__in=emails), sf_lists)

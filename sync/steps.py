@@ -7,6 +7,7 @@ a re-run or a redelivered task changes nothing twice and loses nothing.
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,9 @@ from .models import Cursor, SubscriberState, SuppressedEmail
 # Campaign Monitor dates have minute precision and pages can shift while being walked: read
 # a little before the cursor and let the idempotent writes absorb the overlap.
 OVERLAP = timedelta(minutes=5)
-OPT_OUT_BATCH = 1000
+# Emails decided, written and cleared together under the subscriber-states lease: their
+# updates fill whole collection calls (a few thousand emails hold a few hundred changes).
+OPT_OUT_BATCH = 5000
 
 
 def discover(ctx: Context, client: ConnectedClient) -> None:
@@ -231,13 +234,15 @@ def opt_out(ctx: Context) -> None:
     list_ids = ctx.list_ids
     client_ids = {client.client_id for client in ctx.clients}
     after = ""
+    sources = (
+        (SubscriberState.objects.filter(opt_out_pending=True), len(list_ids)),
+        (
+            SuppressedEmail.objects.filter(opt_out_pending=True, client_id__in=client_ids),
+            len(client_ids),
+        ),
+    )
     while True:
-        emails = sorted(
-            {
-                *_pending(SubscriberState.objects.all(), after),
-                *_pending(SuppressedEmail.objects.filter(client_id__in=client_ids), after),
-            }
-        )[:OPT_OUT_BATCH]
+        emails = next_emails(sources, after, OPT_OUT_BATCH)
         if not emails:
             return
         _opt_out_batch(ctx, emails, list_ids, client_ids)
@@ -256,14 +261,25 @@ def opt_out_for(ctx: Context, emails: Iterable[str]) -> None:
         _opt_out_batch(ctx, emails[start : start + OPT_OUT_BATCH], ctx.list_ids, client_ids)
 
 
-def _pending(rows, after: str) -> list[str]:
-    """The first emails (after ``after``) whose opt-out waits to be decided."""
-    return list(
-        rows.filter(opt_out_pending=True, email_lc__gt=after)
-        .order_by("email_lc")
-        .values_list("email_lc", flat=True)
-        .distinct()[:OPT_OUT_BATCH]
-    )
+def next_emails(sources: Iterable[tuple[Any, int]], after: str, limit: int) -> list[str]:
+    """The next ``limit`` emails after ``after`` with rows in any of ``sources`` (a queryset
+    and how many rows one email has there at most), in order: a keyset walk over the email
+    index, no DISTINCT sort. Rows of one email may be cut off by a source's row limit; the
+    email still comes back (its caller works on all its rows), and no email beyond a
+    source's last row read is given before that source's rows up to it are."""
+    emails: set[str] = set()
+    bound = None
+    for rows, per_email in sources:
+        size = limit * max(per_email, 1)
+        found = list(
+            rows.filter(email_lc__gt=after)
+            .order_by("email_lc")
+            .values_list("email_lc", flat=True)[:size]
+        )
+        emails.update(found)
+        if len(found) == size:  # more beyond: nothing after its last one yet
+            bound = found[-1] if bound is None else min(bound, found[-1])
+    return sorted(e for e in emails if bound is None or e <= bound)[:limit]
 
 
 def _opt_out_batch(
@@ -292,7 +308,8 @@ def _decide_and_write(
     wanted = {email: opt_out_value(states[email], email in on_list) for email in emails}
     decided = [email for email, value in wanted.items() if value is not None]
     people = ctx.people(decided) if decided else {}
-    updates = defaultdict(list)
+    updates: dict[str, list] = defaultdict(list)  # by object, both values in one write
+    value_of: dict[str, bool | None] = {}  # record id → the opt-out it gets
     unchanged = 0
     owner = {}  # record id → the one client whose lists decided it; "" when several did
     for email in decided:
@@ -301,17 +318,29 @@ def _decide_and_write(
             if person.has_opted_out == wanted[email]:
                 unchanged += 1
             else:
-                updates[(person.sobject, wanted[email])].append(person)
+                updates[person.sobject].append(person)
+                value_of[person.id] = wanted[email]
     ctx.count("opt_out", read=len(emails), unchanged=unchanged)
-    for (sobject, value), persons in updates.items():
+    for sobject, persons in sorted(updates.items()):
         # Told first, so change detection knows this write is cmsync's own (no reaction).
-        echo.expect_opt_out([(p.sobject, p.id, p.email) for p in persons], value)
-        records = [{"Id": p.id, "HasOptedOutOfEmail": value} for p in persons]
+        for value in (True, False):
+            told = [(p.sobject, p.id, p.email) for p in persons if value_of[p.id] is value]
+            if told:
+                echo.expect_opt_out(told, value)
+        records = [{"Id": p.id, "HasOptedOutOfEmail": value_of[p.id]} for p in persons]
         results = ctx.sf.update(sobject, records)
         ctx.record_failures(
             "opt_out", sobject, results, client_id=lambda r: owner.get(r.record.get("Id"), "")
         )
-        echo.write_failed([r.record["Id"] for r in results if not r.success], value)
+        for value in (True, False):
+            echo.write_failed(
+                [
+                    r.record["Id"]
+                    for r in results
+                    if not r.success and r.record["HasOptedOutOfEmail"] is value
+                ],
+                value,
+            )
 
     # Written or reported: either way this batch is done (a message can be retried).
     SubscriberState.objects.filter(email_lc__in=emails, opt_out_pending=True).update(

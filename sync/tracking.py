@@ -39,6 +39,10 @@ RANK = {activity: rank for rank, activity in enumerate(LABELS)}
 ACTIVITY = {label: activity for activity, label in LABELS.items()}
 log = logging.getLogger(__name__)
 WINDOW_STREAM = "tracking-window"
+# Tracking records gathered across pages and campaigns before they are written: enough for
+# one Bulk API job (SALESFORCE_BULK_THRESHOLD) rather than a collection call per 200, few
+# enough to keep memory flat.
+FLUSH_AT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,28 +101,90 @@ def import_tracking(ctx: Context) -> None:
         return
     reset_window_if_widened(ctx)
     _prune_keys()
-    members = MemberStatuses(ctx)
+    pending = Pending(ctx, MemberStatuses(ctx))
     start = window_start(ctx)
     links = CampaignLink.objects.filter(
         client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=start
     ).order_by("sent_date", "cm_campaign_id")  # campaigns sent in the same minute, too
     for link in links.iterator():
         if "sent" in types and not link.recipients_imported:
-            _import_recipients(ctx, link, members)
+            _import_recipients(ctx, link, pending)
         for activity in types:
             if activity != "sent":
-                _import_events(ctx, link, activity, start, members)
+                _import_events(ctx, link, activity, start, pending)
+    pending.flush()
 
 
-def _import_recipients(ctx: Context, link: CampaignLink, members: "MemberStatuses") -> None:
+class Pending:
+    """Tracking records read but not yet written, gathered across pages and campaigns and
+    written together; only then are their keys stored, their campaign members written and
+    the cursors that covered them moved, so a run that stops before reads them again."""
+
+    def __init__(self, ctx: Context, members: "MemberStatuses") -> None:
+        self.ctx, self.members = ctx, members
+        self.records: dict[str, dict] = {}  # event key → the record to upsert
+        self.owner: dict[str, str] = {}  # event key → client id
+        self.dates: dict[str, datetime] = {}
+        self.matched: dict[str, tuple[CampaignLink, list]] = {}  # by Campaign Monitor id
+        self.handled: list[TrackedEvent] = []
+        self.cursors: dict[str, datetime] = {}
+        self.imported: list[CampaignLink] = []  # recipients read in full
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.records
+
+    def add(self, link: CampaignLink, record: dict, event: Event, contact, lead) -> None:
+        key = record["CM_Event_Key__c"]
+        self.records[key], self.owner[key], self.dates[key] = record, link.client_id, event.date
+        self.matched.setdefault(link.cm_campaign_id, (link, []))[1].append((event, contact, lead))
+
+    def advance(self, stream: str, position: datetime) -> None:
+        self.cursors[stream] = max(position, self.cursors.get(stream, position))
+
+    def page_done(self) -> None:
+        if len(self.records) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        ctx = self.ctx
+        if self.records:
+            results = ctx.sf.upsert(
+                "CM_Email_Tracking__c", "CM_Event_Key__c", list(self.records.values())
+            )
+            ctx.record_failures(
+                "tracking",
+                "CM_Email_Tracking__c",
+                results,
+                lambda r: self.owner.get(r.record["CM_Event_Key__c"], ""),
+            )
+            self.handled += [
+                TrackedEvent(key=key, event_date=self.dates[key])
+                for r in results
+                if r.success
+                for key in (r.record["CM_Event_Key__c"],)
+            ]
+        TrackedEvent.objects.bulk_create(self.handled, ignore_conflicts=True, batch_size=1000)
+        for link, matched in self.matched.values():
+            if link.sf_campaign_id:
+                self.members.apply(link, matched)
+        for stream, position in self.cursors.items():
+            _advance(stream, position)
+        for link in self.imported:
+            link.recipients_imported = True
+            link.save(update_fields=["recipients_imported"])
+        self.__init__(ctx, self.members)
+        ctx.checkpoint()
+
+
+def _import_recipients(ctx: Context, link: CampaignLink, pending: Pending) -> None:
     for page in ctx.cm.recipient_pages(link.cm_campaign_id):
         events = [Event("sent", r.email, r.list_id, link.sent_date) for r in page.records]
-        _write(ctx, link, events, members)
-    link.recipients_imported = True
-    link.save(update_fields=["recipients_imported"])
+        _write(ctx, link, events, pending)
+        pending.page_done()
+    pending.imported.append(link)
 
 
-def _import_events(ctx: Context, link, activity: str, start, members) -> None:
+def _import_events(ctx: Context, link, activity: str, start, pending: Pending) -> None:
     stream = f"tracking:{link.cm_campaign_id}:{activity}"
     cursor = None if ctx.run.full else Cursor.objects.filter(stream=stream).first()
     since = max(cursor.position - OVERLAP, start) if cursor else start
@@ -129,9 +195,10 @@ def _import_events(ctx: Context, link, activity: str, start, members) -> None:
             for e in page.records
             if e.date >= start  # the API filters by minute; keep the window exact
         ]
-        _write(ctx, link, events, members, seen_until)
+        _write(ctx, link, events, pending, seen_until)
         if page.records:
-            _advance(stream, max(e.date for e in page.records))
+            pending.advance(stream, max(e.date for e in page.records))
+        pending.page_done()
 
 
 def linked_person(people: dict[str, list[Person]], email: str, sobject: str) -> Person | None:
@@ -150,8 +217,11 @@ def _event_fields(event: Event) -> tuple:
     return (event.key, event.email, event.list_id, event.bounce_type, event.reason)
 
 
-def _write(ctx: Context, link: CampaignLink, events: list[Event], members, seen_until=None) -> None:
-    """Upsert one page of events; those in the cursor's overlap are checked first."""
+def _write(
+    ctx: Context, link: CampaignLink, events: list[Event], pending: Pending, seen_until=None
+) -> None:
+    """Add one page of events to those pending; those in the cursor's overlap are checked
+    first."""
     if seen_until is not None:
         overlap = [e for e in events if e.date <= seen_until]
         if overlap:
@@ -162,55 +232,45 @@ def _write(ctx: Context, link: CampaignLink, events: list[Event], members, seen_
     # Campaign Monitor dates are to the minute: two opens in one minute share a key. One
     # record stands for both (Salesforce refuses a key twice in one upsert call): the same
     # one whatever order the page lists them in.
+    # A page walked while it shifted may repeat an event already pending (Bulk API fails a
+    # key sent twice in one job, both rows).
     by_key: dict[str, Event] = {}
     for event in sorted(events, key=_event_fields):
-        by_key.setdefault(event_key(link.cm_campaign_id, event), event)
+        key = event_key(link.cm_campaign_id, event)
+        if key not in pending:
+            by_key.setdefault(key, event)
     unique = list(by_key.values())
     ctx.count("tracking", read=len(events) - len(unique), unchanged=len(events) - len(unique))
     events = unique
     if not events:
         return
     people = ctx.people(e.email for e in events)
-    records, matched = [], []
-    handled = []  # events with nobody in Salesforce to attach them to: done, all the same
     for event in events:
         contact = linked_person(people, event.email, "Contact")
         lead = linked_person(people, event.email, "Lead")
         if contact is None and lead is None:
+            # Nobody in Salesforce to attach it to: done, all the same.
             ctx.count("tracking", read=1, unchanged=1)
-            handled.append(
+            pending.handled.append(
                 TrackedEvent(key=event_key(link.cm_campaign_id, event), event_date=event.date)
             )
             continue
-        matched.append((event, contact, lead))
-        records.append(
-            {
-                "CM_Event_Key__c": event_key(link.cm_campaign_id, event),
-                "CM_Email__c": event.email,
-                "CM_Type__c": LABELS[event.activity],
-                "CM_Event_Date__c": event.date.isoformat(),
-                "CM_Contact__c": contact.id if contact else None,
-                "CM_Lead__c": lead.id if lead else None,
-                "CM_Campaign__c": link.sf_campaign_id or None,
-                "CM_Campaign_Id__c": link.cm_campaign_id,
-                "CM_List_Id__c": event.list_id,
-                "CM_URL__c": event.url or None,
-                "CM_Bounce_Type__c": event.bounce_type or None,
-                "CM_Bounce_Reason__c": event.reason[:255] or None,
-            }
-        )
-    ctx.count("tracking", read=len(records))
-    results = ctx.sf.upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records)
-    ctx.record_failures("tracking", "CM_Email_Tracking__c", results, link.client_id)
-    handled += [
-        TrackedEvent(key=r.record["CM_Event_Key__c"], event_date=event.date)
-        for r, (event, _, _) in zip(results, matched, strict=True)
-        if r.success
-    ]
-    TrackedEvent.objects.bulk_create(handled, ignore_conflicts=True, batch_size=500)
-    if link.sf_campaign_id:
-        members.apply(link, matched)
-    ctx.checkpoint()
+        ctx.count("tracking", read=1)
+        record = {
+            "CM_Event_Key__c": event_key(link.cm_campaign_id, event),
+            "CM_Email__c": event.email,
+            "CM_Type__c": LABELS[event.activity],
+            "CM_Event_Date__c": event.date.isoformat(),
+            "CM_Contact__c": contact.id if contact else None,
+            "CM_Lead__c": lead.id if lead else None,
+            "CM_Campaign__c": link.sf_campaign_id or None,
+            "CM_Campaign_Id__c": link.cm_campaign_id,
+            "CM_List_Id__c": event.list_id,
+            "CM_URL__c": event.url or None,
+            "CM_Bounce_Type__c": event.bounce_type or None,
+            "CM_Bounce_Reason__c": event.reason[:255] or None,
+        }
+        pending.add(link, record, event, contact, lead)
 
 
 class MemberStatuses:
@@ -225,15 +285,22 @@ class MemberStatuses:
     def apply(self, link: CampaignLink, matched: list) -> None:
         if self.mode == CampaignSettings.MemberStatusMode.NEVER:
             return
+        if not matched:
+            return
+        # Matched events come from many pages and activities: each member gets its latest
+        # activity whose status the campaign has (a missing one is reported, once).
+        self._ensure_labels(link, {event.activity for event, _, _ in matched})
+        usable = self.statuses[link.sf_campaign_id]
         latest: dict[tuple[str, str], Event] = {}
         for event, contact, lead in matched:
+            if self.mapping[event.activity].label.lower() not in usable:
+                continue
             person = contact or lead
             key = (person.sobject, person.id)
             if key not in latest or event.recency > latest[key].recency:
                 latest[key] = event
-        if not latest or not self._ensure_labels(link, {e.activity for e in latest.values()}):
-            return
-        self._write_members(link, latest)
+        if latest:
+            self._write_members(link, latest)
 
     def _ensure_labels(self, link: CampaignLink, activities: set[str]) -> bool:
         campaign = link.sf_campaign_id
