@@ -1,6 +1,8 @@
 """The primary sync against both emulators: a first full sync, an incremental one after 1% of
-subscribers changed, and one with nothing changed. Prints wall time, records/s, peak RSS and
-the API calls next to their lower bound.
+subscribers changed, and one with nothing changed. Prints wall time, records/s, peak RSS,
+the API calls next to their lower bound (for Salesforce: the calls sObject Collections alone
+would need), and the Bulk API 2.0 jobs and records the run used (SALESFORCE_BULK_THRESHOLD
+sets where the gateway switches; set it very high to measure Collections alone).
 
     .venv/bin/python -m bench.sync [--subscribers 10000 100000]
 
@@ -70,21 +72,40 @@ def cm_lower_bound(info: dict, client: dict) -> int:
     return calls
 
 
+# Steps whose "written" counts local rows, not Salesforce records.
+LOCAL_STEPS = ("subscribers", "suppressions", "discover", "webhooks", "campaigns")
+
+
 def sf_lower_bound(run) -> int:
-    """One write per 200 changed records, plus one read per 200 distinct emails per object."""
-    writes = sum(math.ceil(step.get("written", 0) / 200) for step in run.counts.values())
+    """Through sObject Collections alone: one write per 200 records written to Salesforce,
+    plus one read per 200 distinct emails per object (Contact, Lead). The subscribers step's
+    "written" is local subscriber states, not Salesforce writes."""
+    writes = sum(
+        math.ceil(step.get("written", 0) / 200)
+        for name, step in run.counts.items()
+        if name not in LOCAL_STEPS
+    )
     reads = 2 * math.ceil(run.counts.get("subscribers", {}).get("read", 0) / 200)
     return writes + reads
 
 
-def measure(label: str, full: bool = False) -> dict:
+def bulk_stats(sf_root: str) -> dict:
+    """The Salesforce emulator's Bulk API 2.0 counters: jobs by state, records processed."""
+    import requests
+
+    return requests.get(f"{sf_root}/_emulator/bulk").json()
+
+
+def measure(label: str, sf_root: str, full: bool = False) -> dict:
     from sync import runner
     from sync.models import SyncRun
 
     run, _ = runner.request_run(SyncRun.Trigger.MANUAL, full=full)
+    before = bulk_stats(sf_root)
     started = time.monotonic()
     run = runner.execute(run.pk)
     seconds = time.monotonic() - started
+    after = bulk_stats(sf_root)
     records = sum(step.get("read", 0) for step in run.counts.values())
     return {
         "label": label,
@@ -93,6 +114,8 @@ def measure(label: str, full: bool = False) -> dict:
         "records": records,
         "rate": records / seconds if seconds else 0,
         "rss": peak_rss_mb(),
+        "bulk_jobs": sum(after["jobs"].values()) - sum(before["jobs"].values()),
+        "bulk_records": after["records_processed"] - before["records_processed"],
     }
 
 
@@ -159,23 +182,25 @@ def _bench(info: dict, subscribers: int) -> None:
     SyncSettings.objects.update_or_create(pk=1, defaults={"cm_webhooks": False})
     cm_bound = cm_lower_bound(info["cm"], client)
 
-    results = [measure("first full sync")]
-    changed = change_one_percent(info["cm"], client, subscribers)
-    results.append(measure(f"incremental, {changed} changed"))
     sf_root = info["sf"]["instance_url"]
+    results = [measure("first full sync", sf_root)]
+    changed = change_one_percent(info["cm"], client, subscribers)
+    results.append(measure(f"incremental, {changed} changed", sf_root))
     requests.delete(f"{sf_root}/_emulator/requests")
-    results.append(measure("incremental, nothing changed"))
+    results.append(measure("incremental, nothing changed", sf_root))
     quiet_calls = requests.get(f"{sf_root}/_emulator/requests").json()
 
     print(f"{'run':34} {'status':10} {'wall s':>8} {'records':>9} {'rec/s':>8} {'RSS MB':>7} "
-          f"{'CM calls (bound)':>18} {'SF calls (bound)':>18}")  # fmt: skip
+          f"{'CM calls (bound)':>18} {'SF REST (bound)':>18} {'Bulk jobs':>9} "
+          f"{'Bulk recs':>9}")  # fmt: skip
     for r in results:
         run = r["run"]
         bound = cm_bound if r is results[0] else None
         cm = f"{run.cm_calls} ({bound})" if bound else f"{run.cm_calls}"
         sf = f"{run.sf_calls} ({sf_lower_bound(run)})"
         print(f"{r['label']:34} {run.status:10} {r['seconds']:8.1f} {r['records']:9,} "
-              f"{r['rate']:8.0f} {r['rss']:7.0f} {cm:>18} {sf:>18}")  # fmt: skip
+              f"{r['rate']:8.0f} {r['rss']:7.0f} {cm:>18} {sf:>18} {r['bulk_jobs']:9,} "
+              f"{r['bulk_records']:9,}")  # fmt: skip
     first = results[0]["run"]
     print("first run counts:", json.dumps(first.counts))
     if first.cm_calls:

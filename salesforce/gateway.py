@@ -382,6 +382,28 @@ class SalesforceGateway:
             people.sort(key=lambda p: p.last_modified, reverse=True)
         return found
 
+    def count_people(self, sobject: str) -> int:
+        """How many Contacts (or unconverted Leads) have an email."""
+        return self.count(
+            f"SELECT COUNT() FROM {sobject} WHERE Email != null{unconverted(sobject)}"
+        )
+
+    def all_people(self, sobject: str) -> Iterator[Person]:
+        """Every Contact (or unconverted Lead) with an email, 2,000 a call: for a run that
+        would otherwise look up most of them 200 emails at a time."""
+        soql = (
+            f"SELECT Id, Email, HasOptedOutOfEmail, LastModifiedDate FROM {sobject} "
+            f"WHERE Email != null{unconverted(sobject)}"
+        )
+        for row in self.query(soql):
+            yield Person(
+                sobject=sobject,
+                id=row["Id"],
+                email=row["Email"],
+                last_modified=parse_datetime(row["LastModifiedDate"]),
+                has_opted_out=bool(row["HasOptedOutOfEmail"]),
+            )
+
     def converted_leads(self, ids: Iterable[str]) -> set[str]:
         """Which of these Lead ids (15 or 18 characters) are converted Leads, deleted or not."""
         found: set[str] = set()

@@ -15,6 +15,7 @@ from maintenance.models import Message
 from salesforce.gateway import ObjectInfo, Person, RecordResult, SalesforceGateway, memo_describe
 from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
+from . import people as known_people
 from .models import SyncRun
 from .step_titles import step_title
 
@@ -37,6 +38,8 @@ class Context:
     # Field mappings reported broken this run, (mapping id, sobject): said once a run.
     reported: set[tuple[int, str]] = field(default_factory=set)
     _people: OrderedDict = field(default_factory=OrderedDict)
+    # A full run: whether people are looked up in the copy it read at its start (people.py).
+    _read_people: bool | None = None
     _beat_at: datetime | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
 
@@ -64,6 +67,8 @@ class Context:
         never needs refreshing; later steps only use the record ids.
         """
         wanted = sorted({e.lower() for e in emails})
+        if self._people_read():
+            return known_people.lookup(wanted)
         missing = [e for e in wanted if e not in self._people]
         found = self.sf.find_people(missing) if missing else {}
         answer = {}
@@ -77,6 +82,17 @@ class Context:
                 answer[email] = people
         self._evict(keep=len(wanted))
         return answer
+
+    def _people_read(self) -> bool:
+        """A full run reads every person once, at its first lookup, when that is cheaper
+        than looking its subscribers' emails up (sync/people.py)."""
+        if self._read_people is None:
+            self._read_people = bool(self.run.full) and known_people.worth_reading(
+                self.sf, known_people.subscriber_emails()
+            )
+            if self._read_people:
+                known_people.read_all(self.sf, beat=self.beat)
+        return self._read_people
 
     def forget_people(self) -> None:
         """Look people up afresh from now on: a run of Campaign Monitor events decides an

@@ -132,10 +132,28 @@ class SubscriberState(models.Model):
         indexes = [
             models.Index(fields=["opt_out_pending", "email_lc"]),
             models.Index(fields=["membership_pending", "list_id", "email_lc"]),
+            # billing's active count after every run reads this index, not the table
+            models.Index(fields=["state", "list_id"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.email} is {self.state} on {self.list_id}"
+
+
+class KnownPerson(models.Model):
+    """A Contact or Lead with an email, as a full sync read it at its start (sync/people.py):
+    the run looks people up here rather than asking Salesforce 200 emails at a time in every
+    step. Replaced by the next full sync; other runs ask Salesforce."""
+
+    email_lc = models.CharField(max_length=254, db_index=True)
+    sobject = models.CharField(max_length=8)  # Contact or Lead
+    sf_id = models.CharField(max_length=18)
+    email = models.CharField(max_length=254)
+    last_modified = models.DateTimeField()
+    has_opted_out = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"{self.sobject} {self.sf_id}"
 
 
 class SuppressedEmail(models.Model):

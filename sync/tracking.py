@@ -124,22 +124,31 @@ class Pending:
         self.ctx, self.members = ctx, members
         self.records: dict[str, dict] = {}  # event key → the record to upsert
         self.owner: dict[str, str] = {}  # event key → client id
-        self.dates: dict[str, datetime] = {}
+        self.dates: dict[str, tuple[datetime, str]] = {}  # event key → date, stream
         self.matched: dict[str, tuple[CampaignLink, list]] = {}  # by Campaign Monitor id
-        self.handled: list[TrackedEvent] = []
+        self.handled: list[tuple[str, datetime, str]] = []  # key, date, stream: done
         self.cursors: dict[str, datetime] = {}
         self.imported: list[CampaignLink] = []  # recipients read in full
 
     def __contains__(self, key: str) -> bool:
         return key in self.records
 
-    def add(self, link: CampaignLink, record: dict, event: Event, contact, lead) -> None:
+    def add(
+        self, link: CampaignLink, stream: str, record: dict, event: Event, contact, lead
+    ) -> None:
         key = record["CM_Event_Key__c"]
-        self.records[key], self.owner[key], self.dates[key] = record, link.client_id, event.date
+        self.records[key], self.owner[key] = record, link.client_id
+        self.dates[key] = (event.date, stream)
         self.matched.setdefault(link.cm_campaign_id, (link, []))[1].append((event, contact, lead))
 
     def advance(self, stream: str, position: datetime) -> None:
         self.cursors[stream] = max(position, self.cursors.get(stream, position))
+
+    def _read_again(self, date: datetime, stream: str) -> bool:
+        """Whether a later run may read this event again, so its key is worth storing: only
+        events within OVERLAP of their stream's cursor are (recipients never are; the cursor
+        read here is at most the one stored, so no key needed is left out)."""
+        return bool(stream) and date >= self.cursors.get(stream, date) - OVERLAP
 
     def page_done(self) -> None:
         if len(self.records) >= FLUSH_AT:
@@ -158,12 +167,20 @@ class Pending:
                 lambda r: self.owner.get(r.record["CM_Event_Key__c"], ""),
             )
             self.handled += [
-                TrackedEvent(key=key, event_date=self.dates[key])
+                (key, *self.dates[key])
                 for r in results
                 if r.success
                 for key in (r.record["CM_Event_Key__c"],)
             ]
-        TrackedEvent.objects.bulk_create(self.handled, ignore_conflicts=True, batch_size=1000)
+        TrackedEvent.objects.bulk_create(
+            [
+                TrackedEvent(key=key, event_date=date)
+                for key, date, stream in self.handled
+                if self._read_again(date, stream)
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
         for link, matched in self.matched.values():
             if link.sf_campaign_id:
                 self.members.apply(link, matched)
@@ -179,7 +196,7 @@ class Pending:
 def _import_recipients(ctx: Context, link: CampaignLink, pending: Pending) -> None:
     for page in ctx.cm.recipient_pages(link.cm_campaign_id):
         events = [Event("sent", r.email, r.list_id, link.sent_date) for r in page.records]
-        _write(ctx, link, events, pending)
+        _write(ctx, link, events, pending, stream="")
         pending.page_done()
     pending.imported.append(link)
 
@@ -195,7 +212,7 @@ def _import_events(ctx: Context, link, activity: str, start, pending: Pending) -
             for e in page.records
             if e.date >= start  # the API filters by minute; keep the window exact
         ]
-        _write(ctx, link, events, pending, seen_until)
+        _write(ctx, link, events, pending, stream, seen_until)
         if page.records:
             pending.advance(stream, max(e.date for e in page.records))
         pending.page_done()
@@ -218,7 +235,12 @@ def _event_fields(event: Event) -> tuple:
 
 
 def _write(
-    ctx: Context, link: CampaignLink, events: list[Event], pending: Pending, seen_until=None
+    ctx: Context,
+    link: CampaignLink,
+    events: list[Event],
+    pending: Pending,
+    stream: str,
+    seen_until=None,
 ) -> None:
     """Add one page of events to those pending; those in the cursor's overlap are checked
     first."""
@@ -251,9 +273,7 @@ def _write(
         if contact is None and lead is None:
             # Nobody in Salesforce to attach it to: done, all the same.
             ctx.count("tracking", read=1, unchanged=1)
-            pending.handled.append(
-                TrackedEvent(key=event_key(link.cm_campaign_id, event), event_date=event.date)
-            )
+            pending.handled.append((event_key(link.cm_campaign_id, event), event.date, stream))
             continue
         ctx.count("tracking", read=1)
         record = {
@@ -270,7 +290,7 @@ def _write(
             "CM_Bounce_Type__c": event.bounce_type or None,
             "CM_Bounce_Reason__c": event.reason[:255] or None,
         }
-        pending.add(link, record, event, contact, lead)
+        pending.add(link, stream, record, event, contact, lead)
 
 
 class MemberStatuses:
