@@ -257,6 +257,22 @@ def parse_datetime(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
+class Write:
+    """A write under way: ``results()`` waits for it and gives each record's outcome in the
+    records' order; ``abort()`` stops Salesforce's work on it (best effort)."""
+
+    def __init__(
+        self, finish: Callable[[], list[RecordResult]], abort: Callable[[], None] = lambda: None
+    ) -> None:
+        self._finish, self.abort = finish, abort
+        self._results: list[RecordResult] | None = None
+
+    def results(self) -> list[RecordResult]:
+        if self._results is None:
+            self._results = self._finish()
+        return self._results
+
+
 class SalesforceGateway:
     def __init__(
         self,
@@ -636,48 +652,71 @@ class SalesforceGateway:
         return results
 
     def _bulk(self, sobject: str, operation: str, records: list[dict]) -> list[RecordResult]:
-        """Records written as Bulk API 2.0 jobs, their results in the records' order.
+        return self._bulk_start(sobject, operation, records).results()
 
-        Jobs are started before any is waited for, so Salesforce works on one while the
-        next uploads; CampaignMember jobs one at a time (one campaign's members never in two
-        jobs at once). Rows refused with UNABLE_TO_LOCK_ROW, and alert duplicate rules' refusals
-        (Bulk API takes no duplicate-rule header), are written again through sObject
-        Collections, which retry locks and save past alert rules as every other write does."""
+    def _bulk_start(self, sobject: str, operation: str, records: list[dict]) -> "Write":
+        """Records written as Bulk API 2.0 jobs: started now, their results (in the records'
+        order) when asked for, so the caller works while Salesforce does.
+
+        Every job is started before any is waited for; CampaignMember jobs one at a time
+        (one campaign's members never in two jobs at once). Rows refused with
+        UNABLE_TO_LOCK_ROW, and alert duplicate rules' refusals (Bulk API takes no
+        duplicate-rule header), are written again through sObject Collections, which retry
+        locks and save past alert rules as every other write does."""
         results: list[RecordResult | None] = [None] * len(records)
-        parts = list(bulk.jobs_of(records, sobject))
         serial = sobject == "CampaignMember"
-        running: list[tuple[bulk.Job, list[int]]] = []
+        started: list[bulk.Job] = []
+        waiting: list[tuple[bulk.Job, list[int]]] = []
+
+        def abort() -> None:
+            for job in started:
+                if not job.done:
+                    job.abort()
+
         try:
-            for indices in parts:
+            for indices in bulk.jobs_of(records, sobject):
                 job = bulk.Job(self, sobject, operation, [records[i] for i in indices])
-                running.append((job, indices))
+                started.append(job)
                 job.start()
                 self.bulk_jobs += 1
                 self.bulk_records += len(indices)
                 if serial:
                     self._collect(job, indices, results)
-            if not serial:
-                for job, indices in running:
-                    self._collect(job, indices, results)
+                else:
+                    waiting.append((job, indices))
         except BaseException:
-            for job, _ in running:
-                if not job.done:
-                    job.abort()
+            abort()
             raise
+
+        def finish() -> list[RecordResult]:
+            try:
+                for job, indices in waiting:
+                    self._collect(job, indices, results)
+            except BaseException:
+                abort()
+                raise
+            self._redo_in_collections(sobject, operation, results)
+            return [r for r in results if r is not None]
+
+        return Write(finish, abort)
+
+    def _redo_in_collections(
+        self, sobject: str, operation: str, results: list[RecordResult | None]
+    ) -> None:
         again = [i for i, r in enumerate(results) if r is not None and _redo_in_collections(r)]
-        if again:
-            path = "composite/sobjects"
-            if operation.startswith("upsert:"):
-                path += f"/{sobject}/{operation.removeprefix('upsert:')}"
-            retry = [{"attributes": {"type": sobject}, **_sent(results[i])} for i in again]
-            if operation == "delete":
-                redone = self.delete([r["Id"] for r in retry])
-            else:
-                method = "POST" if operation == "create" else "PATCH"
-                redone = self._collections(method, path, retry, operation)
-            for i, result in zip(again, redone, strict=True):
-                results[i] = result
-        return [r for r in results if r is not None]
+        if not again:
+            return
+        path = "composite/sobjects"
+        if operation.startswith("upsert:"):
+            path += f"/{sobject}/{operation.removeprefix('upsert:')}"
+        retry = [{"attributes": {"type": sobject}, **_sent(results[i])} for i in again]
+        if operation == "delete":
+            redone = self.delete([r["Id"] for r in retry])
+        else:
+            method = "POST" if operation == "create" else "PATCH"
+            redone = self._collections(method, path, retry, operation)
+        for i, result in zip(again, redone, strict=True):
+            results[i] = result
 
     def _collect(self, job: bulk.Job, indices: list[int], results: list) -> None:
         job.wait(self.keep_waiting, settings.SALESFORCE_BULK_TIMEOUT_SECONDS)
@@ -712,6 +751,14 @@ class SalesforceGateway:
         if operation.startswith("upsert:"):
             return self.upsert(sobject, operation.removeprefix("upsert:"), records)
         return {"create": self.create, "update": self.update}[operation](sobject, records)
+
+    def start_upsert(self, sobject: str, external_id_field: str, records: list[dict]) -> "Write":
+        """``upsert``, but a Bulk API job is left running: ``results()`` waits for it."""
+        if len(records) >= settings.SALESFORCE_BULK_THRESHOLD:
+            operation = f"upsert:{external_id_field}"
+            return self._bulk_start(sobject, operation, self._typed(sobject, records))
+        done = self.upsert(sobject, external_id_field, records)
+        return Write(lambda: done)
 
     def upsert(
         self, sobject: str, external_id_field: str, records: Iterable[dict]

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Min
 
 from billing.accounts import tracking_allowed
-from salesforce.gateway import Person
+from salesforce.gateway import Person, Write
 from settings_app.models import CampaignSettings, MemberStatusMapping
 
 from .campaigns import window_start
@@ -106,22 +106,25 @@ def import_tracking(ctx: Context) -> None:
     links = CampaignLink.objects.filter(
         client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=start
     ).order_by("sent_date", "cm_campaign_id")  # campaigns sent in the same minute, too
-    for link in links.iterator():
-        if "sent" in types and not link.recipients_imported:
-            _import_recipients(ctx, link, pending)
-        for activity in types:
-            if activity != "sent":
-                _import_events(ctx, link, activity, start, pending)
-    pending.flush()
+    try:
+        for link in links.iterator():
+            if "sent" in types and not link.recipients_imported:
+                _import_recipients(ctx, link, pending)
+            for activity in types:
+                if activity != "sent":
+                    _import_events(ctx, link, activity, start, pending)
+        pending.close()
+    except BaseException:
+        pending.abort()  # a job still running is stopped; its events are read again
+        raise
 
 
-class Pending:
-    """Tracking records read but not yet written, gathered across pages and campaigns and
-    written together; only then are their keys stored, their campaign members written and
-    the cursors that covered them moved, so a run that stops before reads them again."""
+class Batch:
+    """Tracking records read but not yet written, gathered across pages and campaigns, with
+    what is done once they are: their keys stored, their campaign members written and the
+    cursors that covered them moved (a run that stops before reads them again)."""
 
-    def __init__(self, ctx: Context, members: "MemberStatuses") -> None:
-        self.ctx, self.members = ctx, members
+    def __init__(self) -> None:
         self.records: dict[str, dict] = {}  # event key → the record to upsert
         self.owner: dict[str, str] = {}  # event key → client id
         self.dates: dict[str, tuple[datetime, str]] = {}  # event key → date, stream
@@ -130,66 +133,105 @@ class Pending:
         self.cursors: dict[str, datetime] = {}
         self.imported: list[CampaignLink] = []  # recipients read in full
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.records
-
-    def add(
-        self, link: CampaignLink, stream: str, record: dict, event: Event, contact, lead
-    ) -> None:
-        key = record["CM_Event_Key__c"]
-        self.records[key], self.owner[key] = record, link.client_id
-        self.dates[key] = (event.date, stream)
-        self.matched.setdefault(link.cm_campaign_id, (link, []))[1].append((event, contact, lead))
-
-    def advance(self, stream: str, position: datetime) -> None:
-        self.cursors[stream] = max(position, self.cursors.get(stream, position))
-
-    def _read_again(self, date: datetime, stream: str) -> bool:
+    def read_again(self, date: datetime, stream: str) -> bool:
         """Whether a later run may read this event again, so its key is worth storing: only
         events within OVERLAP of their stream's cursor are (recipients never are; the cursor
         read here is at most the one stored, so no key needed is left out)."""
         return bool(stream) and date >= self.cursors.get(stream, date) - OVERLAP
 
+
+class Pending:
+    """The batch being gathered, and the one before it being written: cmsync reads
+    Campaign Monitor and looks people up while Salesforce works on a Bulk API job."""
+
+    def __init__(self, ctx: Context, members: "MemberStatuses") -> None:
+        self.ctx, self.members = ctx, members
+        self.batch = Batch()
+        self.in_flight: tuple[Batch, Write] | None = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.batch.records or (
+            self.in_flight is not None and key in self.in_flight[0].records
+        )
+
+    @property
+    def handled(self) -> list[tuple[str, datetime, str]]:
+        return self.batch.handled
+
+    @property
+    def imported(self) -> list[CampaignLink]:
+        return self.batch.imported
+
+    def add(
+        self, link: CampaignLink, stream: str, record: dict, event: Event, contact, lead
+    ) -> None:
+        batch, key = self.batch, record["CM_Event_Key__c"]
+        batch.records[key], batch.owner[key] = record, link.client_id
+        batch.dates[key] = (event.date, stream)
+        batch.matched.setdefault(link.cm_campaign_id, (link, []))[1].append((event, contact, lead))
+
+    def advance(self, stream: str, position: datetime) -> None:
+        cursors = self.batch.cursors
+        cursors[stream] = max(position, cursors.get(stream, position))
+
     def page_done(self) -> None:
-        if len(self.records) >= FLUSH_AT:
+        if len(self.batch.records) >= FLUSH_AT:
             self.flush()
 
     def flush(self) -> None:
-        ctx = self.ctx
-        if self.records:
-            results = ctx.sf.upsert(
-                "CM_Email_Tracking__c", "CM_Event_Key__c", list(self.records.values())
-            )
-            ctx.record_failures(
-                "tracking",
-                "CM_Email_Tracking__c",
-                results,
-                lambda r: self.owner.get(r.record["CM_Event_Key__c"], ""),
-            )
-            self.handled += [
-                (key, *self.dates[key])
-                for r in results
-                if r.success
-                for key in (r.record["CM_Event_Key__c"],)
-            ]
+        """Finish the write in flight, then start this batch's."""
+        self._finish()
+        batch, self.batch = self.batch, Batch()
+        records = list(batch.records.values())
+        self.in_flight = (
+            batch,
+            self.ctx.sf.start_upsert("CM_Email_Tracking__c", "CM_Event_Key__c", records),
+        )
+
+    def close(self) -> None:
+        """Write everything gathered; wait for it."""
+        self.flush()
+        self._finish()
+
+    def abort(self) -> None:
+        if self.in_flight is not None:
+            self.in_flight[1].abort()
+
+    def _finish(self) -> None:
+        if self.in_flight is None:
+            return
+        (batch, write), ctx = self.in_flight, self.ctx
+        results = write.results()
+        self.in_flight = None
+        ctx.record_failures(
+            "tracking",
+            "CM_Email_Tracking__c",
+            results,
+            lambda r: batch.owner.get(r.record["CM_Event_Key__c"], ""),
+        )
+        batch.handled += [
+            (key, *batch.dates[key])
+            for r in results
+            if r.success
+            for key in (r.record["CM_Event_Key__c"],)
+        ]
         TrackedEvent.objects.bulk_create(
             [
                 TrackedEvent(key=key, event_date=date)
-                for key, date, stream in self.handled
-                if self._read_again(date, stream)
+                for key, date, stream in batch.handled
+                if batch.read_again(date, stream)
             ],
             ignore_conflicts=True,
             batch_size=1000,
         )
-        for link, matched in self.matched.values():
+        for link, matched in batch.matched.values():
             if link.sf_campaign_id:
                 self.members.apply(link, matched)
-        for stream, position in self.cursors.items():
+        for stream, position in batch.cursors.items():
             _advance(stream, position)
-        for link in self.imported:
+        for link in batch.imported:
             link.recipients_imported = True
             link.save(update_fields=["recipients_imported"])
-        self.__init__(ctx, self.members)
         ctx.checkpoint()
 
 
