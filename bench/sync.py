@@ -183,7 +183,9 @@ def _bench(info: dict, subscribers: int) -> None:
     cm_bound = cm_lower_bound(info["cm"], client)
 
     sf_root = info["sf"]["instance_url"]
+    requests.delete(f"{sf_root}/_emulator/requests")
     results = [measure("first full sync", sf_root)]
+    full_calls = requests.get(f"{sf_root}/_emulator/requests").json()
     changed = change_one_percent(info["cm"], client, subscribers)
     results.append(measure(f"incremental, {changed} changed", sf_root))
     requests.delete(f"{sf_root}/_emulator/requests")
@@ -205,6 +207,8 @@ def _bench(info: dict, subscribers: int) -> None:
     print("first run counts:", json.dumps(first.counts))
     if first.cm_calls:
         print(f"CM calls / lower bound: {first.cm_calls / cm_bound:.2f}")
+    busiest = sorted(full_calls.items(), key=lambda item: -item[1])[:8]
+    print("Salesforce calls of the first full sync, most first:", json.dumps(dict(busiest)))
     print("Salesforce calls of the run with nothing changed:", json.dumps(quiet_calls))
 
 
