@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 NULL = "#N/A"  # Bulk API's "set this field to null"; an empty cell leaves it unchanged
 JOB_RECORDS = 100_000  # records per job: well under the 100 MB a job's CSV may hold
 FIRST_POLL = 0.2  # seconds before the first look at a job; pauses then grow to MAX_POLL
-MAX_POLL = 5.0
+MAX_POLL = 10.0
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 
 

@@ -38,8 +38,8 @@ class Context:
     # Field mappings reported broken this run, (mapping id, sobject): said once a run.
     reported: set[tuple[int, str]] = field(default_factory=set)
     _people: OrderedDict = field(default_factory=OrderedDict)
-    # A full run: whether people are looked up in the copy it read at its start (people.py).
-    _read_people: bool | None = None
+    # A full run: whether people are looked up in the copy it read (people.py).
+    _read_people: bool = False
     _beat_at: datetime | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
 
@@ -67,7 +67,7 @@ class Context:
         never needs refreshing; later steps only use the record ids.
         """
         wanted = sorted({e.lower() for e in emails})
-        if self._people_read():
+        if self._read_people:
             return known_people.lookup(wanted)
         missing = [e for e in wanted if e not in self._people]
         found = self.sf.find_people(missing) if missing else {}
@@ -83,16 +83,16 @@ class Context:
         self._evict(keep=len(wanted))
         return answer
 
-    def _people_read(self) -> bool:
-        """A full run reads every person once, at its first lookup, when that is cheaper
-        than looking its subscribers' emails up (sync/people.py)."""
-        if self._read_people is None:
-            self._read_people = bool(self.run.full) and known_people.worth_reading(
-                self.sf, known_people.subscriber_emails()
-            )
-            if self._read_people:
-                known_people.read_all(self.sf, beat=self.beat)
-        return self._read_people
+    def read_people(self) -> None:
+        """A full run, once its subscriber states are stored: read every person once when
+        that is cheaper than looking its subscribers' emails up in each step (people.py);
+        from then on ``people`` answers from that copy."""
+        if not self.run.full or self._read_people:
+            return
+        if known_people.worth_reading(self.sf, known_people.subscriber_emails()):
+            known_people.read_all(self.sf, beat=self.beat)
+            self._read_people = True
+            self._people.clear()
 
     def forget_people(self) -> None:
         """Look people up afresh from now on: a run of Campaign Monitor events decides an

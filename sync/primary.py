@@ -55,6 +55,7 @@ def run(ctx: Context) -> None:
     for client in ctx.clients:
         steps.subscribers(ctx, client)
         steps.suppressions(ctx, client)
+    ctx.read_people()
     steps.opt_out(ctx)
     # What the sync user may use: a describe as that user (its permission sets decide).
     missing, blocked = permissions.unusable(ctx.sf)
