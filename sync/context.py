@@ -15,6 +15,7 @@ from maintenance.models import Message
 from salesforce.gateway import ObjectInfo, Person, RecordResult, SalesforceGateway, memo_describe
 from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
+from . import leases
 from . import people as known_people
 from .models import SyncRun
 from .step_titles import step_title
@@ -145,8 +146,10 @@ class Context:
 
     def still_wanted(self) -> None:
         """Between polls of a long Salesforce Bulk API job: a heartbeat, so the job is not
-        taken for a dead worker, and Cancelled when Cancel was pressed (the job is aborted)."""
+        taken for a dead worker, and Cancelled when Cancel was pressed (the job is aborted).
+        A lease held meanwhile is kept (sync.leases)."""
         self.beat()
+        leases.keep_alive()
         if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
             raise Cancelled
 

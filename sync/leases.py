@@ -15,6 +15,12 @@ lease. A lease is a database row taken by a conditional write, as runs are claim
 (``sync.runner._claim``); it expires after ``ttl`` so a process that died holding it holds
 nothing for long. Holding is re-entrant within a thread. Never take a lease inside a
 transaction: the holder must be able to commit while others wait.
+
+A batch whose write is a Salesforce Bulk API job holds the lease while the job runs: its
+older decision must not land after a newer one another run writes meanwhile, and letting go
+during the job would allow exactly that. The batches are sized (5,000 emails) so a job takes
+seconds, which is how long a Campaign Monitor events run may wait; between polls of a job
+the holder calls ``keep_alive`` so a job slower than ``ttl`` does not let the lease expire.
 """
 
 import os
@@ -67,11 +73,27 @@ def hold(
         time.sleep(pause)
         pause = min(pause * 2, MAX_POLL_SECONDS)
     setattr(_held, name, 1)
+    holders = _holders()
+    holders[name] = holder
     try:
         yield
     finally:
         setattr(_held, name, 0)
+        holders.pop(name, None)
         Lease.objects.filter(name=name, holder=holder).delete()
+
+
+def _holders() -> dict[str, str]:
+    if not hasattr(_held, "holders"):
+        _held.holders = {}
+    return _held.holders
+
+
+def keep_alive(ttl: timedelta = TTL) -> None:
+    """Extend the leases this thread holds by ``ttl`` from now (a long wait inside one)."""
+    until = timezone.now() + ttl
+    for name, holder in _holders().items():
+        Lease.objects.filter(name=name, holder=holder).update(expires_at=until)
 
 
 def _take(name: str, holder: str, ttl: timedelta) -> bool:

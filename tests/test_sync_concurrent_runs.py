@@ -176,3 +176,15 @@ def test_a_lease_is_never_taken_inside_a_transaction():
     with pytest.raises(RuntimeError), transaction.atomic():
         with leases.hold("test-lease"):
             pass
+
+
+def test_a_lease_held_through_a_long_wait_is_kept_alive_and_others_stay_out():
+    with leases.hold("test-lease", ttl=timedelta(seconds=1)):
+        before = Lease.objects.get().expires_at
+        leases.keep_alive(ttl=timedelta(minutes=10))
+        assert Lease.objects.get().expires_at > before + timedelta(minutes=9)
+        Lease.objects.update(expires_at=datetime.now(UTC) - timedelta(seconds=1))  # no keep-alive
+        assert leases._take("test-lease", "another process", timedelta(seconds=1))
+    assert Lease.objects.get().holder == "another process"  # the late holder deletes only its own
+    leases.keep_alive()  # holding nothing: touches nothing
+    assert Lease.objects.get().holder == "another process"
