@@ -148,3 +148,31 @@ def test_cancel_while_a_bulk_job_runs_aborts_it_and_the_rows_wait(world, bulk):
 
     assert world.sync().status == SyncRun.Status.SUCCEEDED
     assert memberships(world) == sorted(emails)
+
+
+@pytest.mark.django_db
+def test_tracking_read_before_a_failed_job_is_read_and_written_again(world, settings):
+    from sync.models import Cursor, TrackedEvent
+
+    settings.SALESFORCE_BULK_THRESHOLD = 4  # only the tracking rows make a job
+    world.contact("t@example.com")
+    campaign = world.campaign("Bulk tracking", ["t@example.com"])
+    world.event(campaign, "open", "t@example.com", minutes=-50)
+    world.event(campaign, "open", "t@example.com", minutes=-40)
+    world.event(campaign, "click", "t@example.com", minutes=-30, url="https://a.example/")
+    world.sf.add_fault("bulk_job_failed", count=1, path="/jobs/ingest")
+    failed = world.sync()
+    assert failed.status == SyncRun.Status.FAILED
+    assert world.sf.bulk_status()["jobs"] == {"Failed": 1}
+    assert world.tracking() == []
+    assert not Cursor.objects.filter(stream__startswith="tracking:").exists()
+    assert not TrackedEvent.objects.exists()
+
+    assert world.sync().status == SyncRun.Status.SUCCEEDED
+    assert sorted(r["CM_Type__c"] for r in world.tracking()) == [
+        "Clicked",
+        "Opened",
+        "Opened",
+        "Sent",
+    ]
+    assert world.sf.bulk_status()["jobs"] == {"Failed": 1, "JobComplete": 1}
