@@ -176,35 +176,36 @@ class Job:
                 by_key[cells[position]].append(index)
         answered: list[RecordResult | None] = [None] * len(self.records)
 
-        def place(cells: tuple[str, ...], make: Callable[[dict], RecordResult]) -> None:
+        def place(cells: tuple[str, ...]) -> int | None:
+            """The record a result row answers: by its echoed cells, else by its key."""
             for queue in (by_cells.get(cells), by_key.get(_at(cells, position))):
                 while queue:
                     index = queue.popleft()
                     if answered[index] is None:
-                        answered[index] = make(self._record(index))
-                        return
+                        return index
+            return None
 
+        upsert = self.operation.startswith("upsert:")
         for row in self._rows("successfulResults"):
-            sf_id, created = row[0], row[1] == "true"
-            created_or_none = created if self.operation.startswith("upsert:") else None
-            place(
-                tuple(row[2:]),
-                lambda record, i=sf_id, c=created_or_none: RecordResult(
-                    record=record, success=True, id=i or None, created=c, operation=self.operation
-                ),
-            )
-        for row in self._rows("failedResults"):
-            sf_id, failure = row[0], parse_error(row[1])
-            place(
-                tuple(row[2:]),
-                lambda record, i=sf_id, f=failure: RecordResult(
-                    record=record,
-                    success=False,
-                    id=i or None,
-                    errors=tuple(f),
+            at = place(tuple(row[2:]))
+            if at is not None:
+                answered[at] = RecordResult(
+                    record=self._record(at),
+                    success=True,
+                    id=row[0] or None,
+                    created=(row[1] == "true") if upsert else None,
                     operation=self.operation,
-                ),
-            )
+                )
+        for row in self._rows("failedResults"):
+            at = place(tuple(row[2:]))
+            if at is not None:
+                answered[at] = RecordResult(
+                    record=self._record(at),
+                    success=False,
+                    id=row[0] or None,
+                    errors=tuple(parse_error(row[1])),
+                    operation=self.operation,
+                )
         return [
             result if result is not None else _unanswered(self._record(i), self.operation)
             for i, result in enumerate(answered)
