@@ -4,7 +4,7 @@ records upserted by a stable key, and campaign members get the mapped status."""
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +43,7 @@ WINDOW_STREAM = "tracking-window"
 # one Bulk API job (SALESFORCE_BULK_THRESHOLD) rather than a collection call per 200, few
 # enough to keep memory flat.
 FLUSH_AT = 10_000
+KNOWN_MEMBERS = 50_000  # campaign members remembered within a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +344,10 @@ class MemberStatuses:
         self.mode = ctx.campaigns.member_status_mode
         self.mapping = {m.activity: m for m in MemberStatusMapping.load()}
         self.statuses: dict[str, set[str]] = {}  # campaign → labels it has
+        # (campaign, person id) → the member as last read or written, None when it has none:
+        # a person's sends, opens and clicks come in different batches, and each batch
+        # would otherwise ask Salesforce about its members again (bounded, least recent out).
+        self.known: OrderedDict[tuple[str, str], dict | None] = OrderedDict()
 
     def apply(self, link: CampaignLink, matched: list) -> None:
         if self.mode == CampaignSettings.MemberStatusMode.NEVER:
@@ -414,19 +419,29 @@ class MemberStatuses:
             elif self._may_update(member, event):
                 updates.append({"Id": member["Id"], **fields})
         if creates:
-            self.ctx.record_failures(
-                "tracking",
-                "CampaignMember",
-                self.ctx.sf.create("CampaignMember", creates),
-                link.client_id,
-            )
+            results = self.ctx.sf.create("CampaignMember", creates)
+            self.ctx.record_failures("tracking", "CampaignMember", results, link.client_id)
+            for r in results:
+                person_id = r.record.get("ContactId") or r.record.get("LeadId")
+                self._remember(campaign, person_id, {**r.record, "Id": r.id} if r.success else None)
+                if not r.success:
+                    self.known.pop((campaign, person_id), None)  # ask again next time
         if updates:
-            self.ctx.record_failures(
-                "tracking",
-                "CampaignMember",
-                self.ctx.sf.update("CampaignMember", updates),
-                link.client_id,
-            )
+            by_id = {m["Id"]: person_id for person_id, m in existing.items()}
+            results = self.ctx.sf.update("CampaignMember", updates)
+            self.ctx.record_failures("tracking", "CampaignMember", results, link.client_id)
+            for r in results:
+                person_id = by_id[r.record["Id"]]
+                if r.success:
+                    self._remember(campaign, person_id, {**existing[person_id], **r.record})
+                else:
+                    self.known.pop((campaign, person_id), None)
+
+    def _remember(self, campaign: str, person_id: str, member: dict | None) -> None:
+        self.known[(campaign, person_id)] = member
+        self.known.move_to_end((campaign, person_id))
+        while len(self.known) > KNOWN_MEMBERS:
+            self.known.popitem(last=False)
 
     def _may_update(self, member: dict, event: Event) -> bool:
         """Once Only never touches a status it set; a status only moves forward in time, and
@@ -443,14 +458,25 @@ class MemberStatuses:
         return RANK[event.activity] > stored_rank
 
     def _members(self, campaign: str, latest: dict) -> dict[str, dict]:
+        """The campaign's members among these people, asked of Salesforce only for those
+        not known from an earlier batch of the run."""
         by_type = defaultdict(list)
         for sobject, person_id in latest:
-            by_type[sobject].append(person_id)
-        found = {}
+            if (campaign, person_id) not in self.known:
+                by_type[sobject].append(person_id)
         for sobject, ids in by_type.items():
-            for row in self.ctx.sf.tracked_members(campaign, sobject, ids):
-                found[row[f"{sobject}Id"]] = row
-        return found
+            found = {
+                row[f"{sobject}Id"]: row
+                for row in self.ctx.sf.tracked_members(campaign, sobject, ids)
+            }
+            for person_id in ids:
+                self._remember(campaign, person_id, found.get(person_id))
+        members = {}
+        for _, person_id in latest:
+            member = self.known.get((campaign, person_id))
+            if member is not None:
+                members[person_id] = member
+        return members
 
 
 def retention(ctx: Context) -> None:

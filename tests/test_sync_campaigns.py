@@ -330,3 +330,32 @@ def test_two_events_in_the_same_minute_make_one_record(world):
     run = world.sync()
     assert run.status == SyncRun.Status.SUCCEEDED, list(run.messages.values("summary"))
     assert [r["CM_Type__c"] for r in world.tracking()].count("Opened") == 1
+
+
+def test_members_are_asked_of_salesforce_once_a_run_however_many_batches(world, monkeypatch):
+    from salesforce.gateway import SalesforceGateway
+    from sync import tracking
+
+    monkeypatch.setattr(tracking, "FLUSH_AT", 1)  # every page its own batch
+    asked: list[str] = []
+    original = SalesforceGateway.tracked_members
+
+    def tracked_members(self, campaign_id, sobject, person_ids):
+        person_ids = list(person_ids)
+        asked.extend(person_ids)
+        return original(self, campaign_id, sobject, person_ids)
+
+    monkeypatch.setattr(SalesforceGateway, "tracked_members", tracked_members)
+    auto_create(since=timezone.now() - timedelta(days=1))
+    mode("always")
+    people = {e: world.contact(e) for e in ("ann@example.com", "bo@example.com")}
+    campaign = world.campaign("Batches", list(people), minutes=-90)
+    world.event(campaign, "open", "ann@example.com", minutes=-50)
+    world.event(campaign, "click", "ann@example.com", minutes=-40, url="https://a.example/")
+    world.event(campaign, "open", "bo@example.com", minutes=-30)
+    assert world.sync().status == SyncRun.Status.SUCCEEDED
+
+    assert sorted(asked) == sorted(people.values())  # sent, opens, clicks: asked once each
+    sf_campaign = world.sf_campaign(campaign)["Id"]
+    assert world.member(sf_campaign, people["ann@example.com"])["Status"] == "Clicked"
+    assert world.member(sf_campaign, people["bo@example.com"])["Status"] == "Opened"
