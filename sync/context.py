@@ -39,7 +39,7 @@ class Context:
     # Field mappings reported broken this run, (mapping id, sobject): said once a run.
     reported: set[tuple[int, str]] = field(default_factory=set)
     _people: OrderedDict = field(default_factory=OrderedDict)
-    # A full run: whether people are looked up in the copy it read (people.py).
+    # Whether people are looked up in the copy this run read (people.py).
     _read_people: bool = False
     _beat_at: datetime | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
@@ -85,12 +85,12 @@ class Context:
         return answer
 
     def read_people(self) -> None:
-        """A full run, once its subscriber states are stored: read every person once when
-        that is cheaper than looking its subscribers' emails up in each step (people.py);
-        from then on ``people`` answers from that copy."""
-        if not self.run.full or self._read_people:
+        """Once the run's subscriber states are stored: read every person once when that is
+        cheaper than looking the emails the run will ask about up in each step (a full or
+        first sync; people.py); from then on ``people`` answers from that copy."""
+        if self._read_people:
             return
-        if known_people.worth_reading(self.sf, known_people.subscriber_emails()):
+        if known_people.worth_reading(self.sf, known_people.emails_to_ask(self.run.full)):
             known_people.read_all(self.sf, beat=self.beat)
             self._read_people = True
             self._people.clear()

@@ -141,9 +141,10 @@ class SubscriberState(models.Model):
 
 
 class KnownPerson(models.Model):
-    """A Contact or Lead with an email, as a full sync read it at its start (sync/people.py):
-    the run looks people up here rather than asking Salesforce 200 emails at a time in every
-    step. Replaced by the next full sync; other runs ask Salesforce."""
+    """A Contact or Lead with an email, as a run that asks about many emails (a full or first
+    sync) read it after storing its subscriber states (sync/people.py): the run looks people
+    up here rather than asking Salesforce 200 emails at a time in every step. Replaced by the
+    next such run; other runs ask Salesforce."""
 
     email_lc = models.CharField(max_length=254, db_index=True)
     sobject = models.CharField(max_length=8)  # Contact or Lead

@@ -1,10 +1,11 @@
-"""Contacts and Leads by email for a full sync: read once at its start, kept locally.
+"""Contacts and Leads by email for a run that asks about many: read once, kept locally.
 
-A full sync asks about every subscriber's email, in the opt-out, memberships and tracking
-steps. Looked up in Salesforce that is two queries per 200 emails a step (the run's people
-cache is bounded, so at volume each step asks again); reading every Contact and Lead with an
-email is one query per 2,000 records, once. The read is chosen only when it is the cheaper
-of the two (an org of millions with a handful of subscribers keeps the lookups).
+A full sync (or the first sync, or one after many changes) asks about most subscribers'
+emails, in the opt-out, memberships and tracking steps. Looked up in Salesforce that is two
+queries per 200 emails a step (the run's people cache is bounded, so at volume each step
+asks again); reading every Contact and Lead with an email is one query per 2,000 records,
+once. The read is chosen only when it is the cheaper of the two (an org of millions with a
+handful of emails to ask about keeps the lookups).
 
 Answers are ordered as ``SalesforceGateway.find_people`` orders them (most recently modified
 first, of the same second the lowest Id), so a run gives the same result either way.
@@ -73,6 +74,12 @@ def lookup(emails: Iterable[str]) -> dict[str, list[Person]]:
     return found
 
 
-def subscriber_emails() -> int:
-    """Roughly how many emails a full sync asks about (rows, not distinct emails)."""
-    return SubscriberState.objects.count()
+def emails_to_ask(full: bool) -> int:
+    """Roughly how many emails a run asks about (rows, not distinct emails): every stored
+    state on a full run, else those pending (counted over the pending indexes)."""
+    if full:
+        return SubscriberState.objects.count()
+    return max(
+        SubscriberState.objects.filter(opt_out_pending=True).count(),
+        SubscriberState.objects.filter(membership_pending=True).count(),
+    )

@@ -1,6 +1,6 @@
-"""A full sync reads every Contact and Lead with an email once, when that costs fewer calls
-than looking its subscribers up 200 emails at a time in each step (issue 19), and decides
-exactly as the lookups would."""
+"""A run that asks about many emails (a full or first sync) reads every Contact and Lead with
+an email once, when that costs fewer calls than looking them up 200 emails at a time in each
+step (issue 19), and decides exactly as the lookups would."""
 
 import pytest
 
@@ -15,7 +15,8 @@ def lookups(world) -> int:
     return sum(count for key, count in world.sf.request_counts().items() if key == "GET /query")
 
 
-def test_a_full_sync_reads_people_once_and_decides_as_lookups_do(world):
+@pytest.mark.parametrize("full", [False, True])
+def test_a_first_or_full_sync_reads_people_once_and_decides_as_lookups_do(world, full):
     emails = [f"r{i}@example.com" for i in range(8)]
     ids = {}
     for n, email in enumerate(emails):
@@ -24,7 +25,7 @@ def test_a_full_sync_reads_people_once_and_decides_as_lookups_do(world):
         ids[email] = world.contact(email.upper() if n == 3 else email, opted_out=n % 4 == 0)
     lead = world.contact("r0@example.com", sobject="Lead", opted_out=True)
 
-    run = world.sync(full=True)
+    run = world.sync(full=full)
     assert run.status == SyncRun.Status.SUCCEEDED, run.last_error
     with_email = world.gateway.count_people("Contact") + world.gateway.count_people("Lead")
     assert KnownPerson.objects.count() == with_email
@@ -35,7 +36,20 @@ def test_a_full_sync_reads_people_once_and_decides_as_lookups_do(world):
     assert sorted(m["CM_Contact__c"] for m in memberships) == sorted(ids.values())
 
 
-def test_an_incremental_run_looks_people_up_in_salesforce(world):
+def test_a_run_after_the_read_finds_people_added_since(world):
+    world.subscriber(world.list_a, "first@example.com", "Active")
+    world.contact("first@example.com")
+    world.sync(full=True)
+    assert KnownPerson.objects.exists()
+
+    world.subscriber(world.list_a, "later@example.com", "Unsubscribed", minutes_later=1)
+    contact = world.contact("later@example.com")
+    assert world.sync().status == SyncRun.Status.SUCCEEDED
+    assert world.opted_out(contact) is True
+
+
+def test_a_run_with_few_emails_to_ask_about_in_a_large_org_looks_them_up(world, monkeypatch):
+    monkeypatch.setattr(world.gateway.__class__, "count_people", lambda self, s: 1_000_000)
     world.subscriber(world.list_a, "i@example.com", "Unsubscribed")
     contact = world.contact("i@example.com")
     world.sync()
