@@ -30,6 +30,8 @@ def worth_reading(sf, emails: int) -> bool:
     """Whether reading every person costs fewer calls than looking ``emails`` up (two
     queries per 200 emails in each of about three steps)."""
     lookups = 3 * 2 * math.ceil(emails / 200)
+    if lookups <= 2 * len(PEOPLE):  # a read costs at least a count and a page an object
+        return False
     reads = sum(math.ceil(sf.count_people(sobject) / 2000) + 1 for sobject in PEOPLE)
     return reads < lookups
 
