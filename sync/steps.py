@@ -330,7 +330,7 @@ def _decide_and_write(
         records = [{"Id": p.id, "HasOptedOutOfEmail": value_of[p.id]} for p in persons]
         results = ctx.sf.update(sobject, records)
         ctx.record_failures(
-            "opt_out", sobject, results, client_id=lambda r: owner.get(r.record.get("Id"), "")
+            "opt_out", sobject, results, client_id=lambda r: owner.get(r.record.get("Id") or "", "")
         )
         for value in (True, False):
             echo.write_failed(

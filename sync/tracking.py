@@ -376,7 +376,7 @@ class MemberStatuses:
             self.statuses[campaign] = {row["Label"].lower() for row in rows}
         wanted = [
             (self.mapping[a].label, self.mapping[a].responded)
-            for a in sorted(activities, key=RANK.get)  # created (SortOrder) in this order
+            for a in sorted(activities, key=lambda activity: RANK[activity])  # SortOrder order
         ]
         missing = [
             (label, r) for label, r in wanted if label.lower() not in self.statuses[campaign]
@@ -422,7 +422,7 @@ class MemberStatuses:
             results = self.ctx.sf.create("CampaignMember", creates)
             self.ctx.record_failures("tracking", "CampaignMember", results, link.client_id)
             for r in results:
-                person_id = r.record.get("ContactId") or r.record.get("LeadId")
+                person_id = r.record.get("ContactId") or r.record["LeadId"]  # one of them was sent
                 self._remember(campaign, person_id, {**r.record, "Id": r.id} if r.success else None)
                 if not r.success:
                     self.known.pop((campaign, person_id), None)  # ask again next time
@@ -454,7 +454,7 @@ class MemberStatuses:
         stored_date = datetime.fromisoformat(stored.replace("+0000", "+00:00"))
         if stored_date != event.date:
             return stored_date < event.date
-        stored_rank = RANK.get(ACTIVITY.get(member.get("CM_Last_Activity__c") or ""), -1)
+        stored_rank = RANK.get(ACTIVITY.get(member.get("CM_Last_Activity__c") or "", ""), -1)
         return RANK[event.activity] > stored_rank
 
     def _members(self, campaign: str, latest: dict) -> dict[str, dict]:
