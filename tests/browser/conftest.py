@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -17,6 +18,12 @@ def allow_orm_beside_playwright():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield
+
+
+# Playwright's assertions wait up to 5 s by default (its actions 30 s): too little for a page
+# load when CI's two cores are shared with everything else. They still return as soon as
+# they hold.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
