@@ -31,6 +31,9 @@ def test_connect_pick_two_clients_switch_and_disconnect(console, cm_emulator, cm
     expect(switcher.locator("option")).to_have_text([shown, other])
     expect(page.get_by_role("heading", name=shown, exact=True)).to_be_visible()
 
+    # The switcher sends its form from a deferred script (no inline script under the CSP):
+    # choose once the page has loaded, as a person would; a change before it is not seen.
+    page.wait_for_load_state()
     switcher.select_option(label=other)
     expect(page.get_by_role("heading", name=other, exact=True)).to_be_visible()
     other_id = next(c["ClientID"] for c in cm_agency["clients"] if c["Name"] == other)
