@@ -77,7 +77,7 @@ CANCEL_WAIT = 15.0
 # nothing after now, and the campaigns' events (a few minutes after the base) must come
 # before the changes people make during the soak (dated now) in both worlds.
 BASE_BEFORE = timedelta(minutes=30)
-NOT_YET = {"sf_bulk": "not yet applicable: cmsync does not use the Bulk API yet"}
+NOT_YET = {"sf_bulk": "not injected yet: the soak does not drive Bulk API faults yet"}
 
 
 def schedule(faults: int, seed: int) -> list[str]:
