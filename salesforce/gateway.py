@@ -79,6 +79,33 @@ class Person:
     last_modified: datetime
     has_opted_out: bool
 
+    @classmethod
+    def from_row(cls, sobject: str, row: dict) -> "Person":
+        """A row of a query selecting PERSON_FIELDS."""
+        return cls(
+            sobject=sobject,
+            id=row["Id"],
+            email=row["Email"],
+            last_modified=parse_datetime(row["LastModifiedDate"]),
+            has_opted_out=bool(row["HasOptedOutOfEmail"]),
+        )
+
+
+PERSON_FIELDS = "Id, Email, HasOptedOutOfEmail, LastModifiedDate"
+
+
+def by_email(people: Iterable[Person]) -> dict[str, list[Person]]:
+    """People by lower-case email, most recently modified first; of records modified in the
+    same second (a data load), the lowest Id first, as the import wizard and subscription
+    rules order them (``LastModifiedDate DESC, Id``)."""
+    found: dict[str, list[Person]] = {}
+    for person in people:
+        found.setdefault(person.email.lower(), []).append(person)
+    for group in found.values():
+        group.sort(key=lambda p: p.id)  # ties keep this order in the stable sort below
+        group.sort(key=lambda p: p.last_modified, reverse=True)
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class FieldInfo:
@@ -376,27 +403,18 @@ class SalesforceGateway:
         lives on as the Contact they became.
         """
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
-        found: dict[str, list[Person]] = {}
+        return by_email(self._people_with_emails(wanted))
+
+    def _people_with_emails(self, wanted: list[str]) -> Iterator[Person]:
         for sobject in ("Contact", "Lead"):
             for chunk in _in_chunks(wanted):
                 soql = format_soql(
-                    f"SELECT Id, Email, HasOptedOutOfEmail, LastModifiedDate FROM {sobject} "
+                    f"SELECT {PERSON_FIELDS} FROM {sobject} "
                     f"WHERE Email IN {{emails}}{unconverted(sobject)}",
                     emails=chunk,
                 )
                 for row in self.query(soql):
-                    person = Person(
-                        sobject=sobject,
-                        id=row["Id"],
-                        email=row["Email"],
-                        last_modified=parse_datetime(row["LastModifiedDate"]),
-                        has_opted_out=bool(row["HasOptedOutOfEmail"]),
-                    )
-                    found.setdefault(person.email.lower(), []).append(person)
-        for people in found.values():
-            people.sort(key=lambda p: p.id)  # ties keep this order in the stable sort below
-            people.sort(key=lambda p: p.last_modified, reverse=True)
-        return found
+                    yield Person.from_row(sobject, row)
 
     def count_people(self, sobject: str) -> int:
         """How many Contacts (or unconverted Leads) have an email."""
@@ -407,18 +425,9 @@ class SalesforceGateway:
     def all_people(self, sobject: str) -> Iterator[Person]:
         """Every Contact (or unconverted Lead) with an email, 2,000 a call: for a run that
         would otherwise look up most of them 200 emails at a time."""
-        soql = (
-            f"SELECT Id, Email, HasOptedOutOfEmail, LastModifiedDate FROM {sobject} "
-            f"WHERE Email != null{unconverted(sobject)}"
-        )
+        soql = f"SELECT {PERSON_FIELDS} FROM {sobject} WHERE Email != null{unconverted(sobject)}"
         for row in self.query(soql):
-            yield Person(
-                sobject=sobject,
-                id=row["Id"],
-                email=row["Email"],
-                last_modified=parse_datetime(row["LastModifiedDate"]),
-                has_opted_out=bool(row["HasOptedOutOfEmail"]),
-            )
+            yield Person.from_row(sobject, row)
 
     def converted_leads(self, ids: Iterable[str]) -> set[str]:
         """Which of these Lead ids (15 or 18 characters) are converted Leads, deleted or not."""

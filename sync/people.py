@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from cmsync.iterables import chunks
-from salesforce.gateway import Person
+from salesforce.gateway import Person, by_email
 
 from .models import KnownPerson, SubscriberState
 
@@ -62,18 +62,13 @@ def read_all(sf, beat=None) -> None:
 
 def lookup(emails: Iterable[str]) -> dict[str, list[Person]]:
     """The local copy's people of these (lower-case) emails, as find_people answers."""
-    found: dict[str, list[Person]] = {}
-    for batch in chunks(sorted(set(emails)), LOOKUP_BATCH):
-        rows = KnownPerson.objects.filter(email_lc__in=batch).values_list(
+    return by_email(
+        Person(*row)
+        for batch in chunks(sorted(set(emails)), LOOKUP_BATCH)
+        for row in KnownPerson.objects.filter(email_lc__in=batch).values_list(
             "sobject", "sf_id", "email", "last_modified", "has_opted_out"
         )
-        for sobject, sf_id, email, modified, opted_out in rows:
-            person = Person(sobject, sf_id, email, modified, opted_out)
-            found.setdefault(email.lower(), []).append(person)
-    for people in found.values():
-        people.sort(key=lambda p: p.id)  # ties keep this order in the stable sort below
-        people.sort(key=lambda p: p.last_modified, reverse=True)
-    return found
+    )
 
 
 def emails_to_ask(full: bool) -> int:
