@@ -55,13 +55,9 @@ def hold(
 
     ``waiting`` is called between attempts (a run passes its heartbeat, so waiting for a
     long holder does not make the run look lost; it may raise to give up)."""
-    depth = getattr(_held, name, 0)
-    if depth:
-        setattr(_held, name, depth + 1)
-        try:
-            yield
-        finally:
-            setattr(_held, name, depth)
+    held = _mine()
+    if name in held:  # re-entered: the outer block releases it
+        yield
         return
     if _in_transaction():
         raise RuntimeError(f"lease {name!r} taken inside a transaction")
@@ -72,27 +68,25 @@ def hold(
             waiting()
         time.sleep(pause)
         pause = min(pause * 2, MAX_POLL_SECONDS)
-    setattr(_held, name, 1)
-    holders = _holders()
-    holders[name] = holder
+    held[name] = holder
     try:
         yield
     finally:
-        setattr(_held, name, 0)
-        holders.pop(name, None)
+        del held[name]
         Lease.objects.filter(name=name, holder=holder).delete()
 
 
-def _holders() -> dict[str, str]:
-    if not hasattr(_held, "holders"):
-        _held.holders = {}
-    return _held.holders
+def _mine() -> dict[str, str]:
+    """The leases this thread holds: name → holder."""
+    if not hasattr(_held, "leases"):
+        _held.leases = {}
+    return _held.leases
 
 
 def keep_alive(ttl: timedelta = TTL) -> None:
     """Extend the leases this thread holds by ``ttl`` from now (a long wait inside one)."""
     until = timezone.now() + ttl
-    for name, holder in _holders().items():
+    for name, holder in _mine().items():
         Lease.objects.filter(name=name, holder=holder).update(expires_at=until)
 
 
