@@ -16,6 +16,7 @@ columns as they were sent. A row whose cells match no record sent is matched by 
 
 import csv
 import io
+import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -26,6 +27,8 @@ from . import errors
 
 if TYPE_CHECKING:
     from .gateway import RecordError, RecordResult, SalesforceGateway
+
+log = logging.getLogger(__name__)
 
 NULL = "#N/A"  # Bulk API's "set this field to null"; an empty cell leaves it unchanged
 JOB_RECORDS = 100_000  # records per job: well under the 100 MB a job's CSV may hold
@@ -131,8 +134,10 @@ class Job:
             return
         try:
             self._request("PATCH", self.id, json={"state": "Aborted"})
-        except errors.SalesforceError:
-            pass  # already finished, or unreachable: the rows stay pending either way
+        except errors.SalesforceError as exc:
+            # Already finished, or Salesforce unreachable: the rows stay pending either way,
+            # and the error that made the run stop waiting is the one it reports.
+            log.warning("Bulk API job %s could not be aborted: %s", self.id, exc)
 
     def wait(self, keep_waiting: Callable[[], None] | None, timeout: float) -> None:
         """Poll until the job ends: growing pauses, ``keep_waiting`` between polls (it raises
