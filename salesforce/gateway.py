@@ -139,6 +139,15 @@ class ApiUsage:
     total: int
 
 
+# A preview's stand-in for writing: (sobject, operation, records) → one result per record.
+Recorder = Callable[[str, str, list[dict]], list[RecordResult]]
+
+
+def _plain(records: list[dict]) -> list[dict]:
+    """Records as the caller gave them (without the ``attributes`` the API wants)."""
+    return [{k: v for k, v in record.items() if k != "attributes"} for record in records]
+
+
 class _Session(requests.Session):
     """Default timeout, transport retries, and https→http for a local emulator only."""
 
@@ -148,6 +157,8 @@ class _Session(requests.Session):
         super().__init__()
         self.timeout = timeout
         self.plain_http_host = plain_http_host
+        # A preview's session: any request that could change the org is refused.
+        self.read_only = False
         retry = Retry(
             total=retries,
             connect=retries,
@@ -170,6 +181,8 @@ class _Session(requests.Session):
         url = url.decode() if isinstance(url, bytes) else url
         if self.plain_http_host and url.startswith(f"https://{self.plain_http_host}"):
             url = "http://" + url.removeprefix("https://")
+        if self.read_only and method.upper() not in ("GET", "HEAD"):
+            raise errors.RequestError(f"A preview does not write to Salesforce ({method})")
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
 
@@ -335,7 +348,16 @@ class SalesforceGateway:
         self.keep_waiting: Callable[[], None] | None = None
         self.bulk_jobs = 0
         self.bulk_records = 0
+        # A preview's recorder (sync/preview.py): each write's records go to it instead of
+        # Salesforce, and it answers with the results a successful write would give.
+        self.recorder: Recorder | None = None
         self._connect(access_token)
+
+    def record_only(self, recorder: "Recorder") -> None:
+        """From now on nothing is written: writes go to ``recorder``, and the session
+        refuses any other request that is not a read (the preview's safety net)."""
+        self.recorder = recorder
+        self.session.read_only = True
 
     def _connect(self, access_token: str) -> None:
         self.sf = Salesforce(
@@ -627,6 +649,10 @@ class SalesforceGateway:
     def _collection(
         self, method: str, path: str, records: list[dict], operation: str
     ) -> list[RecordResult]:
+        if self.recorder is not None:
+            if not records:
+                return []
+            return self.recorder(records[0]["attributes"]["type"], operation, _plain(records))
         if len(records) >= settings.SALESFORCE_BULK_THRESHOLD:
             return self._bulk(records[0]["attributes"]["type"], operation, records)
         return self._collections(method, path, records, operation)
@@ -672,6 +698,9 @@ class SalesforceGateway:
         UNABLE_TO_LOCK_ROW, and alert duplicate rules' refusals (Bulk API takes no
         duplicate-rule header), are written again through sObject Collections, which retry
         locks and save past alert rules as every other write does."""
+        if self.recorder is not None:
+            done = self.recorder(sobject, operation, _plain(records))
+            return Write(lambda: done)
         results: list[RecordResult | None] = [None] * len(records)
         serial = sobject == "CampaignMember"
         started: list[bulk.Job] = []
@@ -779,6 +808,8 @@ class SalesforceGateway:
     def delete(self, ids: Iterable[str], sobject: str = "") -> list[RecordResult]:
         """Delete by Id; with the ``sobject`` named, a large set goes as a Bulk API job."""
         ids = list(ids)
+        if self.recorder is not None:
+            return self.recorder(sobject, "delete", [{"Id": i} for i in ids]) if ids else []
         if sobject and len(ids) >= settings.SALESFORCE_BULK_THRESHOLD:
             return self._bulk(sobject, "delete", [{"Id": i} for i in ids])
         results: list[RecordResult] = []

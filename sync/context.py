@@ -4,6 +4,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -43,6 +44,9 @@ class Context:
     _read_people: bool = False
     _beat_at: datetime | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
+    # A preview's sink (sync/preview.py): set by runner._context for runs of kind "preview",
+    # which record their writes instead of making them. None for every other run.
+    sink: Any = None
 
     def __post_init__(self) -> None:
         # Both APIs ask before every call: a heartbeat while working, a fence before writing.
@@ -140,6 +144,8 @@ class Context:
 
     def guard(self, write: bool) -> None:
         """Called before every Campaign Monitor and Salesforce request of the run."""
+        if self.sink is not None:
+            self.sink.check()
         self.beat()
         if write:
             self.fence()
@@ -174,8 +180,18 @@ class Context:
         )
         if not saved:
             raise Superseded
+        if self.sink is not None:
+            self.sink.check()
         if SyncRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
             raise Cancelled
+
+    def explain(
+        self, record_id: str, *, label: str = "", before: str = "", reason: str = ""
+    ) -> None:
+        """Why a record is about to be written, for a preview's result page (who it is, its
+        value before, the reason); nothing for other runs."""
+        if self.sink is not None:
+            self.sink.explain(record_id, label=label, before=before, reason=reason)
 
     def message(
         self,
@@ -188,6 +204,8 @@ class Context:
         severity: str = Message.Severity.ERROR,
         step: str = "",
     ) -> None:
+        if self.sink is not None:
+            self.sink.message(code, summary, severity, record)
         Message.objects.create(
             code=code,
             severity=severity,

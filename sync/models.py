@@ -21,6 +21,8 @@ class SyncRun(jobs.Job):
         PRIMARY = "primary", "Primary sync"
         CHANGES = "changes", "Salesforce changes"
         CM_EVENTS = "cm_events", "Campaign Monitor changes"
+        # The primary sync's reading and deciding, with every write recorded, not sent.
+        PREVIEW = "preview", "Preview"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -58,6 +60,9 @@ class SyncRun(jobs.Job):
     sf_api_remaining = models.PositiveIntegerField(null=True, blank=True)
     sf_api_used = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # A preview of proposed settings: {"sync": {field: value}, "general": ..., "campaigns":
+    # ...}, each value as its model field's value_to_string; the preview runs with them.
+    proposed = models.JSONField(default=dict, blank=True, editable=False)
     # Who pressed Cancel (console or API); the run page says "Cancelled by <name>".
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -372,3 +377,27 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"
+
+
+class PreviewChange(models.Model):
+    """One write a preview run would have made (sync/preview.py): Salesforce or Campaign
+    Monitor, or a maintenance message it would have left. Kept per run, read back in pages,
+    streamed as CSV."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="preview_changes")
+    step = models.CharField(max_length=20)
+    kind = models.CharField(max_length=30)  # preview.KINDS
+    sobject = models.CharField(max_length=80, blank=True)
+    record_id = models.CharField(max_length=120, blank=True)  # Id, external key or path
+    label = models.CharField(max_length=254, blank=True)  # an email or a name, when known
+    before = models.CharField(max_length=120, blank=True)
+    after = models.CharField(max_length=120, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    fields = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "kind", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sobject} {self.record_id}"

@@ -81,3 +81,5 @@ def keep_webhooks(ctx: Context) -> None:
 
 
 runner.register(SyncRun.Kind.PRIMARY, run, then=lambda run: update_plan_after_sync())
+# A preview runs the same steps; runner._context gives it a sink, and no plan follows it.
+runner.register(SyncRun.Kind.PREVIEW, run)

@@ -32,6 +32,7 @@ from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceConnection
 
+from . import preview
 from .context import Context
 from .models import SyncRun
 
@@ -103,6 +104,7 @@ def request_run(
     full: bool = False,
     kind: str = SyncRun.Kind.PRIMARY,
     send: bool = True,
+    proposed: dict | None = None,
 ) -> tuple[SyncRun, bool]:
     """Queue a run of a kind, or return the one of that kind already queued or running
     (False: not new). A run whose task was lost is sent again. ``send=False`` leaves the
@@ -114,7 +116,11 @@ def request_run(
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(
-                    kind=kind, trigger=trigger, full=full, requested_by=user
+                    kind=kind,
+                    trigger=trigger,
+                    full=full,
+                    requested_by=user,
+                    proposed=proposed or {},
                 )
             created = True
             break
@@ -176,14 +182,22 @@ def not_ready_reason() -> str:
 
 
 def _context(run: SyncRun, generation: int) -> Context:
+    """The run's Context: both APIs, the connected clients, the settings. The one place a
+    run's writes are chosen: a preview's go to its sink (sync/preview.py), which also gives
+    it its own copy of cmsync's tables before anything is read."""
+    sink = None
+    if run.kind == SyncRun.Kind.PREVIEW:
+        sink = preview.Sink(run)
+        sink.begin()
     cm, clients, salesforce = ensure_ready()
-    return Context(
-        run=run,
-        cm=cm.api(),
-        sf=salesforce.gateway(),
-        clients=clients,
-        generation=generation,
-    )
+    cm_api, sf = cm.api(), salesforce.gateway()
+    if sink is not None:
+        cm_api.recorder = sink.campaign_monitor
+        sf.record_only(sink.salesforce)
+    ctx = Context(run=run, cm=cm_api, sf=sf, clients=clients, generation=generation, sink=sink)
+    if sink is not None:
+        run.counts = {}  # a preview started again starts from nothing
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -276,8 +290,13 @@ def execute(run_id: int) -> SyncRun | None:
     error = ""
     ctx = None
     try:
-        ctx = _context(run, generation)
-        body.work(ctx)
+        try:
+            ctx = _context(run, generation)
+            body.work(ctx)
+        finally:
+            if ctx is not None and ctx.sink is not None:
+                ctx.sink.end()
+            preview.close()  # a preview's copies, also when it failed while setting up
     except jobs.Superseded:
         log.warning("Sync run %s was taken over by another worker; this one stops", run_id)
         return SyncRun.objects.get(pk=run_id)
@@ -289,7 +308,8 @@ def execute(run_id: int) -> SyncRun | None:
         return SyncRun.objects.get(pk=run_id)
     if body.then is not None:
         body.then(run)
-    alerts.notify(run)
+    if run.kind != SyncRun.Kind.PREVIEW:  # a preview changed nothing to alert about
+        alerts.notify(run)
     return run
 
 

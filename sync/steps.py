@@ -4,7 +4,7 @@ Each step writes idempotently and moves a cursor only after the page it covers i
 a re-run or a redelivered task changes nothing twice and loses nothing.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -225,6 +225,30 @@ def opt_out_value(states: Iterable[str], suppressed: bool = False) -> bool | Non
     return None
 
 
+def why(states: Iterable[str], suppressed: bool = False) -> str:
+    """The opt-out rule's reason in words, e.g. "unsubscribed on all 3 lists" (a preview
+    shows it beside each record it would change)."""
+    counts = Counter(states)
+    total = sum(counts.values())
+    lists = "list" if total == 1 else "lists"
+    if counts["active"]:
+        return f"active on {counts['active']} of {total} {lists}"
+    if suppressed and not counts["unsubscribed"]:
+        return "on the client's suppression list" + (
+            f" (deleted on {total} {lists})" if total else ""
+        )
+    if counts["unsubscribed"] == total:
+        said = (
+            f"unsubscribed on all {total} {lists}" if total > 1 else "unsubscribed on its only list"
+        )
+    else:
+        said = (
+            f"unsubscribed on {counts['unsubscribed']}, deleted on {counts['deleted']} "
+            f"of {total} {lists}"
+        )
+    return said + (", and on the suppression list" if suppressed else "")
+
+
 def opt_out(ctx: Context) -> None:
     """Emails whose state changed → their aggregate over every connected list → the
     HasOptedOutOfEmail of every Contact and Lead with that email, only where it differs."""
@@ -320,6 +344,7 @@ def _decide_and_write(
             else:
                 updates[person.sobject].append(person)
                 value_of[person.id] = wanted[email]
+                ctx.explain(person.id, label=email, reason=why(states[email], email in on_list))
     ctx.count("opt_out", read=len(emails), unchanged=unchanged)
     for sobject, persons in sorted(updates.items()):
         # Told first, so change detection knows this write is cmsync's own (no reaction).

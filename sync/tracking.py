@@ -418,6 +418,11 @@ class MemberStatuses:
                 creates.append({"CampaignId": campaign, f"{sobject}Id": person_id, **fields})
             elif self._may_update(member, event):
                 updates.append({"Id": member["Id"], **fields})
+                self.ctx.explain(
+                    member["Id"],
+                    before=member.get("Status") or "",
+                    reason=f"{LABELS[event.activity]} on {event.date:%Y-%m-%d %H:%M}",
+                )
         if creates:
             results = self.ctx.sf.create("CampaignMember", creates)
             self.ctx.record_failures("tracking", "CampaignMember", results, link.client_id)
