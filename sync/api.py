@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from cmsync.api import JsonSerializer, error_response
 from maintenance.audit import record_action
 
-from . import runner
+from . import preview, runner
 from .models import SyncRun
 
 
@@ -23,6 +23,10 @@ class RunSerializer(serializers.ModelSerializer):
 
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     messages = serializers.SerializerMethodField(help_text="Its messages the caller may see.")
+    preview = serializers.SerializerMethodField(
+        help_text="A finished preview's changes it would make, by kind (null for other runs); "
+        "GET runs/<id>/changes.csv lists each."
+    )
 
     class Meta:
         model = SyncRun
@@ -44,6 +48,8 @@ class RunSerializer(serializers.ModelSerializer):
             "sf_api_used",
             "last_error",
             "messages",
+            "proposed",
+            "preview",
         ]
         read_only_fields = fields
 
@@ -51,9 +57,18 @@ class RunSerializer(serializers.ModelSerializer):
         """Only the messages of clients the caller may see (client ownership)."""
         return run.messages.visible_to(self.context["request"].user).count()
 
+    def get_preview(self, run: SyncRun) -> dict[str, int] | None:
+        if run.kind != SyncRun.Kind.PREVIEW:
+            return None
+        return preview.totals(run)
+
 
 class StartSerializer(JsonSerializer):
     full = serializers.BooleanField(default=False, help_text="Ignore cursors: reconcile all.")
+    dry_run = serializers.BooleanField(
+        default=False,
+        help_text="A preview: read and decide, write nothing, record what it would change.",
+    )
 
 
 @extend_schema_view(  # the list's filters: other operations refuse them (api_auth)
@@ -89,22 +104,28 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         },
     )
     def create(self, request):
-        """Sync now: 201 with a new run, or 200 with the one already queued or running."""
+        """Sync now: 201 with a new run, or 200 with the one (of that kind) already queued or
+        running. ``"dry_run": true`` starts a preview instead."""
         start = StartSerializer(data=request.data)
         start.is_valid(raise_exception=True)
+        dry_run = start.validated_data["dry_run"]
+        what = "Preview" if dry_run else "Sync"
         try:
             runner.ensure_ready()
         except runner.SyncUnavailable as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from exc
         try:
             run, created = runner.request_run(
-                SyncRun.Trigger.API, user=request.user, full=start.validated_data["full"]
+                SyncRun.Trigger.API,
+                user=request.user,
+                full=start.validated_data["full"],
+                kind=SyncRun.Kind.PREVIEW if dry_run else SyncRun.Kind.PRIMARY,
             )
         except runner.BrokerUnavailable as exc:
-            record_action(exc.run, "sync", f"Sync queued through the API (run {exc.run.pk})")
+            record_action(exc.run, "sync", f"{what} queued through the API (run {exc.run.pk})")
             raise BrokerDown(str(exc)) from exc
         if created:
-            record_action(run, "sync", f"Sync started through the API (run {run.pk})")
+            record_action(run, "sync", f"{what} started through the API (run {run.pk})")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         data = RunSerializer(run, context={"request": request}).data
         return Response(data, status=code)

@@ -14,6 +14,7 @@ from campaign_monitor.models import Connection
 from cmsync import answers
 from cmsync.access import require_perm
 from maintenance.audit import record_action
+from maintenance.export import csv_response
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceSettings
 from salesforce.views import salesforce_context
@@ -22,7 +23,7 @@ from settings_app.forms import SyncSettingsForm
 from settings_app.models import GeneralSettings, SyncSettings
 from settings_app.views import settings_page
 
-from . import cm_events, inbox, outbound, progress, runner, webhooks
+from . import cm_events, inbox, outbound, preview, progress, runner, webhooks
 from .api import RunSerializer
 from .context import COUNTERS
 from .forms import ListOptionsForm
@@ -249,6 +250,46 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def sync_preview(request: HttpRequest) -> HttpResponse:
+    """Preview: the primary sync's reading and deciding, nothing written (sync/preview.py)."""
+    require_perm(request, RUN)
+    return start_preview(request, {})
+
+
+def start_preview(request: HttpRequest, proposed: dict) -> HttpResponse:
+    """Queue a preview (with ``proposed`` settings, if any) and show its page; the one that
+    is already queued or running is shown instead."""
+    try:
+        runner.ensure_ready()
+        run, created = runner.request_run(
+            SyncRun.Trigger.MANUAL, user=request.user, kind=SyncRun.Kind.PREVIEW, proposed=proposed
+        )
+    except runner.SyncUnavailable as exc:
+        answers.error(request, str(exc), "primary-sync")
+        return answers.redirect_to("primary-sync", "sync")
+    except runner.BrokerUnavailable as exc:
+        answers.error(request, str(exc), "primary-sync")
+        return answers.redirect_to("primary-sync", "sync")
+    if created:
+        record_action(run, "sync", f"Preview (run {run.pk})")
+        messages.success(
+            request, "Preview started. Nothing is written; what it would change shows here."
+        )
+    else:
+        messages.info(request, f"A preview is already {run.get_status_display().lower()}.")
+    return redirect("sync-run", run_id=run.pk)
+
+
+@login_required
+def run_changes_csv(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Every change a preview would make, as CSV (streamed)."""
+    require_perm(request, VIEW)
+    run = get_object_or_404(SyncRun, pk=run_id, kind=SyncRun.Kind.PREVIEW)
+    return csv_response(f"cmsync-preview-{run.pk}.csv", preview.CSV_HEADER, preview.csv_rows(run))
+
+
+@login_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     require_perm(request, VIEW)
     run = get_object_or_404(SyncRun, pk=run_id)
@@ -265,6 +306,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             run_changes=run.changes.all()[:CHANGES_SHOWN],
             changes_total=total,
             changes_more=total > CHANGES_SHOWN,
+        )
+    if run.kind == SyncRun.Kind.PREVIEW:
+        context.update(
+            proposed=preview.describe_proposed(run.proposed),
+            preview_entries=[] if run.is_active else preview.summary(run),
+            preview_samples=preview.SAMPLES,
         )
     if run.kind == SyncRun.Kind.CM_EVENTS:
         total = run.cm_events.count()
