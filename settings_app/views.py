@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from cmsync import answers
 from cmsync.access import require_perm
+from sync import preview
 
 from .forms import (
     CampaignSettingsForm,
@@ -12,6 +13,8 @@ from .forms import (
     MemberStatusMappingFormSet,
 )
 from .models import MemberStatusMapping
+
+PREVIEW = "sync.add_syncrun"  # starting a preview: as starting a sync
 
 
 def settings_page(
@@ -45,8 +48,17 @@ def settings_page(
     )
 
     confirm: list[str] = []
+    can_preview = False
     if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
+        proposed = preview.proposed_from(form)
+        if data.get("preview") and proposed:
+            # "Preview the effect" on a confirmation: a preview with these values, unsaved.
+            require_perm(request, PREVIEW)
+            from sync.views import start_preview  # sync's views build on these pages
+
+            return start_preview(request, proposed)
         confirm = [] if data.get("confirmed") else form.risky_changes()
+        can_preview = bool(confirm and proposed and request.user.has_perm(PREVIEW))
         if not confirm:
             with transaction.atomic():
                 form.save()
@@ -64,6 +76,7 @@ def settings_page(
         "formset": formset,
         "can_change": can_change,
         "confirm": confirm,
+        "can_preview": can_preview,
         "anchor": anchor,
     }
     context.update(extra_context or {})

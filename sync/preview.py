@@ -209,12 +209,34 @@ def close() -> None:
 # -- proposed settings ------------------------------------------------------------------------
 
 
+# The settings whose change changes what a primary sync writes: only these are previewed.
+# (The schedule, the reactions to Salesforce changes and the import options are not the
+# primary sync's; the member status mapping table is not part of a proposal yet.)
+PREVIEWABLE = {
+    "import_tracking",
+    "track_sent",
+    "track_opened",
+    "track_clicked",
+    "track_unsubscribed",
+    "track_bounced",
+    "days_to_keep",
+    "cm_webhooks",
+    "sync_email_opt_out",
+    "update_statistics",
+    "auto_create_campaigns",
+    "member_status_mode",
+    "auto_create_statuses",
+}
+
+
 def proposed_from(form) -> dict:
-    """A valid settings form's changed values, as a preview stores them: ``{section:
-    {field: value_to_string}}``; fields that are not the model's own are left out."""
+    """A valid settings form's changed values that a preview can show the effect of, as a
+    preview stores them: ``{section: {field: value_to_string}}``; {} when there are none."""
     model = form._meta.model
-    section = next(name for name, label in SECTIONS.items() if label == model._meta.label)
-    names = {f.name for f in model._meta.concrete_fields}
+    section = next((n for n, label in SECTIONS.items() if label == model._meta.label), None)
+    if section is None:
+        return {}
+    names = {f.name for f in model._meta.concrete_fields} & PREVIEWABLE
     values = {
         name: model._meta.get_field(name).value_to_string(form.instance)
         for name in form.changed_data

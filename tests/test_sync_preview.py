@@ -216,3 +216,78 @@ def test_sync_now_dry_run_command(world, capsys):
     out = capsys.readouterr().out
     assert "Preview" in out and "Email Opt Out ticked: 1" in out
     assert world.opted_out(contact) is False
+
+
+# -- the console, the API and who may do what -------------------------------------------------
+
+
+def test_standard_starts_a_preview_and_limited_reads_its_page_and_csv(
+    world, bob_client, carol, client
+):
+    world.subscriber(world.list_a, "web@example.com", "Unsubscribed")
+    contact = world.contact("web@example.com")
+    response = bob_client.post("/sync/preview/")
+    run = SyncRun.objects.get(kind=SyncRun.Kind.PREVIEW)
+    assert response.status_code == 302 and response["Location"] == f"/sync/runs/{run.pk}/"
+    runner.execute(run.pk)
+    assert world.opted_out(contact) is False
+
+    client.force_login(carol)
+    assert client.post("/sync/preview/").status_code == 403  # Limited: look, not start
+    page = client.get(f"/sync/runs/{run.pk}/").text
+    assert "What a sync would change" in page and "Email Opt Out ticked" in page
+    assert "web@example.com" in page
+    download = client.get(f"/sync/runs/{run.pk}/changes.csv")
+    assert download["Content-Type"].startswith("text/csv")
+    lines = b"".join(download.streaming_content).decode().splitlines()
+    assert lines[0] == ",".join(preview.CSV_HEADER)
+    assert any(line.startswith("opt_out,opted_out,Contact,") for line in lines[1:])
+
+
+def test_one_preview_at_a_time_and_it_can_be_cancelled(world, bob_client):
+    bob_client.post("/sync/preview/")
+    again = bob_client.post("/sync/preview/", follow=True)
+    assert "A preview is already queued" in again.text
+    run = SyncRun.objects.get(kind=SyncRun.Kind.PREVIEW)
+    bob_client.post(f"/sync/runs/{run.pk}/cancel/")
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.CANCELLED
+
+
+def test_api_dry_run_starts_a_preview_and_reports_its_totals(world, bob):
+    from rest_framework.test import APIClient
+
+    world.subscriber(world.list_a, "api@example.com", "Unsubscribed")
+    contact = world.contact("api@example.com")
+    api = APIClient()
+    api.force_login(bob)
+    answer = api.post("/api/v1/runs/", {"dry_run": True}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["kind"] == "preview"
+    runner.execute(answer.json()["id"])
+    done = api.get(f"/api/v1/runs/{answer.json()['id']}/").json()
+    assert done["status"] == "succeeded" and done["preview"]["opted_out"] == 1
+    assert world.opted_out(contact) is False
+    bad = api.post("/api/v1/runs/", {"dry_run": "yes"}, format="json")
+    assert bad.status_code == 400
+
+
+def test_a_confirmation_offers_preview_of_the_proposed_settings(world, alice_client):
+    GeneralSettings.objects.update(sync_email_opt_out=False)
+    world.subscriber(world.list_a, "conf@example.com", "Unsubscribed")
+    world.contact("conf@example.com")
+    form = alice_client.get("/general/").context["form"]
+    data = {name: value for name, value in form.initial.items() if value not in (False, None)}
+    data.update(sync_email_opt_out="on", trigger_list_journeys="on")  # the latter is risky
+    asked = alice_client.post("/general/", data)
+    assert "Please confirm" in asked.text and "Preview the effect" in asked.text
+    started = alice_client.post("/general/", {**data, "preview": "1"})
+    run = SyncRun.objects.get(kind=SyncRun.Kind.PREVIEW)
+    assert started["Location"] == f"/sync/runs/{run.pk}/"
+    assert run.proposed == {"general": {"sync_email_opt_out": "True"}}
+    assert GeneralSettings.get_solo().sync_email_opt_out is False  # nothing saved
+    runner.execute(run.pk)
+    assert preview.totals(run).get("opted_out") == 1
+    page = alice_client.get(f"/sync/runs/{run.pk}/").text
+    assert "proposed settings, which are not saved" in page
+    assert "Sync Salesforce &#x27;Email Opt Out&#x27; with Campaign Monitor: on" in page
