@@ -268,7 +268,8 @@ def describe_proposed(proposed: dict) -> list[str]:
             )
             if field.get_internal_type() == "BooleanField":
                 shown = "on" if field.to_python(value) else "off"
-            lines.append(f"{str(field.verbose_name).capitalize()}: {shown}")
+            name = str(field.verbose_name)
+            lines.append(f"{name[:1].upper()}{name[1:]}: {shown}")
     return lines
 
 
