@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -282,7 +282,7 @@ def start_preview(request: HttpRequest, proposed: dict) -> HttpResponse:
 
 
 @login_required
-def run_changes_csv(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_changes_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
     """Every change a preview would make, as CSV (streamed)."""
     require_perm(request, VIEW)
     run = get_object_or_404(SyncRun, pk=run_id, kind=SyncRun.Kind.PREVIEW)
