@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from cmsync import endpoints
+from cmsync.logs import log_calls
 
 from . import errors
 from .records import (
@@ -104,6 +105,7 @@ def build_session(retries: int = 4, backoff: float = 0.5) -> requests.Session:
     session.mount("https://", HTTPAdapter(max_retries=retry))
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    session.hooks["response"].append(log_calls("campaign_monitor"))
     return session
 
 
@@ -145,7 +147,13 @@ def _token_request(base_url: str, data: dict, timeout: float = 20) -> OAuthToken
     would repeat the secret or refresh token in ``data`` to wherever it points."""
     url = f"{root_url(check_endpoint(base_url))}/oauth/token"
     try:
-        response = requests.post(url, data=data, timeout=timeout, allow_redirects=False)
+        response = requests.post(
+            url,
+            data=data,
+            timeout=timeout,
+            allow_redirects=False,
+            hooks={"response": log_calls("campaign_monitor")},
+        )
     except requests.RequestException as exc:
         log.warning("Campaign Monitor OAuth at %s: %s", endpoints.host(url), type(exc).__name__)
         raise unreachable(base_url) from exc

@@ -73,6 +73,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a NUL in the URL or session cookie is a 400 before anything queries the database.
     "cmsync.middleware.RejectNulBytes",
+    # One log line per request (cmsync.requests), probes included (at DEBUG).
+    "cmsync.middleware.RequestLog",
+    # /health/live, /health/ready and /metrics, before the host check and HTTPS redirect.
+    "cmsync.middleware.Probes",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -391,23 +395,36 @@ CELERY_BEAT_SCHEDULE = {
 
 # Every handler drops secrets from URLs (the Outbound Message and webhook endpoints'):
 # runserver's access log (django.server) and django.request's "Bad Request: <path>" alike.
-# gunicorn's access log: gunicorn.conf.py.
+# gunicorn's access log: gunicorn.conf.py. Every line of a run carries its id (run_context).
+# LOG_FORMAT=json writes one JSON object a line (time, level, logger, message, run_id and the
+# line's fields); otherwise readable text with the same fields as key=value.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "redact_secrets": {"()": "cmsync.logs.RedactSecrets"},
         "one_line_refusals": {"()": "cmsync.logs.OneLineRefusals"},
+        "run_context": {"()": "cmsync.logs.RunContext"},
     },
     "formatters": {
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
             "style": "{",
-        }
+        },
+        "cmsync": {
+            "()": "cmsync.logs.JsonFormatter"
+            if LOG_FORMAT == "json"
+            else "cmsync.logs.TextFormatter"
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "cmsync",
+            "filters": ["redact_secrets", "run_context"],
+        },
         "django.server": {
             "class": "logging.StreamHandler",
             "formatter": "django.server",
@@ -420,3 +437,21 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Celery keeps Django's logging (the same lines, formats and filters in workers and beat).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Health and metrics (cmsync/health.py, cmsync/metrics.py). Each readiness check gives up
+# after HEALTH_TIMEOUT_SECONDS, so a dead broker answers 503 at once. /metrics is off (404)
+# unless METRICS_TOKEN (a bearer token) or METRICS_ALLOWED_IPS (addresses or networks) is set;
+# with both, a scrape needs both.
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=2.0)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# Errors to Sentry when SENTRY_DSN is set (cmsync/errors.py): never initialised otherwise.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+if SENTRY_DSN:
+    from cmsync.errors import init_sentry
+
+    init_sentry(SENTRY_DSN, SENTRY_ENVIRONMENT)

@@ -3,9 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from cmsync import probe_views
 from security import account
 
 urlpatterns = [
+    # Answered by cmsync.middleware.Probes before the rest; here for names and the URL walk.
+    path("health/live", probe_views.live, name="health-live"),
+    path("health/ready", probe_views.ready, name="health-ready"),
+    path("metrics", probe_views.metrics_view, name="metrics"),
     path("", RedirectView.as_view(pattern_name="sync", permanent=False)),
     path(
         "accounts/login/",

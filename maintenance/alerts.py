@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Count
 
+from .codes import CODES
 from .models import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,24 @@ def notify(run) -> bool:
         send_mail(subject, "\n".join(lines), None, recipients)
     except OSError:
         log.exception("Could not send the alert for sync run %s", run.pk)
+        return False
+    return True
+
+
+def notify_problem(code: str, summary: str) -> bool:
+    """Email the alert recipients about a problem of the installation itself (beat stopped,
+    no worker), unless alerts are off; True when an email went out."""
+    alerts = AlertSettings.get_solo()
+    if alerts.mode == AlertSettings.Mode.NEVER:
+        return False
+    recipients = [u.email for u in alerts.recipients.all() if u.email and u.is_active]
+    if not recipients:
+        return False
+    body = f"{summary}\n\nCode: {code}\nDetails: {settings.CMSYNC_URL}/maintenance/"
+    try:
+        send_mail(f"cmsync: {CODES[code].title}", body, None, recipients)
+    except OSError:
+        log.exception("Could not send the alert %s", code)
         return False
     return True
 

@@ -198,6 +198,22 @@ CODES = {
         "Open the list's subscription rules and correct or delete the condition.",
         retryable=False,
     ),
+    "BEAT_STOPPED": Code(
+        "Celery beat has stopped",
+        "Celery beat sends the every-minute tasks (scheduled syncs, the change poll, scheduled "
+        "imports) and has not done so for 3 minutes: nothing scheduled starts.",
+        "Restart the beat process (docker compose: the beat service) and read its log. Only "
+        "one beat may run per installation.",
+        retryable=False,
+    ),
+    "NO_WORKER": Code(
+        "No Celery worker is running",
+        "No worker has shown it is alive for 2 minutes: runs, imports and reactions stay "
+        "queued until one takes them.",
+        "Start a worker (docker compose: the worker service) and read its log; check that it "
+        "reaches the broker (Redis) and the database.",
+        retryable=False,
+    ),
 }
 
 # Salesforce per-record statusCodes → our codes.

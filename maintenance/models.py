@@ -89,3 +89,16 @@ class AlertSettings(InAuditArea, SingletonModel):
 
 
 auditlog.register(AlertSettings, m2m_fields={"recipients"})
+
+
+class Heartbeat(models.Model):
+    """When a Celery process last showed it was alive: ``beat`` (stamped by beat as it sends
+    its every-minute tasks) or ``worker:<node name>`` (stamped from each worker's own event
+    loop). The Maintenance tab, ``manage.py health`` and the alerts read them
+    (maintenance/heartbeats.py)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -12,6 +12,7 @@ import jwt
 import requests
 
 from cmsync import endpoints
+from cmsync.logs import log_calls
 
 from . import errors
 
@@ -63,7 +64,14 @@ def _token(login_url: str, data: dict, auth: tuple | None = None) -> Tokens:
     url = f"{check_url(login_url)}/services/oauth2/token"
     unreachable = errors.NetworkError(f"Could not reach Salesforce at {endpoints.host(url)}")
     try:
-        response = requests.post(url, data=data, auth=auth, timeout=30, allow_redirects=False)
+        response = requests.post(
+            url,
+            data=data,
+            auth=auth,
+            timeout=30,
+            allow_redirects=False,
+            hooks={"response": log_calls("salesforce")},
+        )
     except requests.RequestException as exc:
         log.warning("Salesforce token endpoint %s: %s", endpoints.host(url), type(exc).__name__)
         raise unreachable from exc

@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 
 from cmsync import endpoints
 from cmsync.iterables import chunks
+from cmsync.logs import log_calls
 
 from . import bulk, errors
 
@@ -175,6 +176,7 @@ class _Session(requests.Session):
         adapter = HTTPAdapter(max_retries=retry)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
+        self.hooks["response"].append(log_calls("salesforce"))
 
     def request(self, method: str, url: str | bytes, *args, **kwargs) -> requests.Response:
         # simple-salesforce builds every URL with https://; a local emulator speaks http.

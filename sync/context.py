@@ -1,5 +1,7 @@
 """What every step of a run shares: the run row, both APIs, the settings, counters, messages."""
 
+import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from . import leases
 from . import people as known_people
 from .models import SyncRun
 from .step_titles import step_title
+
+log = logging.getLogger(__name__)
 
 COUNTERS = ("read", "written", "unchanged", "failed")
 PEOPLE_CACHE = 20_000  # emails: flat memory at any volume, lookups spared within a campaign
@@ -43,6 +47,7 @@ class Context:
     # Whether people are looked up in the copy this run read (people.py).
     _read_people: bool = False
     _beat_at: datetime | None = None
+    _step_started: float | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
     # A preview's sink (sync/preview.py): set by runner._context for runs of kind "preview",
     # which record their writes instead of making them. None for every other run.
@@ -116,9 +121,32 @@ class Context:
         return {m["ListID"] for client in self.clients for m in client.lists}
 
     def begin(self, step: str) -> None:
+        self.end_step()
         self.run.step = step
+        self._step_started = time.monotonic()
         self.run.counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
         self.checkpoint()
+
+    def end_step(self) -> None:
+        """One log line for the step that just ended: its counts (over the whole run, as the
+        run page shows them) and how long it took."""
+        step, started = self.run.step, self._step_started
+        if not step or started is None:
+            return
+        self._step_started = None
+        counts = self.run.counts.get(step, {})
+        log.info(
+            "%s step %s done",
+            self.run.get_kind_display(),
+            step,
+            extra={
+                "event": "run_step",
+                "kind": self.run.kind,
+                "step": step,
+                "seconds": round(time.monotonic() - started, 3),
+                **{name: counts.get(name, 0) for name in COUNTERS},
+            },
+        )
 
     def count(self, step: str, **amounts: int) -> None:
         counts = self.run.counts.setdefault(step, dict.fromkeys(COUNTERS, 0))

@@ -27,6 +27,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from campaign_monitor import errors as cm_errors
 from campaign_monitor.models import ConnectedClient, Connection
 from cmsync import jobs
+from cmsync.logs import run_context
 from maintenance import alerts
 from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
@@ -277,7 +278,13 @@ def _ladder(ctx: Context | None) -> list[jobs.Rule]:
 
 
 def execute(run_id: int) -> SyncRun | None:
-    """Run (or resume) one run of any kind. Safe to call twice: the second call does nothing."""
+    """Run (or resume) one run of any kind. Safe to call twice: the second call does nothing.
+    Every log line meanwhile carries the run's id (and a Sentry event its tag)."""
+    with run_context(run_id):
+        return _execute(run_id)
+
+
+def _execute(run_id: int) -> SyncRun | None:
     generation = _claim(run_id)
     if generation is None:
         run = SyncRun.objects.filter(pk=run_id).first()
@@ -303,14 +310,36 @@ def execute(run_id: int) -> SyncRun | None:
     except Exception as exc:  # every ending, even a bug, leaves a finished run row
         status, error = jobs.outcome(exc, _ladder(ctx), f"Sync run {run_id}")
     if ctx is not None:
+        ctx.end_step()
         run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
     if not _finish(run, generation, status, error):
         return SyncRun.objects.get(pk=run_id)
+    _log_finished(run)
     if body.then is not None:
         body.then(run)
     if run.kind != SyncRun.Kind.PREVIEW:  # a preview changed nothing to alert about
         alerts.notify(run)
     return run
+
+
+def _log_finished(run: SyncRun) -> None:
+    duration = run.duration
+    log.info(
+        "Sync run %s (%s) finished: %s",
+        run.pk,
+        run.kind,
+        run.status,
+        extra={
+            "event": "run_finished",
+            "kind": run.kind,
+            "status": run.status,
+            "seconds": round(duration.total_seconds(), 3) if duration else None,
+            "cm_calls": run.cm_calls,
+            "sf_calls": run.sf_calls,
+            "written": run.total_written,
+            "failed": run.total_failed,
+        },
+    )
 
 
 def _finish(run: SyncRun, generation: int, status: str, error: str) -> bool:
