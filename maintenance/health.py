@@ -1,10 +1,15 @@
-"""The sync health summary on the Maintenance tab."""
+"""The health card on the Maintenance tab: the sync's recent runs and the Salesforce budget,
+the readiness checks of /health/ready (cmsync/health.py), and whether Celery beat and the
+workers are alive (heartbeats.py)."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
+from cmsync import health
 from sync.models import SyncRun
+
+from . import heartbeats
 
 
 def summary() -> dict:
@@ -18,4 +23,6 @@ def summary() -> dict:
         "runs_24h": runs.filter(created_at__gte=day_ago).count(),
         "sf_api_remaining": latest.sf_api_remaining if latest else None,
         "sf_api_used": latest.sf_api_used if latest else None,
+        "checks": health.run(),
+        "liveness": heartbeats.liveness(),
     }

@@ -24,8 +24,12 @@ PUBLIC = {
     "admin/login/",
     "admin/logout/",
 }
+# Health probes for load balancers and orchestrators: public by design, and they say nothing
+# but whether each dependency answers (tests/test_health.py).
+HEALTH = {"health/live", "health/ready"}
+# Prometheus' scrape: a bearer token and/or an address allowlist of its own, 404 while off.
+METRICS = {"metrics"}
 # Endpoints other services call; each checks its own signature or secret instead of a login.
-# The health checks (/health/live, /health/ready) belong here when they arrive.
 WEBHOOKS = {
     "billing/webhook/",  # Stripe, signed with STRIPE_WEBHOOK_SECRET
     "campaign-monitor/webhook/<str:secret>/",  # Campaign Monitor list webhooks
@@ -98,7 +102,7 @@ def test_the_walk_finds_every_kind_of_url():
     found = {pattern for pattern, _ in ALL}
     assert "sync/" in found and "admin/" in found
     assert any(p.startswith("api/v1/^runs/") for p in found)
-    assert PUBLIC | WEBHOOKS <= found, "a public URL listed here no longer exists"
+    assert PUBLIC | WEBHOOKS | HEALTH | METRICS <= found, "a public URL listed here is gone"
 
 
 @pytest.mark.parametrize("pattern", [p for p, _ in ALL], ids=lambda p: p)
@@ -122,7 +126,7 @@ def _ends_at_login(client, response) -> bool:
 
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize(
-    "pattern", [p for p, _ in ALL if p not in PUBLIC | WEBHOOKS], ids=lambda p: p
+    "pattern", [p for p, _ in ALL if p not in PUBLIC | WEBHOOKS | HEALTH | METRICS], ids=lambda p: p
 )
 def test_anonymous_visitors_are_refused_everywhere(client, pattern, method):
     path = concrete(pattern)
@@ -140,6 +144,18 @@ def test_anonymous_visitors_are_refused_everywhere(client, pattern, method):
 def test_webhooks_refuse_a_caller_without_the_secret_or_signature(client, pattern):
     response = client.post(concrete(pattern), b"{}", content_type="application/json")
     assert 400 <= response.status_code < 500, response.status_code
+
+
+@pytest.mark.parametrize("pattern", sorted(HEALTH))
+def test_health_answers_anyone_with_json_and_no_session(client, pattern):
+    response = client.get(concrete(pattern))
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert "sessionid" not in response.cookies
+
+
+def test_metrics_are_not_found_for_anyone_while_off(client, settings):
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = "", []
+    assert client.get(concrete("metrics")).status_code == 404
 
 
 @pytest.mark.parametrize("pattern", sorted(PUBLIC))
