@@ -25,9 +25,13 @@ def redact(text: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """A handler filter: the record's message, formatted and redacted, without its args."""
+    """A handler filter: the record's message, formatted and redacted, without its args; and
+    every text field a structured line added (``extra=``: a path, a URL), redacted too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in vars(record).copy().items():
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact(value))
         try:
             message = record.getMessage()
         except Exception:  # a broken record is logging's to report, not ours
@@ -86,7 +90,13 @@ class RunContext(logging.Filter):
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    """The fields a line added, as written: numbers as they are, anything else as redacted
+    text (Django's django.request adds the request object, whose repr holds its path)."""
+    return {
+        key: value if value is None or isinstance(value, bool | int | float) else redact(str(value))
+        for key, value in vars(record).items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.functional import empty
 
+from .logs import redact
+
 MESSAGE = "The request is not valid: the URL or the session cookie contains a NUL character (%00)."
 
 
@@ -72,7 +74,7 @@ class RequestLog:
             extra={
                 "event": "request",
                 "method": request.method,
-                "path": request.path_info,
+                "path": redact(request.path_info),
                 "status": response.status_code,
                 "ms": ms,
                 "user_id": user.pk if user is not None and user.is_authenticated else None,

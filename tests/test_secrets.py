@@ -17,7 +17,7 @@ from django.apps import apps
 from django.db import connection
 from encrypted_fields.fields import EncryptedTextField
 
-from cmsync.logs import RedactSecrets
+from cmsync.logs import JsonFormatter, RedactSecrets, RunContext, TextFormatter
 from salesforce.connection import connect_client_credentials
 from salesforce.errors import AuthenticationError
 from salesforce.models import SalesforceConnection, SalesforceSettings
@@ -36,15 +36,22 @@ STRIPE_WEBHOOK_SECRET = "whsec_cmsyncWebhookSecretNeverLogged456"
 
 @pytest.fixture
 def logs():
-    """Every logger at DEBUG, written through the filter production's handlers use."""
+    """Every logger at DEBUG, written through the filters production's handlers use, in
+    both of production's formats (LOG_FORMAT=json and the readable text), so every field a
+    structured line adds (paths, hosts, counts) is searched too."""
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setLevel(logging.DEBUG)
-    handler.addFilter(RedactSecrets())
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    handlers = []
+    for formatter in (JsonFormatter(), TextFormatter()):
+        handler = logging.StreamHandler(buffer)
+        handler.setLevel(logging.DEBUG)
+        handler.addFilter(RedactSecrets())
+        handler.addFilter(RunContext())
+        handler.setFormatter(formatter)
+        handlers.append(handler)
     root = logging.getLogger()
     previous = root.level
-    root.addHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     quiet = {}
     for name in list(logging.root.manager.loggerDict):  # loggers that set a level of their own
@@ -53,7 +60,8 @@ def logs():
             quiet[name] = logger.level
             logger.setLevel(logging.DEBUG)
     yield buffer
-    root.removeHandler(handler)
+    for handler in handlers:
+        root.removeHandler(handler)
     root.setLevel(previous)
     for name, level in quiet.items():
         logging.getLogger(name).setLevel(level)
@@ -122,8 +130,13 @@ def test_no_secret_is_in_the_logs(everything):
     secrets, text = everything
     # The capture did capture, down to each HTTP request to both services.
     assert '"POST /services/oauth2/token' in text and "/api/v3.3/clients.json" in text
+    # ... and cmsync's own structured lines: each call to either service, each run step.
+    assert '"service": "salesforce"' in text and '"service": "campaign_monitor"' in text
+    assert '"path": "/services/oauth2/token"' in text  # the connects' token calls
+    assert '"event": "run_step"' in text and "event=run_finished" in text
     leaked = [name for name, secret in secrets.items() if secret in text]
-    assert leaked == []
+    lines = [line[:300] for line in text.splitlines() if any(s in line for s in secrets.values())]
+    assert leaked == [], lines[:5]
 
 
 def test_no_secret_is_stored_in_plain_text_anywhere(everything):
