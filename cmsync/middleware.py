@@ -96,7 +96,11 @@ class Probes:
             from . import probe_views  # the views import the health checks, Celery and all
 
             if view := probe_views.BY_PATH.get(request.path_info):
-                return view(request)
+                response = view(request)
+                # Not pages: nothing may run or frame them (the CSP middleware comes later).
+                response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+                response["X-Content-Type-Options"] = "nosniff"
+                return response
         return self.get_response(request)
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from billing import stripe_client
 
 from .billing_fixtures import localstripe, localstripe_server  # noqa: F401
-from .test_url_access import ALL, WEBHOOKS, concrete
+from .test_url_access import ALL, HEALTH, METRICS, WEBHOOKS, concrete
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +38,23 @@ def assert_strict(found: dict[str, list[str]], where: str) -> None:
 
 
 CONSOLE = sorted(
-    {concrete(p) for p, _ in ALL if not p.startswith(("api/", "admin/")) and p not in WEBHOOKS}
+    {
+        concrete(p)
+        for p, _ in ALL
+        if not p.startswith(("api/", "admin/")) and p not in WEBHOOKS | HEALTH | METRICS
+    }
     - {"/billing/"}  # checked below, with Stripe.js
 )
+
+
+@pytest.mark.parametrize("path", sorted(concrete(p) for p in HEALTH | METRICS))
+def test_probes_and_metrics_allow_nothing_at_all(client, settings, path):
+    """Answered before the CSP middleware (tests/test_health.py): no page, no script, ever."""
+    settings.METRICS_TOKEN = "t"
+    response = client.get(path, HTTP_AUTHORIZATION="Bearer t")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.parametrize("path", CONSOLE)
