@@ -141,3 +141,27 @@ def test_a_missing_grant_is_shown_and_install_fixes_it(console, live_server, wor
     expect(page.locator("#grants-missing")).to_have_count(0)
     sync_user = world.sf_connection.sf_user_id
     assert sync_user in permissions.assignees(world.gateway, permissions.INTEGRATION)
+
+
+def test_the_health_card_shows_a_stopped_beat_at_desktop_and_phone_width(console, live_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from maintenance import heartbeats
+
+    from .test_phone_width import DESKTOP, PHONE
+
+    page = console
+    heartbeats.stamp("beat", timezone.now() - timedelta(minutes=5))
+    heartbeats.stamp("worker:celery@box-1")
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server.url}/maintenance/")
+        beat = page.locator("#health-beat")
+        expect(beat).to_contain_text("Problem: Celery beat has not ticked since")
+        expect(beat).to_be_in_viewport()
+        expect(page.locator("#health-workers")).to_contain_text("1 consuming: celery@box-1")
+        expect(page.locator("#health-broker")).to_contain_text("reachable")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{width} px wide at {size['width']} px"
