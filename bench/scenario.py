@@ -136,6 +136,23 @@ def change_plan(subscribers: int, batches: int, seed: int, per_batch: int = 6) -
     return plan
 
 
+def suppression_plan(
+    subscribers: int, batches: int, seed: int, size: int, changes: list[list] | None = None
+) -> list[list]:
+    """Large changes, for the write sets that go as Bulk API jobs: each batch ``size``
+    people (fewer if there are not enough) put on the client's suppression list at once, as
+    an admin importing a suppression file does. Nobody in ``changes`` (the change plan) is
+    among them, and nobody is suppressed twice, so the order never matters."""
+    taken = {email for batch in changes or () for _, _, email in batch}
+    free = [i for i in range(subscribers) if person(i + 1_000_000)[1] not in taken]
+    random.Random(f"soak:suppressions:{seed}").shuffle(free)
+    size = min(size, len(free) // max(1, batches))
+    return [
+        [("cm_suppress", 0, person(i + 1_000_000)[1]) for i in free[n * size : (n + 1) * size]]
+        for n in range(batches)
+    ]
+
+
 class Changer:
     """Applies planned changes over the emulators' own APIs, as people would: Campaign
     Monitor's control surface, Salesforce's REST API as its admin. Injected faults and an
@@ -168,7 +185,16 @@ class Changer:
     def apply(self, batch: list) -> None:
         lists = [m["ListID"] for m in self.client["lists"]]
         root = cm_root(self.info)
+        suppressed = [email for kind, _, email in batch if kind == "cm_suppress"]
+        if suppressed:  # one import: Campaign Monitor takes them in one write
+            requests.post(
+                f"{root}/_emulator/suppressions",
+                json={"ClientID": self.client["ClientID"], "EmailAddresses": suppressed},
+                timeout=60,
+            ).raise_for_status()
         for kind, slot, email in batch:
+            if kind == "cm_suppress":
+                continue
             if kind == "cm_unsubscribe":
                 requests.post(
                     f"{root}/_emulator/subscribers",

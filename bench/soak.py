@@ -62,7 +62,8 @@ KINDS = {
     "sf_lock": "Salesforce UNABLE_TO_LOCK_ROW",
     "sf_limit": "Salesforce REQUEST_LIMIT_EXCEEDED, then reset",
     "sf_expire": "Salesforce token expired",
-    "sf_bulk": "Salesforce Bulk job failed",
+    "sf_bulk_failed": "Salesforce Bulk API job failed",
+    "sf_bulk_lock": "Salesforce Bulk API rows UNABLE_TO_LOCK_ROW",
     "changes": "people's changes during a run (Salesforce and Campaign Monitor)",
     "outbound_redeliver": "Outbound Message redelivered",
     "webhook_redeliver": "Campaign Monitor webhook redelivered",
@@ -77,7 +78,24 @@ CANCEL_WAIT = 15.0
 # nothing after now, and the campaigns' events (a few minutes after the base) must come
 # before the changes people make during the soak (dated now) in both worlds.
 BASE_BEFORE = timedelta(minutes=30)
-NOT_YET = {"sf_bulk": "not injected yet: the soak does not drive Bulk API faults yet"}
+# Kinds listed but not drawn, each with the reason (none at the moment).
+NOT_YET: dict[str, str] = {}
+# Write sets of this many records or more go as Bulk API 2.0 jobs (SALESFORCE_BULK_THRESHOLD,
+# 2000 in production), in both worlds: low enough that a short soak's runs use both paths.
+BULK_THRESHOLD = 100
+# The Bulk API faults come with a suppression import of this many times the threshold, so the
+# next run has a write set that goes as a Bulk API job for the fault to meet.
+BULK_CHANGE = 1.5
+BULK_KINDS = ("sf_bulk_failed", "sf_bulk_lock")
+# What each emulator fault is, as the soak's kind (for the faults armed but never met).
+SF_FAULT_KINDS = {
+    "server_unavailable": "sf_503",
+    "unable_to_lock_row": "sf_lock",
+    "bulk_job_failed": "sf_bulk_failed",
+    "bulk_unable_to_lock_row": "sf_bulk_lock",
+}
+# Kinds that mean something only while a primary run is under way: injected once one runs.
+DURING_A_RUN = ("worker_kill", "sync_now_during_run", "cancel_and_new")
 
 
 def schedule(faults: int, seed: int) -> list[str]:
@@ -96,6 +114,16 @@ def batches_of(args) -> int:
     return max(1, schedule(args.faults, args.seed).count("changes"))
 
 
+def plans(args) -> tuple[list[list], list[list]]:
+    """The people's changes, in batches: small ones (one a "changes" fault) and suppression
+    imports large enough for a Bulk API job (one a Bulk API fault). Both worlds apply all."""
+    changes = scenario.change_plan(args.subscribers, batches_of(args), args.seed)
+    bulk = sum(schedule(args.faults, args.seed).count(k) for k in BULK_KINDS)
+    size = int(args.bulk_threshold * BULK_CHANGE)
+    imports = scenario.suppression_plan(args.subscribers, bulk, args.seed, size, changes)
+    return changes, imports
+
+
 # -- the orchestrator -----------------------------------------------------------------------
 
 
@@ -106,6 +134,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=1800)
     parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument(
+        "--bulk-threshold",
+        type=int,
+        default=BULK_THRESHOLD,
+        help="cmsync's SALESFORCE_BULK_THRESHOLD in both worlds",
+    )
     parser.add_argument("--keep", help="keep the worlds' databases and logs in this folder")
     parser.add_argument("--world", choices=("reference", "faulty"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -121,7 +155,9 @@ def main() -> None:
     # The instant both worlds date their seed and campaigns from: in the past (Campaign
     # Monitor's clock is the real one), on a whole minute as Campaign Monitor's dates are.
     base = (datetime.now(UTC) - BASE_BEFORE).replace(second=0, microsecond=0).isoformat()
-    print(f"soak: {args.subscribers} subscribers, {args.faults} faults, seed {args.seed}")
+    print(f"soak: {args.subscribers} subscribers, {args.faults} faults, seed {args.seed}; "
+          f"write sets of {args.bulk_threshold} records or more go as Bulk API jobs "
+          "(SALESFORCE_BULK_THRESHOLD), smaller ones through sObject Collections")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="cmsync-soak-") as tmp:
         work = Path(args.keep or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -162,6 +198,7 @@ def run_worlds(args, work: Path, base: str, started: float) -> int:
                        "--base", base, "--subscribers", str(args.subscribers),
                        "--faults", str(args.faults), "--seed", str(args.seed),
                        "--max-seconds", str(budget),
+                       "--bulk-threshold", str(args.bulk_threshold),
                        "--redis-port", str(args.redis_port)]  # fmt: skip
             worlds[role] = subprocess.Popen(command, cwd=ROOT)
         try:
@@ -186,7 +223,9 @@ def run_worlds(args, work: Path, base: str, started: float) -> int:
 # -- a world --------------------------------------------------------------------------------
 
 
-def setup_django(var_dir: Path, broker: str, port: int, queue: str) -> dict:
+def setup_django(
+    var_dir: Path, broker: str, port: int, queue: str, bulk_threshold: int = BULK_THRESHOLD
+) -> dict:
     """cmsync's environment for this world's processes (this one and its workers)."""
     env = {
         "CMSYNC_VAR_DIR": str(var_dir),
@@ -196,6 +235,7 @@ def setup_django(var_dir: Path, broker: str, port: int, queue: str) -> dict:
         "ALLOW_INSECURE_LOOPBACK": "1",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SALESFORCE_RETRY_BACKOFF_SECONDS": "0.05",
+        "SALESFORCE_BULK_THRESHOLD": str(bulk_threshold),
         "LOG_LEVEL": "ERROR",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
@@ -261,7 +301,7 @@ def world(args) -> int:
 
 
 def reference_world(args, work: Path, info: dict) -> int:
-    setup_django(work / "reference", "", free_port(), "soak-reference")
+    setup_django(work / "reference", "", free_port(), "soak-reference", args.bulk_threshold)
     from sync import change_poll, runner
     from sync.models import SyncRun
 
@@ -287,8 +327,8 @@ def reference_world(args, work: Path, info: dict) -> int:
     primary()
     change_poll.poll()  # the baseline: changes from here on are reacted to
     changer = scenario.Changer(info)
-    plan = scenario.change_plan(args.subscribers, batches_of(args), args.seed)
-    for batch in plan:
+    changes, imports = plans(args)
+    for batch in changes + imports:
         changer.apply(batch)
     for _ in range(3):
         time.sleep(2.5)  # the poll's second-settling window (inbox.SECOND_SETTLES)
@@ -302,8 +342,18 @@ def reference_world(args, work: Path, info: dict) -> int:
     (work / "reference.part").rename(work / "reference.json")  # whole, or not there
     runs = SyncRun.objects.count()
     print(f"reference: {runs} runs, no faults, in {time.monotonic() - started:.0f} s: "
-          f"{soak_compare.sizes(state)}")  # fmt: skip
+          f"{soak_compare.sizes(state)}; Bulk API jobs "
+          f"{bulk_jobs(info['sf']['instance_url'])}")  # fmt: skip
     return 0
+
+
+def bulk_jobs(sf_root: str) -> str:
+    """The Bulk API 2.0 jobs Salesforce (the emulator) was given, by how they ended."""
+    status = requests.get(f"{sf_root.rstrip('/')}/_emulator/bulk", timeout=10).json()
+    states = ", ".join(f"{state} {count}" for state, count in status["jobs"].items())
+    return (
+        f"{sum(status['jobs'].values())} ({states or 'none'}), {status['records_processed']} rows"
+    )
 
 
 class FaultyWorld:
@@ -313,6 +363,9 @@ class FaultyWorld:
         self.args, self.work, self.info = args, work, info
         self.rng = random.Random(f"soak:faults:{args.seed}")
         self.counts = dict.fromkeys(KINDS, 0)
+        # Of what was injected, what never reached cmsync: requests a fault was armed for
+        # that nobody made before the faults stopped, a redelivery of nothing.
+        self.missed = dict.fromkeys(KINDS, 0)
         self.injected = 0
         self.timers: list[threading.Timer] = []
         self.sf_root = info["sf"]["instance_url"].rstrip("/")
@@ -326,7 +379,7 @@ class FaultyWorld:
         self.redis.start()
         port = free_port()
         queue = f"soak-{uuid.uuid4().hex[:8]}"
-        env = setup_django(work / "faulty", self.redis.url, port, queue)
+        env = setup_django(work / "faulty", self.redis.url, port, queue, args.bulk_threshold)
         self.workers = Workers(queue, env, work / "faulty")
         web = self._serve(port)
         try:
@@ -374,9 +427,7 @@ class FaultyWorld:
         deadline = started + self.args.max_seconds
         self._first_sync()
         self.changer = scenario.Changer(self.info)
-        self.plan = scenario.change_plan(
-            self.args.subscribers, batches_of(self.args), self.args.seed
-        )
+        self.plan, self.imports = plans(self.args)
         self._faults(schedule(self.args.faults, self.args.seed), deadline)
         self._calm()
         print(f"faults stopped after {time.monotonic() - started:.0f} s (first sync "
@@ -440,20 +491,36 @@ class FaultyWorld:
     def _faults(self, order: list[str], deadline: float) -> None:
         from sync.models import SyncRun
 
-        batches = iter(self.plan)
+        batches, imports = iter(self.plan), iter(self.imports)
         for n, kind in enumerate(order, start=1):
             if time.monotonic() > deadline:
                 break
             if not self._active(SyncRun.Kind.PRIMARY):
                 self._sync_now()
             time.sleep(self.rng.uniform(0.2, 1.5))  # a random moment of the run
-            detail = self.inject(kind, batches)
+            if kind in DURING_A_RUN:  # the run may have ended in the meantime: another
+                self._wait_running(time.monotonic() + 60)
+            detail = self.inject(kind, batches, imports)
             self.counts[kind] += 1
             self.injected += 1
             print(f"fault {n}/{len(order)}: {KINDS[kind]}{': ' + detail if detail else ''}")
             self._tick()
-        for batch in batches:  # none left unless the deadline came first
+        for batch in [*batches, *imports]:  # none left unless the deadline came first
             self.changer.apply(batch)
+
+    def _wait_running(self, deadline: float) -> bool:
+        """Tick (asking for a run when none is active) until a primary run is under way."""
+        from sync.models import SyncRun
+
+        while time.monotonic() < deadline:
+            primaries = self._active(SyncRun.Kind.PRIMARY)
+            if any(run.status == SyncRun.Status.RUNNING for run in primaries):
+                return True
+            if not primaries:
+                self._sync_now()
+            self._tick()
+            time.sleep(0.1)
+        return False
 
     def later(self, seconds: float, action) -> None:
         timer = threading.Timer(seconds, action)
@@ -467,7 +534,7 @@ class FaultyWorld:
     def sf_control(self, method: str, path: str, body: dict | None = None) -> None:
         requests.request(method, f"{self.sf_root}/_emulator/{path}", json=body, timeout=10)
 
-    def inject(self, kind: str, batches) -> str:
+    def inject(self, kind: str, batches, imports) -> str:
         rng = self.rng
         if kind == "worker_kill":
             pid, busy = self.workers.kill_one(rng)
@@ -514,6 +581,18 @@ class FaultyWorld:
             reset = rng.uniform(1, 5)
             self.later(reset, lambda: self.sf_control("POST", "limits", {"used": 0}))
             return f"reset after {reset:.1f} s"
+        if kind in BULK_KINDS:
+            if kind == "sf_bulk_failed":
+                self.sf_control("POST", "faults", {"kind": "bulk_job_failed", "count": 1})
+                what = "the next job fails as a whole"
+            else:
+                count = rng.randint(1, 20)
+                self.sf_control("POST", "faults", {"kind": "bulk_unable_to_lock_row",
+                                                   "count": count})  # fmt: skip
+                what = f"the next {count} rows processed are refused"
+            batch = next(imports, [])
+            self.changer.apply(batch)
+            return f"{what}; {len(batch)} addresses put on the suppression list at once"
         if kind == "sf_expire":
             self.sf_control("POST", "sessions/expire")
             return ""
@@ -522,11 +601,21 @@ class FaultyWorld:
             self.changer.apply(batch)
             return ", ".join(sorted({k for k, _, _ in batch})) + f" ({len(batch)} people)"
         if kind == "outbound_redeliver":
-            self.sf_control("POST", "outbound_messages/redeliver_last")
-            return ""
+            answer = requests.post(
+                f"{self.sf_root}/_emulator/outbound_messages/redeliver_last", timeout=10
+            )
+            if not answer.ok:
+                self.missed[kind] += 1
+                return "none sent yet: nothing to redeliver"
+            return f"message {answer.json()['message']}"
         if kind == "webhook_redeliver":
-            requests.post(f"{self.cm_root}/_emulator/webhooks/redeliver_last", json={}, timeout=10)
-            return ""
+            answer = requests.post(
+                f"{self.cm_root}/_emulator/webhooks/redeliver_last", json={}, timeout=10
+            )
+            if not answer.ok:
+                self.missed[kind] += 1
+                return "none sent yet: nothing to redeliver"
+            return f"batch {answer.json()['batch']} ({answer.json()['events']} events)"
         if kind == "sync_now_twice":
             results: list = []
             presses = [threading.Thread(target=lambda: results.append(self._sync_now()))
@@ -569,6 +658,7 @@ class FaultyWorld:
         """The faults stop: nothing armed, the limit back, Redis and a worker up."""
         for timer in self.timers:
             timer.join(timeout=10)
+        self._count_unmet()
         requests.delete(f"{self.cm_root}/_emulator/faults", timeout=10)
         self.sf_control("DELETE", "faults")
         self.sf_control("POST", "limits", {"used": 0})
@@ -576,6 +666,20 @@ class FaultyWorld:
         if self.redis.proc is None:
             self.redis.start()
         self.workers.scale(1)
+
+    def _count_unmet(self) -> None:
+        """The faults still armed when the faults stop: nothing met them."""
+        sf = requests.get(f"{self.sf_root}/_emulator/faults", timeout=10).json()
+        for fault in sf:
+            if fault["kind"] in SF_FAULT_KINDS:
+                self.missed[SF_FAULT_KINDS[fault["kind"]]] += fault["count"]
+        for fault in requests.get(f"{self.cm_root}/_emulator/faults", timeout=10).json():
+            if fault["status"] == 429:
+                kind = "cm_429_retry_after" if fault["retry_after"] is not None else "cm_429"
+            else:
+                kind = "cm_5xx" if fault["status"] else "cm_slow"
+            self.missed[kind] += fault["count"]
+        self.missed["cm_reset"] += self.proxy.armed
 
     # -- convergence ----------------------------------------------------------------------
 
@@ -609,7 +713,12 @@ class FaultyWorld:
 
         for kind, label in KINDS.items():
             note = NOT_YET.get(kind, "")
+            if self.missed[kind]:
+                note = f"{self.missed[kind]} never reached cmsync: armed requests nobody made"
+                if kind.endswith("redeliver"):
+                    note = f"{self.missed[kind]} with nothing yet to redeliver"
             print(f"  {label}: {self.counts[kind]}{' (' + note + ')' if note else ''}")
+        print(f"  Bulk API jobs: {bulk_jobs(self.sf_root)}")
         for difference in differences[:50]:
             print("  " + difference.describe())
         counts = soak_compare.tally(differences)

@@ -649,6 +649,19 @@ def test_server_error_fault_matches_its_path_only(emu, api, agency):
     assert api.get("/systemdate.json").status_code == 200
 
 
+def test_armed_faults_are_listed_until_used_up(emu, api):
+    """The soak reads what is still armed to tell a fault that reached a client from one
+    that never did."""
+    faults = emu.root_url + "/_emulator/faults"
+    assert requests.get(faults).json() == []
+    emu.add_fault(status=429, count=2, retry_after=1)
+    assert api.get("/systemdate.json").status_code == 429
+    (left,) = requests.get(faults).json()
+    assert (left["status"], left["count"], left["retry_after"]) == (429, 1, 1)
+    assert api.get("/systemdate.json").status_code == 429
+    assert requests.get(faults).json() == []
+
+
 def test_delay_fault_slows_a_response(emu, api):
     emu.add_fault(delay=0.3)
     started = time.perf_counter()

@@ -71,6 +71,15 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
+    def pending(self) -> list[dict[str, Any]]:
+        """What is armed and not yet used up: each fault and how many requests it has left."""
+        with self._lock:
+            return [
+                {"status": f.status, "count": f.remaining, "path": f.path,
+                 "retry_after": f.retry_after, "delay": f.delay}
+                for f in self._faults
+            ]  # fmt: skip
+
     def take(self, path: str) -> Fault | None:
         """The first armed fault for this path, counted down by one use."""
         with self._lock:
@@ -289,6 +298,9 @@ class Control:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        return self.faults.pending()
 
     def expire_tokens(self) -> None:
         oauth.expire_all(self.env)

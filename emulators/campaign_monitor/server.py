@@ -143,6 +143,8 @@ class Dispatcher:
                     )
                 )
             return Reply(body={"ok": True})
+        if action == ("GET", "/_emulator/faults"):
+            return Reply(body=c.pending_faults())
         if action == ("DELETE", "/_emulator/faults"):
             c.clear_faults()
             return Reply(body={"ok": True})
