@@ -2,7 +2,7 @@
 as a fault-free run does.
 
     .venv/bin/python -m bench.soak [--subscribers 20000] [--faults 40] [--seed 1]
-                                   [--max-seconds 1800]
+                                   [--max-seconds 1800] [--bulk-threshold 100]
 
 Two worlds run at once, each with its own pair of emulators seeded alike (in parallel) and
 its own cmsync database:
@@ -17,8 +17,15 @@ its own cmsync database:
    moments, Redis killed and restarted, Campaign Monitor 429 (with and without
    Retry-After), 500/503, slow answers past the client timeout, connection resets,
    Salesforce 503, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED then reset, expired tokens,
-   the people's changes arriving during runs, Outbound Messages and webhooks redelivered,
-   Sync now twice at once, Sync now during a run, Cancel and a new run.
+   Bulk API jobs that fail as a whole or refuse rows with UNABLE_TO_LOCK_ROW, the people's
+   changes arriving during runs, Outbound Messages and webhooks redelivered, Sync now twice
+   at once, Sync now during a run, Cancel and a new run. Faults armed for requests nobody
+   made before the faults stopped are counted apart, per kind, in the report.
+
+Both worlds run cmsync with SALESFORCE_BULK_THRESHOLD at 100 (--bulk-threshold; 2000 in
+production), so a short soak writes its large sets (the first sync, the suppression imports
+that come with each Bulk API fault) as Bulk API 2.0 jobs and the rest through sObject
+Collections; the report counts the jobs by how they ended.
 3. After the faults, the faulty world keeps the dispatcher and syncs going until its end
    state equals the reference's record by record (bench/soak_compare.py) or --max-seconds
    passes; exits 1 on any difference.

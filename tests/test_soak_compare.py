@@ -1,6 +1,8 @@
 """The soak's comparison finds each kind of difference, so it cannot pass by comparing
 nothing; and the soak's fault schedule covers every applicable kind."""
 
+import argparse
+
 import pytest
 
 from bench import scenario, soak
@@ -178,6 +180,27 @@ def test_the_change_plan_changes_each_person_once():
     emails = [email for batch in plan for _, _, email in batch]
     assert len(plan) == 10 and len(emails) == 60
     assert len(set(emails)) == len(emails)
+
+
+def test_each_bulk_fault_comes_with_a_write_set_that_goes_as_a_bulk_job():
+    """A Bulk API fault meets nothing unless the next run writes at least the threshold in
+    one set: each comes with a suppression import that large, of people no other change
+    touches (so the order the worlds apply them in does not matter)."""
+    args = argparse.Namespace(subscribers=1000, faults=30, seed=1, bulk_threshold=100)
+    changes, imports = soak.plans(args)
+    bulk_faults = sum(soak.schedule(30, 1).count(k) for k in soak.BULK_KINDS)
+    assert bulk_faults >= 2 and len(imports) == bulk_faults
+    assert all(len(batch) >= args.bulk_threshold for batch in imports)
+    assert {kind for batch in imports for kind, _, _ in batch} == {"cm_suppress"}
+    suppressed = [email for batch in imports for _, _, email in batch]
+    changed = {email for batch in changes for _, _, email in batch}
+    assert len(set(suppressed)) == len(suppressed) and not changed & set(suppressed)
+
+
+def test_a_small_world_suppresses_only_people_it_has():
+    plan = scenario.suppression_plan(100, 3, seed=1, size=150)
+    assert [len(batch) for batch in plan] == [33, 33, 33]
+    assert len({email for batch in plan for _, _, email in batch}) == 99
 
 
 def test_a_world_with_differences_exits_non_zero(monkeypatch):
