@@ -21,14 +21,14 @@ its own cmsync database:
    changes arriving during runs, Outbound Messages and webhooks redelivered, Sync now twice
    at once, Sync now during a run, Cancel and a new run. Faults armed for requests nobody
    made before the faults stopped are counted apart, per kind, in the report.
+3. After the faults, the faulty world keeps the dispatcher and syncs going until its end
+   state equals the reference's record by record (bench/soak_compare.py) or --max-seconds
+   passes; exits 1 on any difference.
 
 Both worlds run cmsync with SALESFORCE_BULK_THRESHOLD at 100 (--bulk-threshold; 2000 in
 production), so a short soak writes its large sets (the first sync, the suppression imports
 that come with each Bulk API fault) as Bulk API 2.0 jobs and the rest through sObject
 Collections; the report counts the jobs by how they ended.
-3. After the faults, the faulty world keeps the dispatcher and syncs going until its end
-   state equals the reference's record by record (bench/soak_compare.py) or --max-seconds
-   passes; exits 1 on any difference.
 
 Retryable maintenance messages are retried as an admin would (Retry on the Maintenance
 page) before the comparison, in both worlds. cmsync's waits (takeover of a silent run,
