@@ -27,6 +27,8 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from emulators.quiet import QuietDisconnects
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,7 +37,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
+class _ThreadingServer(QuietDisconnects, ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 

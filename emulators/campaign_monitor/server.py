@@ -20,6 +20,7 @@ from emulators.campaign_monitor.app import query_params as parse_query
 from emulators.campaign_monitor.auth import authenticate
 from emulators.campaign_monitor.control import Control, ControlError, apply_fault
 from emulators.campaign_monitor.env import Env
+from emulators.quiet import QuietDisconnects
 
 API_PREFIX = "/api/v3.3"
 
@@ -274,7 +275,7 @@ class Handler(BaseHTTPRequestHandler):
         pass  # quiet: tests and benchmarks would drown in access logs
 
 
-class Server(ThreadingHTTPServer):
+class Server(QuietDisconnects, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128

@@ -6,13 +6,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from emulators.quiet import QuietDisconnects
 from emulators.salesforce.wire import Request
 
 if TYPE_CHECKING:
     from emulators.salesforce.org import Org
 
 
-class Server(ThreadingHTTPServer):
+class Server(QuietDisconnects, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
