@@ -101,6 +101,10 @@ SF_FAULT_KINDS = {
     "bulk_job_failed": "sf_bulk_failed",
     "bulk_unable_to_lock_row": "sf_bulk_lock",
 }
+# Faults stop when this share of --max-seconds is spent, whatever is left of the schedule:
+# the rest is for converging (a loaded machine slows everything; a soak that spent its whole
+# budget on faults would end "did not converge" without having had a chance to).
+FAULT_SHARE = 0.7
 # Kinds that mean something only while a primary run is under way: injected once one runs.
 DURING_A_RUN = ("worker_kill", "sync_now_during_run", "cancel_and_new")
 
@@ -435,9 +439,13 @@ class FaultyWorld:
         self._first_sync()
         self.changer = scenario.Changer(self.info)
         self.plan, self.imports = plans(self.args)
-        self._faults(schedule(self.args.faults, self.args.seed), deadline)
+        order = schedule(self.args.faults, self.args.seed)
+        self._faults(order, started + self.args.max_seconds * FAULT_SHARE)
         self._calm()
-        print(f"faults stopped after {time.monotonic() - started:.0f} s (first sync "
+        cut = ""
+        if self.injected < len(order):  # the time for faults ran out
+            cut = f" at {FAULT_SHARE:.0%} of the time, {self.injected} of {len(order)} injected"
+        print(f"faults stopped after {time.monotonic() - started:.0f} s{cut} (first sync "
               f"{self.first_sync:.0f} s); converging")  # fmt: skip
         calm_at = time.monotonic()
         differences = self._converge(deadline)
@@ -506,7 +514,7 @@ class FaultyWorld:
                 self._sync_now()
             time.sleep(self.rng.uniform(0.2, 1.5))  # a random moment of the run
             if kind in DURING_A_RUN:  # the run may have ended in the meantime: another
-                self._wait_running(time.monotonic() + 60)
+                self._wait_running(min(time.monotonic() + 60, deadline))
             detail = self.inject(kind, batches, imports)
             self.counts[kind] += 1
             self.injected += 1
