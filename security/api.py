@@ -27,5 +27,11 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = UserSerializer
     permissions = {"GET": "security.view_clientownership"}
-    queryset = get_user_model().objects.order_by("username")
+    # The role (groups) and the API key of every user shown, in two queries, not two per user.
+    queryset = (
+        get_user_model()
+        .objects.select_related("integration_key")
+        .prefetch_related("groups")
+        .order_by("username")
+    )
     lookup_value_regex = r"[0-9]{1,18}"

@@ -81,7 +81,7 @@ def role_of(user) -> str:
     """The user's role name, or "" (a superuser counts as Full access)."""
     if user.is_superuser:
         return FULL
-    names = set(user.groups.values_list("name", flat=True))
+    names = {group.name for group in user.groups.all()}  # prefetched on lists of users
     return next((role for role in ROLE_NAMES if role in names), "")
 
 

@@ -64,7 +64,14 @@ def security_page(request: HttpRequest) -> HttpResponse:
             )
         )
     users = []
-    for user in get_user_model().objects.filter(integration_key=None).order_by("username"):
+    people_shown = (
+        get_user_model()
+        .objects.filter(integration_key=None)
+        .select_related("integration_key")  # is_pending_invitation asks: no query per person
+        .prefetch_related("groups")  # role_of: no query per person
+        .order_by("username")
+    )
+    for user in people_shown:
         user_owned = owned_ids.get(user.pk, [])
         users.append(
             {

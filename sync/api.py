@@ -1,5 +1,7 @@
 """Sync runs over the API: list and filter, detail, start (Sync now), cancel."""
 
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +10,7 @@ from rest_framework.response import Response
 
 from cmsync.api import JsonSerializer, error_response
 from maintenance.audit import record_action
+from maintenance.models import Message
 
 from . import preview, runner
 from .models import SyncRun
@@ -54,13 +57,31 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_messages(self, run: SyncRun) -> int:
-        """Only the messages of clients the caller may see (client ownership)."""
+        """Only the messages of clients the caller may see (client ownership); counted
+        with the list's own query when it came through ``with_message_counts``."""
+        counted = getattr(run, "visible_messages", None)
+        if counted is not None:
+            return counted
         return run.messages.visible_to(self.context["request"].user).count()
 
     def get_preview(self, run: SyncRun) -> dict[str, int] | None:
         if run.kind != SyncRun.Kind.PREVIEW:
             return None
         return preview.totals(run)
+
+
+def with_message_counts(runs: QuerySet[SyncRun], user) -> QuerySet[SyncRun]:
+    """Each run with the number of its messages ``user`` may see, in the same query (a
+    subquery per row shown, not a query per run)."""
+    messages = (
+        Message.objects.visible_to(user)
+        .filter(run=OuterRef("pk"))
+        .order_by()
+        .values("run")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return runs.annotate(visible_messages=Coalesce(Subquery(messages), 0))
 
 
 class StartSerializer(JsonSerializer):
@@ -93,7 +114,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                 if value not in dict(getattr(SyncRun, name.capitalize()).choices):
                     raise ValidationError({name: [f"Not a {name}: {value}"]})
                 runs = runs.filter(**{name: value})
-        return runs
+        return with_message_counts(runs, self.request.user)
 
     @extend_schema(
         request=StartSerializer,
