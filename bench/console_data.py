@@ -21,6 +21,7 @@ from campaign_monitor.models import ConnectedClient, ListOptions
 from maintenance.codes import CODES
 from maintenance.models import Message
 from salesforce.connection import check_schema, connect_client_credentials
+from salesforce.models import SalesforceSettings
 from security import service
 from security.models import ClientOwnership, UserOverride
 from security.roles import FULL, LIMITED, STANDARD, set_role
@@ -64,6 +65,15 @@ class ConsoleData:
         self._lists(start, count)
         self._imports(start, count)
         self._changes(start, count)
+        self._audited_changes()
+
+    def _audited_changes(self) -> None:
+        """The newest audit entries name other rows (the sync user changed and back), as
+        after an admin's work."""
+        settings_row = SalesforceSettings.get_solo()
+        for user in (self.user, self.admin):
+            settings_row.sync_user = user
+            settings_row.save()
 
     def _runs(self, start: int, count: int) -> list[SyncRun]:
         now = timezone.now()
@@ -143,7 +153,8 @@ class ConsoleData:
         """More lists on the first client (as Campaign Monitor would list them), each with
         options and a rule; field mappings and rules on the first list."""
         client = ConnectedClient.objects.get(client_id=self.client_id)
-        extra = [{"ListID": f"bench-list-{n}", "Name": f"Bench list {n}"} for n in range(start, start + count)]  # fmt: skip
+        numbers = range(start, start + count)
+        extra = [{"ListID": f"bench-list-{n}", "Name": f"Bench list {n}"} for n in numbers]
         client.lists = [*client.lists, *extra]
         client.save(update_fields=["lists"])
         if start == 0:  # the first list's rule pages show one

@@ -4,8 +4,8 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from solo.models import SingletonModel
 
+from cmsync.memo import MemoizedSingleton
 from maintenance.audit import InAuditArea
 
 # Subscription statuses that count as a paid plan (past_due: still ours while Stripe retries).
@@ -14,7 +14,7 @@ PAID_STATUSES = {"active", "trialing", "past_due"}
 EVENT_ID_MAX_LENGTH, EVENT_TYPE_MAX_LENGTH = 255, 100
 
 
-class BillingAccount(InAuditArea, SingletonModel):
+class BillingAccount(InAuditArea, MemoizedSingleton):
     """The installation's Stripe customer, plan, card on file and trial."""
 
     audit_area = "billing"

@@ -2,8 +2,8 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from solo.models import SingletonModel
 
+from cmsync.memo import MemoizedSingleton
 from security.access import visible_clients
 
 from .audit import InAuditArea
@@ -68,7 +68,7 @@ class Message(models.Model):
         return CODES[self.code].retryable and bool(self.record.get("operation"))
 
 
-class AlertSettings(InAuditArea, SingletonModel):
+class AlertSettings(InAuditArea, MemoizedSingleton):
     """Who is emailed about runs, and when."""
 
     audit_area = "maintenance"

@@ -1,3 +1,4 @@
+from functools import partial
 from urllib.parse import urlencode
 
 from auditlog.models import LogEntry
@@ -5,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import (
@@ -88,6 +90,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         data = entry.additional_data or {}
         entry.area_title = AREAS.get(data.get("area") or "", "")
         entry.action_text = data.get("action", "")
+    _name_foreign_keys(page.object_list)
     users = get_user_model().objects.filter(logentry__isnull=False).distinct().order_by("username")
     by_code = _messages_for(request).values("code").annotate(n=Count("id")).order_by("-n", "code")
     context = {
@@ -108,6 +111,39 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         "components": components_context(),
     }
     return render(request, "maintenance/maintenance.html", context)
+
+
+def _name_foreign_keys(entries) -> None:
+    """The objects a page of changes points at (the new sync user, ...) read in one query per
+    model for the whole page; auditlog's changes_display_dict reads them one per value."""
+    wanted: dict[type, set[str]] = {}
+    for entry in entries:
+        model = entry.content_type.model_class()
+        if entry.action != LogEntry.Action.UPDATE or model is None:
+            continue
+        for name, values in entry.changes_dict.items():
+            field = next((f for f in model._meta.concrete_fields if f.name == name), None)
+            if field is not None and field.is_relation and field.many_to_one | field.one_to_one:
+                wanted.setdefault(field.related_model, set()).update(map(str, values))
+    names: dict[tuple[type, str], str] = {}
+    for related, values in wanted.items():
+        by_pk = {}
+        for value in values - {"None"}:
+            try:
+                by_pk[related._meta.pk.to_python(value)] = value
+            except ValidationError:
+                continue
+        for pk, obj in related._default_manager.in_bulk(list(by_pk)).items():
+            names[(related, by_pk[pk])] = str(obj)
+    for entry in entries:
+        entry._get_changes_display_for_fk_field = partial(_fk_display, entry, names)
+
+
+def _fk_display(entry, names: dict, field, value) -> str:
+    """A name read for the page, else auditlog's own answer ("None", "Deleted 'User' (3)")."""
+    return names.get((field.related_model, str(value))) or (
+        LogEntry._get_changes_display_for_fk_field(entry, field, value)
+    )
 
 
 @login_required

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from encrypted_fields.fields import EncryptedTextField
-from solo.models import SingletonModel
 
+from cmsync.memo import MemoizedSingleton
 from maintenance.audit import InAuditArea
 
 from . import auth, errors
@@ -20,7 +20,7 @@ def _secret() -> EncryptedTextField:
     return EncryptedTextField(blank=True, null=True, default="")
 
 
-class SalesforceSettings(InAuditArea, SingletonModel):
+class SalesforceSettings(InAuditArea, MemoizedSingleton):
     """The connected app cmsync signs in through, the sync user and the schema's last check."""
 
     audit_area = "sync"

@@ -8,8 +8,8 @@ from auditlog.registry import auditlog
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from solo.models import SingletonModel
 
+from cmsync.memo import MemoizedSingleton
 from maintenance.audit import InAuditArea
 
 WEEKDAYS = [
@@ -35,7 +35,7 @@ TRACKING_TYPES = [
 STATUS_LABEL_MAX_LENGTH = 40
 
 
-class SyncSettings(InAuditArea, SingletonModel):
+class SyncSettings(InAuditArea, MemoizedSingleton):
     audit_area = "sync"
 
     class Frequency(models.TextChoices):
@@ -108,7 +108,7 @@ class SyncSettings(InAuditArea, SingletonModel):
         return [code for code, _ in TRACKING_TYPES if getattr(self, f"track_{code}")]
 
 
-class GeneralSettings(InAuditArea, SingletonModel):
+class GeneralSettings(InAuditArea, MemoizedSingleton):
     audit_area = "general"
 
     sync_email_opt_out = models.BooleanField(
@@ -147,7 +147,7 @@ class GeneralSettings(InAuditArea, SingletonModel):
         return "General settings"
 
 
-class CampaignSettings(InAuditArea, SingletonModel):
+class CampaignSettings(InAuditArea, MemoizedSingleton):
     audit_area = "campaigns"
 
     class MemberStatusMode(models.TextChoices):

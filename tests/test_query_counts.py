@@ -10,11 +10,11 @@ measured the day it is added, or must be listed below with the reason it is not.
 import re
 
 import pytest
+from auditlog.models import LogEntry
 from axes.models import AccessAttempt
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from auditlog.models import LogEntry
 from bench.console_data import ConsoleData
 from maintenance.models import Message
 from security.models import IntegrationKey
