@@ -54,6 +54,7 @@ bench: venv
 	$(BIN)/python -m bench.webhooks --redis
 	$(BIN)/python -m bench.sf_emulator
 	$(BIN)/python -m bench.cm_emulator
+	$(BIN)/python -m bench.console
 
 # Many faults in a row must leave Salesforce and Campaign Monitor as a fault-free run does;
 # exits non-zero on any difference. The long form: make soak SOAK_FAULTS=100.

@@ -13,6 +13,7 @@ from itertools import cycle
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from subscriptions.models import FieldMapping, ImportJob, SubscriptionRule
 from sync.models import SalesforceChange, SyncRun
 
 STEPS = ("discover", "subscribers", "opt_out", "campaigns", "tracking")
+PASSWORD = "bench-password-1"
 ROLES = cycle((FULL, STANDARD, LIMITED))
 ACTIONS = [a for a, _ in SubscriptionRule.Action.choices]
 
@@ -50,6 +52,8 @@ class ConsoleData:
         )
         check_schema(connection, install=True)
         self.added = 0
+        # Every seeded person's password, hashed once (hashing each would take minutes).
+        self.password = make_password(PASSWORD)
         self.run: SyncRun | None = None  # the run whose page shows the messages
         self.job: ImportJob | None = None
         self.user: AbstractBaseUser | None = None  # a person the security forms are about
@@ -127,9 +131,9 @@ class ConsoleData:
         pending invitations, API keys and lockouts."""
         users = get_user_model()
         for n in range(start, start + count):
-            user = users.objects.create_user(
-                f"user{n}", f"user{n}@example.com", "bench-password-1", first_name=f"User {n}"
-            )
+            user = users.objects.create_user(f"user{n}", f"user{n}@example.com", first_name=f"U{n}")
+            user.password = self.password
+            user.save(update_fields=["password"])
             set_role(user, next(ROLES))
             self.user = self.user or user
             ClientOwnership.objects.create(user=user, client_id=self.client_id)
@@ -163,8 +167,12 @@ class ConsoleData:
                 action=SubscriptionRule.Action.ADD_CONTACT,
                 conditions=[{"field": "LeadSource", "operator": "equals", "value": "Web"}],
             )
+        # (bulk: saving one by one would reconcile each list's webhook with Campaign Monitor)
+        ListOptions.objects.bulk_create(
+            ListOptions(list_id=row["ListID"], prevent_member_sync=bool(n % 2))
+            for n, row in enumerate(extra, start)
+        )
         for n, row in enumerate(extra, start):
-            ListOptions.objects.create(list_id=row["ListID"], prevent_member_sync=bool(n % 2))
             SubscriptionRule.objects.create(
                 list_id=row["ListID"],
                 action=ACTIONS[n % 4],

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Model, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -116,16 +116,16 @@ def maintenance(request: HttpRequest) -> HttpResponse:
 def _name_foreign_keys(entries) -> None:
     """The objects a page of changes points at (the new sync user, ...) read in one query per
     model for the whole page; auditlog's changes_display_dict reads them one per value."""
-    wanted: dict[type, set[str]] = {}
+    wanted: dict[type[Model], set[str]] = {}
     for entry in entries:
         model = entry.content_type.model_class()
         if entry.action != LogEntry.Action.UPDATE or model is None:
             continue
         for name, values in entry.changes_dict.items():
             field = next((f for f in model._meta.concrete_fields if f.name == name), None)
-            if field is not None and field.is_relation and field.many_to_one | field.one_to_one:
+            if field is not None and (field.many_to_one or field.one_to_one):
                 wanted.setdefault(field.related_model, set()).update(map(str, values))
-    names: dict[tuple[type, str], str] = {}
+    names: dict[tuple[type[Model], str], str] = {}
     for related, values in wanted.items():
         by_pk = {}
         for value in values - {"None"}:

@@ -103,3 +103,24 @@ def test_audit_log_is_paginated(alice_client):
     assert "<ins>27</ins>" in first
     second = alice_client.get("/maintenance/?area=sync&page=2").text
     assert "<ins>1</ins>" in second and "<ins>27</ins>" not in second
+
+
+def test_a_changed_sync_user_is_named_in_the_audit_log_even_once_deleted(
+    alice_client, alice, bob, carol
+):
+    """The Maintenance tab reads the people a page of changes names in one query; the names
+    are those auditlog gives (a deleted person: "Deleted 'User' (id)")."""
+    from salesforce.models import SalesforceSettings
+
+    row = SalesforceSettings.get_solo()
+    for person in (bob, carol, alice):
+        row.sync_user = person
+        row.save()
+    carol_id = carol.pk
+    carol.delete()
+
+    page = alice_client.get("/maintenance/").text
+
+    assert "<del>None</del> → <ins>bob</ins>" in page
+    assert "<del>bob</del> → <ins>Deleted &#x27;User&#x27; (" + str(carol_id) + ")</ins>" in page
+    assert f"<del>Deleted &#x27;User&#x27; ({carol_id})</del> → <ins>alice</ins>" in page

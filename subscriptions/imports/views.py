@@ -6,7 +6,8 @@ source → people (campaign or conditions) → mapping → options → preview (
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -374,8 +375,15 @@ def import_result(request: HttpRequest, list_id: str, job_id: int) -> HttpRespon
 def import_history(request: HttpRequest, list_id: str) -> HttpResponse:
     require_perm(request, VIEW)
     client, found = _list_or_404(request, list_id)
+    failures = (
+        ImportFailure.objects.filter(job=OuterRef("pk"))
+        .order_by()
+        .values("job")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     jobs = ImportJob.objects.filter(list_id=list_id, client_id=client.client_id).annotate(
-        not_imported=Count("failures")  # in the page's query, not one per row
+        not_imported=Coalesce(Subquery(failures), 0)  # in the page's query, not one per row
     )
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
     context = {
