@@ -27,7 +27,10 @@ class MessageFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         codes = [("", "All codes")] + [(code, code) for code in sorted(CODES)]
         choice_field(self, "code").choices = codes
-        clients = messages.exclude(client_id="").values_list("client_id", flat=True).distinct()
+        # order_by(): the messages' ordering would make every row distinct (one choice each)
+        clients = (
+            messages.exclude(client_id="").order_by().values_list("client_id", flat=True).distinct()
+        )
         names = _client_names()
         choice_field(self, "client").choices = [("", "All clients")] + [
             (c, names.get(c, c)) for c in sorted(clients)

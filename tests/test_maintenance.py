@@ -31,6 +31,15 @@ def test_messages_are_filtered_by_code_severity_client_and_run(alice_client, wor
     assert "dup one" in page and "rule one" not in page
 
 
+def test_the_client_filter_offers_each_client_once_however_many_messages_it_has(alice_client):
+    for n in range(3):
+        message(summary=f"message {n}", client_id="client-a")
+    message(summary="other", client_id="client-b")
+    page = alice_client.get("/maintenance/messages/").text
+    assert page.count('<option value="client-a">') == 1
+    assert page.count('<option value="client-b">') == 1
+
+
 def test_a_message_shows_its_record_upstream_text_and_run(alice_client):
     run = SyncRun.objects.create(trigger="manual", status="partial", active=None)
     record = {"sobject": "Contact", "operation": "update", "fields": {"Id": "003X", "A": 1}}
