@@ -7,10 +7,10 @@ Real parts: both emulators in a process of their own (bench/emulator_host.py; th
 security tab and a list's custom fields read Campaign Monitor live, the rule and import pages
 Salesforce), cmsync's web app under gunicorn (3 workers, 127.0.0.1, a free port), and a
 database seeded as a busy installation: a few hundred runs, 5,000 maintenance messages,
-lists, rules, field mappings, imports, users, invitations, API keys, lockouts and the audit
-log they leave (bench/console_data.py). Each session logs in through the login page
-(its own session cookie) and walks every console page and API list in turn, one request a
-second, starting at a different page.
+lists, rules, field mappings, imports, 70 people (the 50 below and 20 more), 20 invitations,
+API keys and lockouts, and the audit log they leave (bench/console_data.py). Each session
+logs in through the login page (its own session cookie) and walks every console page and API
+list in turn, one request a second, starting at a different page.
 
 Printed, per page: the queries it makes (counted once in this process with Django's test
 client), requests, and latency p50/p95/p99 in ms; then all requests together, the rate
@@ -98,7 +98,7 @@ def seed(info: dict, runs: int, messages: int, sessions: int):
     users = get_user_model()
     admin = users.objects.create_superuser("bench", "bench@example.com", PASSWORD)
     data = ConsoleData(admin, info["cm"], info["sf"])
-    data.add(runs, messages=messages)
+    data.add(runs, messages=messages, people=20)
     people = []
     for n in range(sessions):
         person = users.objects.create_user(f"console{n}", f"console{n}@example.com")

@@ -52,20 +52,23 @@ class ConsoleData:
         )
         check_schema(connection, install=True)
         self.added = 0
+        self.people = 0
         # Every seeded person's password, hashed once (hashing each would take minutes).
         self.password = make_password(PASSWORD)
         self.run: SyncRun | None = None  # the run whose page shows the messages
         self.job: ImportJob | None = None
         self.user: AbstractBaseUser | None = None  # a person the security forms are about
 
-    def add(self, count: int, messages: int | None = None) -> None:
-        """``count`` more rows of every kind, and ``messages`` (default ``count``) more
-        maintenance messages spread over the runs (the first run has at least ``count``)."""
+    def add(self, count: int, messages: int | None = None, people: int | None = None) -> None:
+        """``count`` more rows of every kind; ``messages`` (default ``count``) more
+        maintenance messages spread over the runs (the first run has at least ``count``);
+        ``people`` (default ``count``) more people, invitations, API keys and lockouts."""
         start, self.added = self.added, self.added + count
         runs = self._runs(start, count)
         self.run = self.run or runs[0]
         self._messages(start, messages if messages is not None else count, runs)
-        self._people(start, count)
+        self._people(self.people, people if people is not None else count)
+        self.people += people if people is not None else count
         self._lists(start, count)
         self._imports(start, count)
         self._changes(start, count)
