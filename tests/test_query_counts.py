@@ -44,6 +44,8 @@ NOT_MEASURED = {
     "accounts/logout/": "ends the session",
     "maintenance/audit/export/": "a CSV download, streamed",
     "maintenance/messages/export/": "a CSV download, streamed",
+    "sync/runs/<int:run_id>/changes.csv": "a preview's CSV download, streamed",
+    "metrics": "Prometheus' endpoint: off without a token; aggregates, no rows shown",
 }
 # POST only (a form's target; its page is another URL): GET answers 405.
 POST_ONLY = {
@@ -54,6 +56,7 @@ POST_ONLY = {
     "campaign-monitor/switch-client/",
     "maintenance/messages/action/",
     "sync/now/",
+    "sync/preview/",
     "security/invite/",
     "security/keys/",
     "security/lockouts/<int:attempt_id>/unlock/",
