@@ -25,8 +25,13 @@ _IN_BEAT = False
 
 @signals.beat_init.connect
 def _beat_started(sender=None, **kwargs) -> None:
+    """Beat has started: stamped at once, so its first minute (before the first task is
+    due) does not read as "never ticked" on the Maintenance tab."""
     global _IN_BEAT
     _IN_BEAT = True
+    from maintenance import heartbeats
+
+    heartbeats.beat_ticked()
 
 
 @signals.before_task_publish.connect
