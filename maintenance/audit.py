@@ -37,3 +37,23 @@ def record_action(instance, area: str, action: str) -> None:
         changes={},
         additional_data={"area": area, "action": action},
     )
+
+
+# A many-to-many change is stored as {"type": "m2m", "operation": …, "objects": […]}, not as
+# an old and a new value (auditlog's display dict would show its keys as if they were).
+M2M_VERBS = {"add": "added", "delete": "removed", "clear": "cleared"}
+
+
+def change_rows(entry) -> list[dict]:
+    """An update's changes for display: {"field", "old", "new"} per field, or {"field",
+    "text"} ("added admin") for a many-to-many change."""
+    rows = []
+    display = entry.changes_display_dict
+    for raw, (field, values) in zip(entry.changes_dict.values(), display.items(), strict=True):
+        if isinstance(raw, dict) and raw.get("type") == "m2m":
+            verb = M2M_VERBS.get(raw.get("operation"), str(raw.get("operation", "changed")))
+            objects = ", ".join(str(o) for o in raw.get("objects") or [])
+            rows.append({"field": field, "text": f"{verb} {objects}".strip()})
+        else:
+            rows.append({"field": field, "old": values[0], "new": values[1]})
+    return rows

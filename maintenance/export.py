@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 from django.utils.text import capfirst
 
-from .audit import AREAS
+from .audit import AREAS, change_rows
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -84,8 +84,10 @@ def audit_change(entry) -> str:
     if entry.action != entry.Action.UPDATE:
         return what
     fields = [
-        f"{capfirst(field)}: {values[0]} → {values[1]}"
-        for field, values in entry.changes_display_dict.items()
+        f"{capfirst(row['field'])}: {row['text']}"
+        if "text" in row
+        else f"{capfirst(row['field'])}: {row['old']} → {row['new']}"
+        for row in change_rows(entry)
     ]
     return "; ".join([what, *fields])
 

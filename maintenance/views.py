@@ -27,7 +27,7 @@ from sync.models import SyncRun
 
 from . import export, health, reset
 from .alerts import recipient_warning
-from .audit import AREAS, record_action
+from .audit import AREAS, change_rows, record_action
 from .codes import CODES
 from .forms import AlertForm, MessageFilterForm, ResetForm
 from .models import AlertSettings, Message
@@ -91,6 +91,8 @@ def maintenance(request: HttpRequest) -> HttpResponse:
         entry.area_title = AREAS.get(data.get("area") or "", "")
         entry.action_text = data.get("action", "")
     _name_foreign_keys(page.object_list)
+    for entry in page.object_list:
+        entry.change_rows = change_rows(entry) if entry.action == LogEntry.Action.UPDATE else []
     users = get_user_model().objects.filter(logentry__isnull=False).distinct().order_by("username")
     by_code = _messages_for(request).values("code").annotate(n=Count("id")).order_by("-n", "code")
     context = {

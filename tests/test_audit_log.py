@@ -124,3 +124,19 @@ def test_a_changed_sync_user_is_named_in_the_audit_log_even_once_deleted(
     assert "<del>None</del> → <ins>bob</ins>" in page
     assert "<del>bob</del> → <ins>Deleted &#x27;User&#x27; (" + str(carol_id) + ")</ins>" in page
     assert f"<del>Deleted &#x27;User&#x27; ({carol_id})</del> → <ins>alice</ins>" in page
+
+
+def test_a_change_of_alert_recipients_says_who_was_added_and_removed(alice_client, alice):
+    """A many-to-many change is stored as an operation, not an old and a new value: the page
+    and the CSV say "added alice", not the stored record's keys."""
+    alice_client.post("/maintenance/alerts/", {"mode": "always", "recipients": [alice.pk]})
+    alice_client.post("/maintenance/alerts/", {"mode": "never"})
+
+    page = alice_client.get("/maintenance/").text
+    log = page[page.index("<h2>Audit log</h2>") :]
+    assert "Recipients</span>: added alice" in log
+    assert "Recipients</span>: removed alice" in log
+    assert "type" not in log.split("Recipients", 1)[1][:40]
+    export = b"".join(alice_client.get("/maintenance/audit/export/").streaming_content).decode()
+    assert "Recipients: added alice" in export
+    assert "Recipients: removed alice" in export
