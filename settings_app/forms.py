@@ -46,6 +46,16 @@ class SettingsForm(forms.ModelForm):
             if self.cleaned_data.get(field) == value and self.initial.get(field) != value
         ]
 
+    def effects(self, formset=None) -> list[str]:
+        """What this (valid) change will do to Salesforce at the next sync, in plain words,
+        for the changes the console asks to confirm though the API saves them directly
+        (the API's ``confirmed`` covers ``risky`` only). ``formset``: the status mapping."""
+        return []
+
+    def confirmations(self, formset=None) -> list[str]:
+        """Everything the console asks a yes for before saving this change."""
+        return self.risky_changes() + self.effects(formset)
+
     def follow_ups(self, user) -> Sequence[FollowUp]:
         """After saving: what the saved changes do outside cmsync, done as ``user``."""
         return []
@@ -137,6 +147,34 @@ class SyncSettingsForm(SettingsForm):
             dispatch.reschedule()
         return saved
 
+    def effects(self, formset=None) -> list[str]:
+        """Changing "days to keep": what the next sync deletes from, or imports into,
+        Salesforce (sync/tracking.py: ``retention`` and ``reset_window_if_widened``)."""
+        if "days_to_keep" not in self.changed_data:
+            return []
+        old, new = self.initial["days_to_keep"], self.cleaned_data["days_to_keep"]
+        if new < old:
+            return [
+                f"Lowering days to keep from {old} to {new} deletes from Salesforce, at the next "
+                f"sync, every email tracking record older than {_days(new)}. They stay in "
+                "Campaign Monitor; raising the limit again imports them again."
+            ]
+        importing = self.cleaned_data.get("import_tracking") and any(
+            self.cleaned_data.get(f) for f in TRACKING_FIELDS
+        )
+        if not importing:
+            return [
+                f"Raising days to keep from {old} to {new} keeps tracking records in Salesforce "
+                f"for {_days(new)}. Email tracking import is off, so nothing older is imported "
+                "until it is switched on."
+            ]
+        return [
+            f"Raising days to keep from {old} to {new} makes the next sync read Campaign "
+            f"Monitor's email tracking again from {_days(new)} back and import into Salesforce "
+            "what it does not have, including records the old limit deleted, for campaigns "
+            "sent in that time; their campaign statistics are updated too."
+        ]
+
     def follow_ups(self, user) -> list[WebhookChange]:
         """Switching webhooks on or off registers or removes them in Campaign Monitor now."""
         return [apply_setting()] if "cm_webhooks" in self.changed_data else []
@@ -201,6 +239,16 @@ class GeneralSettingsForm(SettingsForm):
             "instead of only what changed since the last run.",
         }
 
+    def effects(self, formset=None) -> list[str]:
+        """Switching opt-out sync on: the next sync writes Email Opt Out."""
+        if "sync_email_opt_out" in self.changed_data and self.cleaned_data["sync_email_opt_out"]:
+            return [
+                "Turning on opt-out sync makes the next sync tick 'Email Opt Out' on every "
+                "Salesforce contact and lead whose email is unsubscribed from all of its Campaign "
+                "Monitor lists, and clear it where the email is active on at least one list."
+            ]
+        return []
+
     def follow_ups(self, user) -> list[TabsChange]:
         """Show tabs adds cmsync's tabs to Salesforce, or removes them."""
         return [apply_show_tabs(user)] if "show_tabs" in self.changed_data else []
@@ -245,6 +293,57 @@ class CampaignSettingsForm(SettingsForm):
             "auto_create_statuses": "Add mapped statuses that a linked campaign lacks. When "
             "off, such members are skipped and a maintenance message names the missing status.",
         }
+
+    MODE_EFFECTS = {
+        CampaignSettings.MemberStatusMode.NEVER: "the sync stops changing campaign member "
+        "statuses in Salesforce; the statuses already set stay as they are.",
+        CampaignSettings.MemberStatusMode.ALWAYS: "at every sync, each member of a linked "
+        "Salesforce campaign gets the mapped status of its latest Campaign Monitor activity "
+        "whenever that activity is newer than the one stored on the member, and people with "
+        "activity become campaign members.",
+        CampaignSettings.MemberStatusMode.ONCE: "at the next sync, each member of a linked "
+        "Salesforce campaign whose status cmsync has not set yet gets the mapped status of its "
+        "latest Campaign Monitor activity (people with activity become campaign members); "
+        "after that the sync never changes it again.",
+    }
+
+    def effects(self, formset=None) -> list[str]:
+        """Changing the member status mode or the mapping: the member statuses the sync writes."""
+        found = []
+        mode = CampaignSettings.MemberStatusMode(self.cleaned_data["member_status_mode"])
+        if "member_status_mode" in self.changed_data:
+            found.append(f"Member status update “{mode.label}”: {self.MODE_EFFECTS[mode]}")
+        changes = mapping_changes(formset) if formset is not None else []
+        if changes and mode != CampaignSettings.MemberStatusMode.NEVER:
+            found.append(
+                f"New status mapping ({'; '.join(changes)}): from the next sync, members whose "
+                "newer activity maps to a changed status get the new one, which is added to each "
+                "linked campaign that lacks it"
+                + (
+                    ""
+                    if self.cleaned_data.get("auto_create_statuses")
+                    else " (auto-create is off: such members are skipped and a maintenance "
+                    "message names the missing status)"
+                )
+                + ". Statuses already set stay as they are."
+            )
+        return found
+
+
+def mapping_changes(formset) -> list[str]:
+    """A valid mapping formset's changed rows in words: "Clicked → “Engaged” (was “Clicked”)"."""
+    found = []
+    for form in formset.forms:
+        old, new = form.initial.get("label"), form.cleaned_data["label"]
+        responded = form.cleaned_data["responded"]
+        if new == old and responded == form.initial.get("responded"):
+            continue  # e.g. only spaces trimmed
+        activity = form.instance.get_activity_display()
+        parts = [f"{activity} → “{new}” (was “{old}”)" if new != old else activity]
+        if responded != form.initial.get("responded"):
+            parts.append("counts as responded" if responded else "no longer counts as responded")
+        found.append(", ".join(parts))
+    return found
 
 
 class MemberStatusMappingForm(forms.ModelForm):

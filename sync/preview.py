@@ -47,6 +47,7 @@ from django.db import connection
 from django.db.models import Count
 
 from salesforce.gateway import RecordResult
+from settings_app.models import TRACKING_TYPES, MemberStatusMapping
 
 from .models import PreviewChange, SyncRun
 
@@ -209,9 +210,10 @@ def close() -> None:
 # -- proposed settings ------------------------------------------------------------------------
 
 
-# The settings whose change changes what a primary sync writes: only these are previewed.
-# (The schedule, the reactions to Salesforce changes and the import options are not the
-# primary sync's; the member status mapping table is not part of a proposal yet.)
+# The settings whose change changes what a primary sync writes: only these are previewed,
+# with the member status mapping table (its changed rows, as ``{"mapping": {activity:
+# {"label", "responded"}}}``). The schedule, the reactions to Salesforce changes and the
+# import options are not the primary sync's.
 PREVIEWABLE = {
     "import_tracking",
     "track_sent",
@@ -229,25 +231,46 @@ PREVIEWABLE = {
 }
 
 
-def proposed_from(form) -> dict:
+def proposed_from(form, formset=None) -> dict:
     """A valid settings form's changed values that a preview can show the effect of, as a
-    preview stores them: ``{section: {field: value_to_string}}``; {} when there are none."""
+    preview stores them: ``{section: {field: value_to_string}}``, and the changed rows of a
+    valid status mapping ``formset`` under "mapping"; {} when there are none."""
+    proposed = {}
     model = form._meta.model
     section = next((n for n, label in SECTIONS.items() if label == model._meta.label), None)
-    if section is None:
-        return {}
-    names = {f.name for f in model._meta.concrete_fields} & PREVIEWABLE
-    values = {
-        name: model._meta.get_field(name).value_to_string(form.instance)
-        for name in form.changed_data
-        if name in names
+    if section is not None:
+        names = {f.name for f in model._meta.concrete_fields} & PREVIEWABLE
+        values = {
+            name: model._meta.get_field(name).value_to_string(form.instance)
+            for name in form.changed_data
+            if name in names
+        }
+        if values:
+            proposed[section] = values
+    mapping = {
+        row.instance.activity: {
+            "label": row.cleaned_data["label"],
+            "responded": bool(row.cleaned_data["responded"]),
+        }
+        for row in (formset.forms if formset is not None else [])
+        if (row.cleaned_data["label"], row.cleaned_data["responded"])
+        != (row.initial.get("label"), row.initial.get("responded"))
     }
-    return {section: values} if values else {}
+    if mapping:
+        proposed["mapping"] = mapping
+    return proposed
 
 
 def _apply(proposed: dict) -> None:
     """Write the proposed values into the shadowed settings (no signals: no audit)."""
     for section, values in proposed.items():
+        if section == "mapping":
+            MemberStatusMapping.load()  # every activity has its row
+            for activity, row in values.items():
+                MemberStatusMapping.objects.filter(activity=activity).update(
+                    label=str(row["label"]), responded=bool(row["responded"])
+                )
+            continue
         model = apps.get_model(SECTIONS[section])
         fields = {name: model._meta.get_field(name).to_python(v) for name, v in values.items()}
         model.get_solo()  # the row exists
@@ -258,6 +281,9 @@ def describe_proposed(proposed: dict) -> list[str]:
     """The proposed values in words, for the result page: "Days to keep: 30"."""
     lines = []
     for section, values in proposed.items():
+        if section == "mapping":
+            lines.extend(_describe_mapping(values))
+            continue
         model = apps.get_model(SECTIONS[section])
         for name, value in values.items():
             field = model._meta.get_field(name)
@@ -271,6 +297,16 @@ def describe_proposed(proposed: dict) -> list[str]:
             name = str(field.verbose_name)
             lines.append(f"{name[:1].upper()}{name[1:]}: {shown}")
     return lines
+
+
+def _describe_mapping(values: dict) -> list[str]:
+    """ "Member status for Clicked: Engaged (counts as responded)", in activity order."""
+    names = dict(TRACKING_TYPES)
+    return [
+        f"Member status for {names.get(activity, activity)}: {values[activity]['label']}"
+        + (" (counts as responded)" if values[activity]["responded"] else "")
+        for activity in sorted(values, key=lambda a: list(names).index(a) if a in names else 99)
+    ]
 
 
 # -- the sink -------------------------------------------------------------------------------

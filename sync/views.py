@@ -19,9 +19,10 @@ from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceSettings
 from salesforce.views import salesforce_context
 from security.access import visible_connected_clients
+from settings_app import pending
 from settings_app.forms import SyncSettingsForm
-from settings_app.models import GeneralSettings, SyncSettings
-from settings_app.views import settings_page
+from settings_app.models import TRACKING_TYPES, CampaignSettings, GeneralSettings, SyncSettings
+from settings_app.views import SECTIONS, settings_page
 
 from . import cm_events, inbox, outbound, preview, progress, runner, webhooks
 from .api import RunSerializer
@@ -73,6 +74,7 @@ def sync_context(request: HttpRequest) -> dict:
         **campaign_monitor_changes(),
         "can_view_runs": True,
         "can_sync_now": request.user.has_perm(RUN),
+        "first_sync": first_sync(),
         "sync_blocked": blocked,
         "sync_blocked_help": blocked_help(blocked, request.user),
         "active_run": active,
@@ -227,10 +229,67 @@ def cm_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     return JsonResponse({"received": new})
 
 
+def first_sync() -> bool:
+    """No primary sync has finished with its writes yet (a new connection): the first one
+    reads everything and writes to Salesforce, so Sync now asks first."""
+    done = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)
+    return not SyncRun.objects.filter(kind=SyncRun.Kind.PRIMARY, status__in=done).exists()
+
+
+def first_sync_effects() -> list[str]:
+    """What the first sync writes to Salesforce with the saved settings, in plain words."""
+    general = GeneralSettings.get_solo()
+    sync = SyncSettings.get_solo()
+    campaigns = CampaignSettings.get_solo()
+    found = []
+    if general.sync_email_opt_out:
+        found.append(
+            "Ticks 'Email Opt Out' on every contact and lead whose email is unsubscribed from "
+            "all of its Campaign Monitor lists, and clears it where the email is active on at "
+            "least one list."
+        )
+    found.append(
+        "Creates a subscriber list record for each connected list and a list membership for "
+        "each subscriber found as a contact or lead (except on lists with Prevent member sync)."
+    )
+    if sync.tracking_types:
+        names = dict(TRACKING_TYPES)
+        types = ", ".join(names[code].lower() for code in sync.tracking_types)
+        found.append(
+            f"Imports the email tracking ({types}) of campaigns sent in the last "
+            f"{sync.days_to_keep} days as email tracking records."
+        )
+    if campaigns.auto_create_campaigns:
+        found.append(
+            "Creates a Salesforce campaign for each campaign sent since auto-create was "
+            "switched on."
+        )
+    if campaigns.update_statistics:
+        found.append("Copies each linked campaign's statistics onto its Salesforce campaign.")
+    if campaigns.member_status_mode != CampaignSettings.MemberStatusMode.NEVER:
+        found.append(
+            "Adds people with activity to linked campaigns and sets their member status "
+            f"(member status update “{campaigns.get_member_status_mode_display()}”)."
+        )
+    return found
+
+
 @login_required
-@require_POST
 def sync_now(request: HttpRequest) -> HttpResponse:
+    """Sync now (POST). The first sync on a new connection asks first (GET, from the tab's
+    button), saying what it will write to Salesforce and offering Preview beside it."""
     require_perm(request, RUN)
+    if request.method != "POST":
+        blocked = runner.not_ready_reason()
+        if blocked:
+            answers.error(request, blocked, "primary-sync")
+        if blocked or not first_sync():
+            return answers.redirect_to("primary-sync", "sync")
+        context = {
+            "effects": first_sync_effects(),
+            "cancel_url": f"{reverse('sync')}#primary-sync",
+        }
+        return render(request, "sync/first_sync.html", context)
     try:
         runner.ensure_ready()
         run, created = runner.request_run(SyncRun.Trigger.MANUAL, user=request.user)
@@ -260,25 +319,35 @@ def sync_preview(request: HttpRequest) -> HttpResponse:
 def start_preview(request: HttpRequest, proposed: dict) -> HttpResponse:
     """Queue a preview (with ``proposed`` settings, if any) and show its page; the one that
     is already queued or running is shown instead."""
+    queued = request_preview(request, proposed, anchor="primary-sync")
+    if queued is None:
+        return answers.redirect_to("primary-sync", "sync")
+    run, created = queued
+    if not created:
+        messages.info(request, f"A preview is already {run.get_status_display().lower()}.")
+    return redirect("sync-run", run_id=run.pk)
+
+
+def request_preview(
+    request: HttpRequest, proposed: dict, *, anchor: str
+) -> tuple[SyncRun, bool] | None:
+    """Queue a preview with ``proposed`` settings (audited, "Preview started" said): the run
+    and whether it is new (False: the preview already queued or running). None when it
+    cannot run, with the reason placed at ``anchor``."""
     try:
         runner.ensure_ready()
         run, created = runner.request_run(
             SyncRun.Trigger.MANUAL, user=request.user, kind=SyncRun.Kind.PREVIEW, proposed=proposed
         )
-    except runner.SyncUnavailable as exc:
-        answers.error(request, str(exc), "primary-sync")
-        return answers.redirect_to("primary-sync", "sync")
-    except runner.BrokerUnavailable as exc:
-        answers.error(request, str(exc), "primary-sync")
-        return answers.redirect_to("primary-sync", "sync")
+    except (runner.SyncUnavailable, runner.BrokerUnavailable) as exc:
+        answers.error(request, str(exc), anchor)
+        return None
     if created:
         record_action(run, "sync", f"Preview (run {run.pk})")
         messages.success(
             request, "Preview started. Nothing is written; what it would change shows here."
         )
-    else:
-        messages.info(request, f"A preview is already {run.get_status_display().lower()}.")
-    return redirect("sync-run", run_id=run.pk)
+    return run, created
 
 
 @login_required
@@ -312,6 +381,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             proposed=preview.describe_proposed(run.proposed),
             preview_entries=[] if run.is_active else preview.summary(run),
             preview_samples=preview.SAMPLES,
+            **waiting_change(request, run),
         )
     if run.kind == SyncRun.Kind.CM_EVENTS:
         total = run.cm_events.count()
@@ -321,6 +391,20 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             events_more=total > CHANGES_SHOWN,
         )
     return render(request, "sync/run.html", context)
+
+
+def waiting_change(request: HttpRequest, run: SyncRun) -> dict:
+    """The unsaved settings change this preview shows, when this session made it: the way
+    back to save it (its confirmation page) or cancel it (its settings page)."""
+    change_id = pending.for_run(request, run.pk)
+    change = pending.get(request, change_id) if change_id else None
+    if change is None:
+        return {}
+    section = SECTIONS[change["section"]]
+    return {
+        "pending_change": change_id,
+        "pending_cancel": f"{reverse(section.url)}#{section.anchor}",
+    }
 
 
 @login_required
