@@ -101,3 +101,13 @@ def shown_values(html: str) -> dict[str, list[str]]:
     parser = _FormState()
     parser.feed(html)
     return parser.values
+
+
+def save_through_confirmation(client, path: str, data: dict):
+    """POST a settings form and, when it asks for a yes on its confirmation page, say yes:
+    the answer of the last POST (a redirect to the settings page once saved)."""
+    response = client.post(path, data)
+    if response.status_code == 302 and response.url.startswith("/settings/confirm/"):
+        assert "Nothing has been saved yet." in client.get(response.url).text
+        response = client.post(response.url)
+    return response

@@ -5,7 +5,7 @@ import time_machine
 
 from settings_app.models import CampaignSettings, MemberStatusMapping
 
-from .forms import campaigns_post, shown_values
+from .forms import campaigns_post, save_through_confirmation, shown_values
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_campaign_settings_and_mapping_round_trip_through_the_form(alice_client)
         member_status_mode="once",
         auto_create_statuses=False,
     )
-    response = alice_client.post("/campaigns/", data)
+    response = save_through_confirmation(alice_client, "/campaigns/", data)  # mode changed
     assert response.status_code == 302
 
     settings = CampaignSettings.get_solo()

@@ -280,8 +280,9 @@ def test_a_confirmation_offers_preview_of_the_proposed_settings(world, alice_cli
     data = {name: value for name, value in form.initial.items() if value not in (False, None)}
     data.update(sync_email_opt_out="on", trigger_list_journeys="on")  # the latter is risky
     asked = alice_client.post("/general/", data)
-    assert "Please confirm" in asked.text and "Preview the effect" in asked.text
-    started = alice_client.post("/general/", {**data, "preview": "1"})
+    page = alice_client.get(asked.url).text
+    assert "Save these general options?" in page and "Preview the effect" in page
+    started = alice_client.post(asked.url, {"preview": "1"})
     run = SyncRun.objects.get(kind=SyncRun.Kind.PREVIEW)
     assert started["Location"] == f"/sync/runs/{run.pk}/"
     assert run.proposed == {"general": {"sync_email_opt_out": "True"}}

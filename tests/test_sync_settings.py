@@ -2,7 +2,7 @@ import pytest
 
 from settings_app.models import SyncSettings
 
-from .forms import shown_values, sync_post
+from .forms import save_through_confirmation, shown_values, sync_post
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_every_sync_setting_round_trips_through_the_form(alice_client):
         track_bounced=False,
         days_to_keep="30",
     )
-    response = alice_client.post("/sync/", data)
+    response = save_through_confirmation(alice_client, "/sync/", data)  # days to keep lowered
     assert response.status_code == 302
 
     settings = SyncSettings.get_solo()
@@ -100,9 +100,10 @@ def test_custom_days_are_only_required_for_custom(alice_client):
 
 def test_choosing_never_asks_for_confirmation_first(alice_client):
     response = alice_client.post("/sync/", sync_post(frequency="never"))
-    assert response.status_code == 200
-    assert "Please confirm" in response.text
-    assert "the primary sync stops running on its own" in response.text
+    assert response.status_code == 302
+    page = alice_client.get(response.url).text
+    assert "Save these sync settings?" in page
+    assert "the primary sync stops running on its own" in page
     assert SyncSettings.get_solo().frequency == "hourly"
 
     response = alice_client.post("/sync/", sync_post(frequency="never", confirmed="1"))
@@ -114,9 +115,9 @@ def test_saving_again_with_never_already_chosen_needs_no_confirmation(alice_clie
     settings = SyncSettings.get_solo()
     settings.frequency = "never"
     settings.save()
-    response = alice_client.post("/sync/", sync_post(days_to_keep="10"))
+    response = alice_client.post("/sync/", sync_post(change_poll_minutes="10"))
     assert response.status_code == 302
-    assert SyncSettings.get_solo().days_to_keep == 10
+    assert SyncSettings.get_solo().change_poll_minutes == 10
 
 
 def test_sync_page_shows_the_installation_time_zone(alice_client, settings):
