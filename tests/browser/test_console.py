@@ -68,6 +68,9 @@ def test_campaign_mapping_change_and_a_bad_label(console):
     page.get_by_label("Once only").check()
     page.get_by_label("Member status for Opened").fill("Registered")
     page.get_by_role("button", name="Save campaign settings").click()
+    dialog = page.get_by_role("alertdialog", name="Save these campaign settings?")
+    expect(dialog).to_contain_text("Opened → “Registered” (was “Opened”)")
+    dialog.get_by_role("button", name="Yes, save these settings").click()
     expect(page.get_by_role("status")).to_have_text("Campaign settings saved.")
     expect(page.get_by_label("Member status for Opened")).to_have_value("Registered")
 

@@ -30,7 +30,7 @@ def test_a_risky_settings_change_asks_in_view(screen, live_server):
     page.get_by_label("Never").check()
     page.get_by_role("button", name="Save sync settings").click()
 
-    dialog = page.get_by_role("alertdialog", name="Please confirm")
+    dialog = page.get_by_role("alertdialog", name="Save these sync settings?")
     expect(dialog).to_be_in_viewport()
     expect(dialog).to_be_focused()
     expect(dialog).to_contain_text("the primary sync stops running on its own")
@@ -63,7 +63,7 @@ def test_a_risky_general_option_asks_in_view(screen, live_server):
     page.goto(f"{live_server.url}/general/")
     page.get_by_label("Disable account, contact and lead triggers").check()
     page.get_by_role("button", name="Save general options").click()
-    expect(page.get_by_role("alertdialog", name="Please confirm")).to_be_in_viewport()
+    expect(page.get_by_role("alertdialog", name="Save these general options?")).to_be_in_viewport()
 
 
 def test_delete_all_messages_asks_on_its_own_page(screen, live_server):

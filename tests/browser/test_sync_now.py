@@ -26,6 +26,9 @@ def test_press_sync_now_watch_it_run_and_see_the_counts_and_a_message(console, w
     page.reload()
 
     page.get_by_role("button", name="Sync now").click()
+    question = page.get_by_role("alertdialog", name="Run the first sync now?")
+    expect(question.get_by_role("button", name="Preview the effect")).to_be_visible()
+    question.get_by_role("button", name="Yes, sync now").click()
     expect(page.get_by_role("status")).to_contain_text("Sync started")
     summary = page.locator("[data-progress-url]")
     expect(summary.locator(".status")).to_have_text("Partly succeeded", timeout=60_000)
