@@ -16,7 +16,9 @@ def updates():
 
 def test_a_change_records_who_when_which_field_old_and_new_value_and_ip(alice_client, alice):
     SyncSettings.get_solo()
-    alice_client.post("/sync/", sync_post(days_to_keep="90"), REMOTE_ADDR="203.0.113.7")
+    alice_client.post(
+        "/sync/", sync_post(days_to_keep="90", confirmed="1"), REMOTE_ADDR="203.0.113.7"
+    )
 
     entry = updates().get()
     assert entry.actor == alice
@@ -29,7 +31,7 @@ def test_forwarded_for_header_is_not_trusted_without_a_proxy(alice_client):
     SyncSettings.get_solo()
     alice_client.post(
         "/sync/",
-        sync_post(days_to_keep="90"),
+        sync_post(days_to_keep="90", confirmed="1"),
         REMOTE_ADDR="203.0.113.7",
         HTTP_X_FORWARDED_FOR="10.9.9.9",
     )
@@ -40,7 +42,9 @@ def test_forwarded_for_header_is_used_behind_a_proxy(alice_client, settings):
     settings.AUDITLOG_TRUST_FORWARDED_FOR = True
     SyncSettings.get_solo()
     alice_client.post(
-        "/sync/", sync_post(days_to_keep="90"), HTTP_X_FORWARDED_FOR="198.51.100.2, 10.0.0.1"
+        "/sync/",
+        sync_post(days_to_keep="90", confirmed="1"),
+        HTTP_X_FORWARDED_FOR="198.51.100.2, 10.0.0.1",
     )
     assert updates().get().remote_addr == "198.51.100.2"
 
@@ -58,7 +62,9 @@ def test_refused_input_records_nothing(alice_client):
 
 
 def test_maintenance_page_shows_changes_newest_first_with_user_and_values(alice_client):
-    alice_client.post("/sync/", sync_post(days_to_keep="90"), REMOTE_ADDR="203.0.113.7")
+    alice_client.post(
+        "/sync/", sync_post(days_to_keep="90", confirmed="1"), REMOTE_ADDR="203.0.113.7"
+    )
     alice_client.post("/general/", general_post(show_tabs=False))
     alice_client.post("/campaigns/", campaigns_post(mapping={"opened": ("Registered", True)}))
 
@@ -73,7 +79,7 @@ def test_maintenance_page_shows_changes_newest_first_with_user_and_values(alice_
 
 
 def test_audit_log_filters_by_area(alice_client):
-    alice_client.post("/sync/", sync_post(days_to_keep="90"))
+    alice_client.post("/sync/", sync_post(days_to_keep="90", confirmed="1"))
     alice_client.post("/general/", general_post(show_tabs=False))
 
     page = alice_client.get("/maintenance/?area=general").text
@@ -85,7 +91,7 @@ def test_audit_log_filters_by_area(alice_client):
 def test_audit_log_filters_by_user(client, alice, django_user_model):
     dave = make_user(django_user_model, "dave", FULL)
     client.force_login(alice)
-    client.post("/sync/", sync_post(days_to_keep="90"))
+    client.post("/sync/", sync_post(days_to_keep="90", confirmed="1"))
     client.force_login(dave)
     client.post("/general/", general_post(show_tabs=False))
 
@@ -97,7 +103,7 @@ def test_audit_log_filters_by_user(client, alice, django_user_model):
 
 def test_audit_log_is_paginated(alice_client):
     for days in range(1, 28):
-        alice_client.post("/sync/", sync_post(days_to_keep=str(days)))
+        alice_client.post("/sync/", sync_post(days_to_keep=str(days), confirmed="1"))
     first = alice_client.get("/maintenance/?area=sync").text
     assert "Page 1 of 2" in first
     assert "<ins>27</ins>" in first

@@ -11,6 +11,9 @@ def test_change_a_sync_setting_and_see_it_in_the_audit_log(console, live_server)
     expect(page.get_by_role("heading", name="Sync settings")).to_be_visible()
     page.get_by_label("Days to keep in Salesforce").fill("45")
     page.get_by_role("button", name="Save sync settings").click()
+    question = page.get_by_role("alertdialog", name="Save these sync settings?")
+    expect(question).to_contain_text("older than 45 days")  # lowering deletes: it asks
+    question.get_by_role("button", name="Yes, save these settings").click()
     expect(page.get_by_role("status")).to_have_text("Sync settings saved.")
     expect(page.get_by_label("Days to keep in Salesforce")).to_have_value("45")
     assert SyncSettings.get_solo().days_to_keep == 45
