@@ -51,7 +51,8 @@ def change_rows(entry) -> list[dict]:
     display = entry.changes_display_dict
     for raw, (field, values) in zip(entry.changes_dict.values(), display.items(), strict=True):
         if isinstance(raw, dict) and raw.get("type") == "m2m":
-            verb = M2M_VERBS.get(raw.get("operation"), str(raw.get("operation", "changed")))
+            operation = str(raw.get("operation") or "changed")
+            verb = M2M_VERBS.get(operation, operation)
             objects = ", ".join(str(o) for o in raw.get("objects") or [])
             rows.append({"field": field, "text": f"{verb} {objects}".strip()})
         else:
