@@ -30,6 +30,7 @@ Modules: server (HTTP), org (one org: dispatch, limits, faults), rest (the REST 
 soql + query (parser, compiler to SQL, pages), dml + campaigns + duplicates + leads (the
 write rules), security (profiles, permission sets, who sees what), sobject_collections,
 bulk (Bulk API 2.0 ingest jobs, written through the collections' per-record path),
+bulk_query (Bulk API 2.0 query jobs, run through the query engine),
 tooling (custom objects and fields), layouts (page layouts and custom buttons), tabs
 (custom object tabs, and the REST /tabs a user sees), outbound (Outbound Messages),
 oauth, control (/_emulator/), seed, store (SQLite), schema (objects, fields, describe).
@@ -46,7 +47,8 @@ or reversed, to show code that relies on an order Salesforce does not promise), 
 Outbound Messages, and Bulk API 2.0 (bulk.py): GET /_emulator/bulk (jobs by state, jobs and
 records processed, records failed, batches), POST /_emulator/bulk {"paused"?, "chunk_delay"?},
 POST /_emulator/bulk/wait {"timeout"?} (wait_bulk, pause_bulk, bulk_status in process), and
-the fault kinds "bulk_unable_to_lock_row" (N rows) and "bulk_job_failed" (N jobs):
+the fault kinds "bulk_unable_to_lock_row" (N rows), "bulk_job_failed" (N ingest jobs) and
+"bulk_query_job_failed" (N query jobs):
 
     action = emu.add_outbound_message("http://127.0.0.1:8000/sf/outbound", "Contact",
                                       ["Email", "HasOptedOutOfEmail"], retry_delays=[0.1])
@@ -202,7 +204,22 @@ Known differences from Salesforce, on purpose or for want of evidence:
   no Sforce-Duplicate-Rule-Header (documented for REST writes only), so alert rules refuse
   them. DailyBulkApiBatches counts one batch per started 10,000 rows of a job, never
   refuses (Salesforce's shared 15,000 per 24 h); DailyBulkApiRequests shows the same count.
-- Not emulated: SOAP login, Bulk API 1.0, Bulk API 2.0 query jobs, /composite,
+- Bulk API 2.0 query jobs (bulk_query.py): run through the REST query's engine and field
+  security as the job's user, checked at create and again when the job runs; one job at a
+  time per org, in the order created, on a thread of their own beside the ingest jobs; rows
+  chosen when the job starts; no PK chunking; results kept until the job is deleted (not 7
+  days); without maxRecords a page holds at most 100,000 rows (Salesforce picks a size);
+  the locator is the next row's offset in base64. DailyBulkV2QueryJobs (10,000) and
+  DailyBulkV2QueryFileStorageMB (1 TB) count in /limits and never reset; past the job
+  limit the create is refused with 400 LIMIT_EXCEEDED "Max bulk v2 query jobs (10000) per
+  24 hrs has been reached (N)" (the wording reported by integrations; status assumed).
+  Wordings are the emulator's for: a wrong state (INVALIDJOBSTATE, also for results of a job
+  not JobComplete), a bad definition (INVALIDJOB), a query Bulk API refuses (API_ERROR for
+  COUNT() or OFFSET), a bad maxRecords or locator (API_ERROR), a job failed when it ran
+  (errorMessage "<code> : <SOQL message>") and the injected failure. The fault kind
+  "bulk_query_job_failed" (N jobs) fails query jobs as a whole; pause_bulk and chunk_delay
+  hold and slow them as they do ingest jobs.
+- Not emulated: SOAP login, Bulk API 1.0, /composite,
   /composite/batch and /tree, SOSL, Apex REST, the Metadata API; recycle-bin purge and
   undelete.
 """

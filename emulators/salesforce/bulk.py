@@ -1,5 +1,5 @@
 """Bulk API 2.0 ingest jobs: /services/data/vXX.X/jobs/ingest, as simple-salesforce's bulk2
-drives them.
+drives them (query jobs: bulk_query.py).
 
 A job is created Open (POST jobs/ingest), takes CSV uploads (PUT jobs/ingest/{id}/batches,
 201), is closed (PATCH {"state": "UploadComplete"}) or aborted (PATCH {"state": "Aborted"}),
@@ -39,11 +39,11 @@ splits a job's data into 10,000-record batches) and the job and result samples i
 reference (ingest_job_info_complete_full.json, ingest_job_failed.json, failedResults_*.csv).
 
 Simplified (see the package docstring's deviations): no multipart job creation, no
-assignmentRuleId, no relationship columns ("Account.External__c"), no query jobs (POST
-jobs/query is a 404), no job list paging (every job in one page), hardDelete deletes to the
-recycle bin like delete, jobs are never cleaned up after 7 days, results of a job being
-processed show the rows processed so far, and the error wordings for a wrong state, a bad
-job definition, a malformed CSV and an oversized upload are the emulator's.
+assignmentRuleId, no relationship columns ("Account.External__c"), no job list paging
+(every job in one page), hardDelete deletes to the recycle bin like delete, jobs are never
+cleaned up after 7 days, results of a job being processed show the rows processed so far,
+and the error wordings for a wrong state, a bad job definition, a malformed CSV and an
+oversized upload are the emulator's.
 
 Faults, for cmsync's retry path (control surface, default off): "bulk_unable_to_lock_row"
 fails the next N rows processed with UNABLE_TO_LOCK_ROW, "bulk_job_failed" fails the next

@@ -21,8 +21,12 @@ GET|POST|DELETE /_emulator/outbound_messages  {"endpoint_url", "sobject", "field
 POST   /_emulator/outbound_messages/redeliver_last   send the last message again, unchanged
 GET|DELETE /_emulator/outbound_deliveries     every attempt: time, url, status, ack, attempt...
 POST   /_emulator/outbound_deliveries/wait    {"timeout"?: s} -> {"idle", "deliveries"}
+GET|POST /_emulator/bulk               Bulk API 2.0 jobs by state (ingest "jobs", "query_jobs"),
+                                       records processed; {"paused"?, "chunk_delay"?}
+POST   /_emulator/bulk/wait            {"timeout"?: s}: until no ingest or query job is queued
 """
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from emulators.salesforce import seed
@@ -201,28 +205,36 @@ def wait_outbound(org: "Org", body: dict[str, Any]) -> Reply:
 
 
 def bulk_status(org: "Org", body: dict[str, Any]) -> Reply:
-    """Bulk API 2.0 jobs by state and what the worker did (for the benchmark)."""
+    """Bulk API 2.0 jobs by state and what the workers did (for the benchmark): ingest jobs
+    under "jobs", query jobs under "query_jobs"."""
     states: dict[str, int] = {}
     for job in org.bulk.all_jobs():
         states[job["state"]] = states.get(job["state"], 0) + 1
+    query_states: dict[str, int] = {}
+    for job in org.bulk_query.all_jobs():
+        query_states[job["state"]] = query_states.get(job["state"], 0) + 1
     return Reply(
         200,
         {
             "jobs": dict(sorted(states.items())),
             **org.bulk.stats,
+            "query_jobs": dict(sorted(query_states.items())),
+            "query_records": org.bulk_query.stats["records"],
             "batches": org.limits.bulk_batches,
             "paused": org.bulk.paused,
             "chunk_delay": org.bulk.chunk_delay,
-            "idle": org.bulk.idle(),
+            "idle": org.bulk.idle() and org.bulk_query.idle(),
         },
     )
 
 
 def set_bulk(org: "Org", body: dict[str, Any]) -> Reply:
-    """{"paused": bool} holds queued jobs in UploadComplete; {"chunk_delay": seconds}
-    slows each 200-row chunk so a job stays InProgress long enough to watch."""
+    """{"paused": bool} holds queued jobs (ingest jobs in UploadComplete, query jobs too);
+    {"chunk_delay": seconds} slows each chunk (200 ingest rows, 2,000 query rows) so a job
+    stays InProgress long enough to watch."""
     if "paused" in body:
         org.bulk.set_paused(bool(body["paused"]))
+        org.bulk_query.set_paused(bool(body["paused"]))
     if "chunk_delay" in body:
         org.bulk.chunk_delay = min(max(float(body["chunk_delay"]), 0.0), 10.0)
     return bulk_status(org, body)
@@ -230,8 +242,14 @@ def set_bulk(org: "Org", body: dict[str, Any]) -> Reply:
 
 def wait_bulk(org: "Org", body: dict[str, Any]) -> Reply:
     timeout = min(max(float(body.get("timeout", 10)), 0.0), 120.0)
-    idle = org.bulk.wait(timeout)
+    idle = wait_all_bulk(org, timeout)
     return Reply(200, {**bulk_status(org, body).body, "idle": idle})
+
+
+def wait_all_bulk(org: "Org", timeout: float) -> bool:
+    """Wait until no ingest or query job is queued or being processed."""
+    deadline = time.monotonic() + timeout
+    return org.bulk.wait(timeout) and org.bulk_query.wait(max(0.0, deadline - time.monotonic()))
 
 
 HANDLERS = {

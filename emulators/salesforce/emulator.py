@@ -225,12 +225,16 @@ class SalesforceEmulator:
     # -- Bulk API 2.0 (see bulk.py) -----------------------------------------------------------
 
     def wait_bulk(self, timeout: float = 10.0) -> bool:
-        """Wait until no ingest job is queued or being processed."""
-        return self.org.bulk.wait(timeout)
+        """Wait until no ingest or query job is queued or being processed."""
+        from emulators.salesforce.control import wait_all_bulk
+
+        return wait_all_bulk(self.org, timeout)
 
     def pause_bulk(self, paused: bool = True) -> None:
-        """Hold closed jobs in UploadComplete (or let them be processed again)."""
+        """Hold closed ingest jobs and new query jobs in UploadComplete (or let them be
+        processed again)."""
         self.org.bulk.set_paused(paused)
+        self.org.bulk_query.set_paused(paused)
 
     def bulk_status(self) -> dict[str, Any]:
         """Jobs by state, jobs and records processed, records failed, batches used."""

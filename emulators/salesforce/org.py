@@ -2,6 +2,7 @@
 injected faults, Outbound Messages and request counts, plus the dispatch of every HTTP
 request to them."""
 
+import math
 import re
 import sys
 import threading
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from emulators.salesforce import control, ids, rest, seed
+from emulators.salesforce import bulk_query, control, ids, rest, seed
 from emulators.salesforce.bulk import BulkJobs
+from emulators.salesforce.bulk_query import QueryJobs
 from emulators.salesforce.campaigns import CampaignRules
 from emulators.salesforce.clock import Clock
 from emulators.salesforce.dml import Actor, Engine, ValidationRule
@@ -40,7 +42,8 @@ FAULT_KINDS = (
     "expire_session",
     "limit_exhausted",
     "bulk_unable_to_lock_row",  # per Bulk API 2.0 row (bulk.py)
-    "bulk_job_failed",  # per Bulk API 2.0 job
+    "bulk_job_failed",  # per Bulk API 2.0 ingest job
+    "bulk_query_job_failed",  # per Bulk API 2.0 query job (bulk_query.py)
 )
 UNORDERED_ROWS = ("insertion", "reverse")  # how rows no ORDER BY decides come back
 DUPLICATE_RULE_OPTIONS = ("alert", "block", "none")  # the seed option duplicate_rules
@@ -58,7 +61,6 @@ FIXED_LIMITS = {
     "ConcurrentAsyncGetReportInstances": 200,
     "ConcurrentSyncReportRuns": 20,
     "DailyAsyncApexExecutions": 250000,
-    "DailyBulkV2QueryJobs": 10000,
     "DailyDurableGenericStreamingApiEvents": 10000,
     "DailyDurableStreamingApiEvents": 10000,
     "DailyGenericStreamingApiEvents": 10000,
@@ -115,9 +117,19 @@ class Limits:
             self.max = self.max if maximum is None else int(maximum)
             self.used = self.used if used is None else int(used)
 
-    def body(self) -> dict[str, Any]:
-        """GET /limits: a Developer Edition's allocations, with DailyApiRequests live."""
+    def body(self, query_jobs: int = 0, query_bytes: int = 0) -> dict[str, Any]:
+        """GET /limits: a Developer Edition's allocations, with DailyApiRequests, the Bulk
+        API batches and the Bulk API 2.0 query jobs and result storage live."""
         body = {name: {"Max": value, "Remaining": value} for name, value in FIXED_LIMITS.items()}
+        body["DailyBulkV2QueryJobs"] = {
+            "Max": bulk_query.MAX_JOBS,
+            "Remaining": max(0, bulk_query.MAX_JOBS - query_jobs),
+        }
+        storage = bulk_query.MAX_STORAGE_MB - math.ceil(query_bytes / 1024 / 1024)
+        body["DailyBulkV2QueryFileStorageMB"] = {
+            "Max": bulk_query.MAX_STORAGE_MB,
+            "Remaining": max(0, storage),
+        }
         body["DailyApiRequests"] = {"Max": self.max, "Remaining": max(0, self.max - self.used)}
         batches = {"Max": BULK_BATCHES, "Remaining": max(0, BULK_BATCHES - self.bulk_batches)}
         body["DailyBulkApiBatches"] = batches
@@ -202,6 +214,7 @@ class Org:
         self._counts_lock = threading.Lock()
         self.open_or_seed()
         self.bulk = BulkJobs(self)  # Bulk API 2.0 ingest jobs, kept in the store
+        self.bulk_query = QueryJobs(self)  # Bulk API 2.0 query jobs, kept in the store
 
     def open_or_seed(self) -> None:
         if self.store.meta("seeded"):
@@ -215,6 +228,7 @@ class Org:
 
     def close(self) -> None:
         self.bulk.close()
+        self.bulk_query.close()
         self.outbound.close()
         self.store.close()
 

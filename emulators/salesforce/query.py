@@ -48,6 +48,7 @@ class Column:
     key: str
     index: int
     convert: Callable[[Any], Any]
+    type: str = ""  # the field's type (Bulk API 2.0 query results format by it)
 
 
 @dataclass
@@ -373,7 +374,7 @@ class Compiler:
             join.id_index = len(plan.select)
             plan.select.append(f'{join.alias}."Id"')
         for path, f, sql in pending:
-            plan.columns.append(Column(path, f.name, len(plan.select), converter(f)))
+            plan.columns.append(Column(path, f.name, len(plan.select), converter(f), f.type))
             plan.select.append(sql)
 
     def aggregates(self, plan: Plan, counts: list[Count], fields: list[FieldRef]) -> None:
@@ -510,12 +511,17 @@ class QueryEngine:
         return {"totalSize": 1, "done": True, "records": [record]}
 
     def fetch(self, plan: Plan, rowids: array | list[int]) -> list[dict[str, Any]]:
+        return [self.record(plan, row) for row in self.fetch_rows(plan, rowids)]
+
+    def fetch_rows(self, plan: Plan, rowids: array | list[int]) -> list[tuple]:
+        """The plan's selected columns of these rows, in their order (rows deleted since
+        the query chose them left out)."""
         if not len(rowids):
             return []
         marks = ", ".join("?" * len(rowids))
         sql = f"SELECT {', '.join(plan.select)} {plan.source} WHERE t._rid IN ({marks})"
         found = {row[0]: row for row in self.store.rows(sql, list(rowids))}
-        return [self.record(plan, found[rid]) for rid in rowids if rid in found]
+        return [found[rid] for rid in rowids if rid in found]
 
     def record(self, plan: Plan, row: tuple) -> dict[str, Any]:
         obj, version = plan.obj, plan.version

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emulators.salesforce import bulk, duplicates, ids
+from emulators.salesforce import bulk, bulk_query, duplicates, ids
 from emulators.salesforce import sobject_collections as collections
 from emulators.salesforce.clock import format_datetime, parse_datetime
 from emulators.salesforce.dml import Actor, MultipleMatches
@@ -154,7 +154,8 @@ def tooling_describe(org: "Org", request: Request) -> Reply:
 
 
 def limits(org: "Org", request: Request) -> Reply:
-    return Reply(200, org.limits.body())
+    jobs = org.bulk_query
+    return Reply(200, org.limits.body(jobs.created, jobs.result_bytes))
 
 
 # -- single records ------------------------------------------------------------------------
@@ -467,6 +468,12 @@ ROUTES = [
         "/jobs/ingest/{id}/{results}",
         bulk.results,
     ),
+    Route("POST", r"/jobs/query", "/jobs/query", bulk_query.create_job),
+    Route("GET", r"/jobs/query", "/jobs/query", bulk_query.list_jobs),
+    Route("GET", rf"/jobs/query/{JOB}", "/jobs/query/{id}", bulk_query.job_info),
+    Route("PATCH", rf"/jobs/query/{JOB}", "/jobs/query/{id}", bulk_query.patch_job),
+    Route("DELETE", rf"/jobs/query/{JOB}", "/jobs/query/{id}", bulk_query.delete_job),
+    Route("GET", rf"/jobs/query/{JOB}/results", "/jobs/query/{id}/results", bulk_query.results),
     Route("GET", r"/tooling/query", "/tooling/query", tooling_query),
     Route(
         "GET",
