@@ -238,6 +238,10 @@ SALESFORCE_RETRY_BACKOFF_SECONDS = env.float("SALESFORCE_RETRY_BACKOFF_SECONDS",
 # A write set of at least this many records goes to Salesforce as a Bulk API 2.0 ingest job
 # (a handful of calls, whatever its size) rather than sObject Collections (one call per 200).
 SALESFORCE_BULK_THRESHOLD = env.int("SALESFORCE_BULK_THRESHOLD", default=2000)
+# A read of at least this many records (every Contact or Lead with an email, once a full
+# run) goes as a Bulk API 2.0 query job (a few calls, pages of 200,000 records) rather than
+# query calls of 2,000 records each; below it, the query calls are fewer or as few.
+SALESFORCE_BULK_QUERY_THRESHOLD = env.int("SALESFORCE_BULK_QUERY_THRESHOLD", default=20000)
 # How long a run waits for one Bulk API job before it stops (the rows stay pending).
 SALESFORCE_BULK_TIMEOUT_SECONDS = env.float("SALESFORCE_BULK_TIMEOUT_SECONDS", default=3600)
 

@@ -11,7 +11,23 @@ records sent, in their order, as the same ``RecordResult``s sObject Collections 
 Result CSVs are not promised in input order (successful and failed rows come in separate
 files), so each row is matched by the cells it echoes: Salesforce returns the uploaded
 columns as they were sent. A row whose cells match no record sent is matched by its key
-(``Id`` for update and delete, the external id for an upsert).
+(``Id`` for update and delete, the external id for an upsert). A job that processed every
+record and failed none needs no result file for an update or a delete (each record
+succeeded, its Id is its own) and no failedResults for any operation: those calls are
+skipped.
+
+Waiting (``Pacer``): each look at a job is one API call, so a job is looked at when it should
+be done, not at a fixed beat. The first look comes after the time the gateway's latest large
+job took per record (FIRST_POLL before any, or for a small job); then, from the records the
+job has processed since it was first seen moving, after the time its remaining records
+should take (at least FIRST_POLL, at most MAX_POLL); with no progress yet, pauses grow by
+half; with every record processed but the job not ended, the next look is soon. Between
+looks ``keep_waiting`` is called every KEEP_WAITING_EVERY seconds (the run's heartbeat and
+Cancel; no API call), so a long pause never hides a cancelled run.
+
+``QueryJob`` is a Bulk API 2.0 query job for a large read: created with its SOQL, waited for
+the same way, its CSV result pages (QUERY_PAGE records each) streamed row by row, never held
+whole.
 """
 
 import csv
@@ -19,9 +35,11 @@ import io
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+import requests
 
 from . import errors
 
@@ -32,8 +50,11 @@ log = logging.getLogger(__name__)
 
 NULL = "#N/A"  # Bulk API's "set this field to null"; an empty cell leaves it unchanged
 JOB_RECORDS = 100_000  # records per job: well under the 100 MB a job's CSV may hold
-FIRST_POLL = 0.2  # seconds before the first look at a job; pauses then grow to MAX_POLL
-MAX_POLL = 10.0
+FIRST_POLL = 0.2  # the shortest pause between two looks at a job (seconds)
+MAX_POLL = 30.0  # the longest
+LEARN_FROM = 1000  # records a job must be seen processing before its pace guides the next
+KEEP_WAITING_EVERY = 1.0  # seconds between keep_waiting calls (no API call) while a job runs
+QUERY_PAGE = 200_000  # records per result page of a query job
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 
 
@@ -89,8 +110,132 @@ def parse_error(text: str) -> "list[RecordError]":
     return found or [RecordError(status_code="UNKNOWN_EXCEPTION", message=text)]
 
 
-class Job:
+class Pacer:
+    """When to look at a job next (see the module docstring)."""
+
+    def __init__(self, size: int, seconds_per_record: float | None) -> None:
+        self.size = size
+        self.guess = seconds_per_record  # what earlier jobs took per record
+        self.started = time.monotonic()
+        self.anchor: tuple[float, int] | None = None  # (when, processed) first seen moving
+        self.finishing = False  # seen with every record processed, not yet ended
+        first = size * seconds_per_record if seconds_per_record else FIRST_POLL
+        self.pause = _bounded(first)
+
+    def next(self, processed: int) -> float:
+        """The pause after a look that found the job still running with ``processed``."""
+        now = time.monotonic()
+        per_record = None
+        if 0 < processed < self.size:
+            if self.anchor is None:
+                self.anchor = (now, processed)
+                # No rate of its own yet: earlier jobs', else this one's since it was made.
+                per_record = self.guess or (now - self.started) / processed
+            elif processed > self.anchor[1]:
+                since, done = self.anchor
+                per_record = (now - since) / (processed - done)
+        if per_record is not None:
+            self.pause = _bounded((self.size - processed) * per_record)
+        elif processed >= self.size > 0 and not self.finishing:
+            # Every record done (or more than expected, a query's rows having grown since
+            # they were counted) but not ended yet: look again soon, then less often.
+            self.finishing = True
+            self.pause = FIRST_POLL
+        else:
+            self.pause = _bounded(self.pause * 1.5)
+        return self.pause
+
+    def seconds_per_record(self) -> float | None:
+        """What this job took per record from when it was seen moving to its end, as the
+        next job's first guess; None when too few records were seen being processed to say
+        (a small job's time is mostly the fixed cost of a job, not its records)."""
+        if self.anchor is None or self.size - self.anchor[1] < LEARN_FROM:
+            return None
+        since, done = self.anchor
+        return (time.monotonic() - since) / (self.size - done)
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, FIRST_POLL), MAX_POLL)
+
+
+class _Polled:
+    """What ingest and query jobs share: their calls, the wait and the abort."""
+
+    kind = ""  # "ingest" or "query"
+
+    def __init__(self, gateway: "SalesforceGateway", size: int, what: str) -> None:
+        self.gateway = gateway
+        self.size = size  # records expected
+        self.what = what  # for messages: "8 Contact records"
+        self.id = ""
+        self.done = False  # ended (complete, failed or aborted): nothing to abort
+        self.info: dict[str, Any] = {}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.gateway.raw(method, f"jobs/{self.kind}/{path}".rstrip("/"), **kwargs)
+
+    def abort(self) -> None:
+        """Stop the job if Salesforce still has work to do for it (best effort)."""
+        if not self.id or self.done:
+            return
+        try:
+            self._request("PATCH", self.id, json={"state": "Aborted"})
+        except errors.SalesforceError as exc:
+            # Already finished, or Salesforce unreachable: the rows stay pending either way,
+            # and the error that made the run stop waiting is the one it reports.
+            log.warning("Bulk API job %s could not be aborted: %s", self.id, exc)
+
+    def failed(self, reason: str) -> errors.BulkJobError:
+        return errors.BulkJobError(f"Salesforce did not process a Bulk API job of {reason}")
+
+    def late(self, timeout: float) -> errors.BulkJobError:
+        return errors.BulkJobError(
+            f"A Bulk API job of {self.what} did not finish within {timeout / 60:.0f} minutes"
+        )
+
+    def wait(self, keep_waiting: Callable[[], None] | None, timeout: float) -> None:
+        """Look at the job when it should be done (``Pacer``) until it ends, calling
+        ``keep_waiting`` in between (it raises to stop: a cancelled run), under a deadline.
+        A job that failed or was aborted as a whole raises BulkJobError; so does the
+        deadline (the job is aborted first)."""
+        deadline = time.monotonic() + timeout
+        pacer = Pacer(self.size, self.gateway.bulk_pace.get(self.kind))
+        pause = pacer.pause
+        while True:
+            _pause(pause, keep_waiting)
+            self.info = info = self._request("GET", self.id).json()
+            state = info.get("state")
+            self.done = state in TERMINAL
+            if state == "JobComplete":
+                learned = pacer.seconds_per_record()
+                if learned is not None:
+                    self.gateway.bulk_pace[self.kind] = learned
+                return
+            if state in ("Failed", "Aborted"):
+                raise self.failed(f"{self.what} ({info.get('errorMessage') or state.lower()})")
+            if time.monotonic() > deadline:
+                self.abort()
+                raise self.late(timeout)
+            pause = pacer.next(int(info.get("numberRecordsProcessed") or 0))
+
+
+def _pause(seconds: float, keep_waiting: Callable[[], None] | None) -> None:
+    """Sleep ``seconds``, calling ``keep_waiting`` at least every KEEP_WAITING_EVERY."""
+    end = time.monotonic() + seconds
+    while True:
+        if keep_waiting is not None:
+            keep_waiting()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, KEEP_WAITING_EVERY))
+
+
+class Job(_Polled):
     """One ingest job of the gateway: create, upload, close; then ``wait`` and ``results``."""
+
+    kind = "ingest"
 
     def __init__(
         self,
@@ -99,19 +244,12 @@ class Job:
         operation: str,
         records: list[dict],
     ) -> None:
-        self.gateway = gateway
+        super().__init__(gateway, len(records), f"{len(records):,} {sobject} records")
         self.sobject = sobject
         self.operation = operation  # create, update, delete, upsert:<field>
         self.records = records
         self.key = operation.removeprefix("upsert:") if operation.startswith("upsert:") else "Id"
         self.header, self.rows, self.data = to_csv(records)
-        self.id = ""
-        self.done = False  # ended (complete, failed or aborted): nothing to abort
-
-    # -- the calls --------------------------------------------------------------------------
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.gateway.raw(method, f"jobs/ingest/{path}".rstrip("/"), **kwargs)
 
     def start(self) -> None:
         body = {"object": self.sobject, "contentType": "CSV", "lineEnding": "LF"}
@@ -128,50 +266,38 @@ class Job:
         )
         self._request("PATCH", self.id, json={"state": "UploadComplete"})
 
-    def abort(self) -> None:
-        """Stop the job if Salesforce still has work to do for it (best effort)."""
-        if not self.id:
-            return
-        try:
-            self._request("PATCH", self.id, json={"state": "Aborted"})
-        except errors.SalesforceError as exc:
-            # Already finished, or Salesforce unreachable: the rows stay pending either way,
-            # and the error that made the run stop waiting is the one it reports.
-            log.warning("Bulk API job %s could not be aborted: %s", self.id, exc)
+    def failed(self, reason: str) -> errors.BulkJobError:
+        return errors.BulkJobError(
+            f"Salesforce did not process a Bulk API job of {reason}; they are written at the "
+            "next run"
+        )
 
-    def wait(self, keep_waiting: Callable[[], None] | None, timeout: float) -> None:
-        """Poll until the job ends: growing pauses, ``keep_waiting`` between polls (it raises
-        to stop: a cancelled run), and a deadline. A job that failed or was aborted as a whole
-        raises BulkJobError; so does the deadline (the job is aborted first)."""
-        deadline = time.monotonic() + timeout
-        pause = FIRST_POLL
-        while True:
-            time.sleep(pause)
-            if keep_waiting is not None:
-                keep_waiting()
-            info = self._request("GET", self.id).json()
-            state = info.get("state")
-            self.done = state in TERMINAL
-            if state == "JobComplete":
-                return
-            if state in ("Failed", "Aborted"):
-                reason = info.get("errorMessage") or state.lower()
-                raise errors.BulkJobError(
-                    f"Salesforce did not process a Bulk API job of {len(self.records):,} "
-                    f"{self.sobject} records ({reason}); they are written at the next run"
-                )
-            if time.monotonic() > deadline:
-                self.abort()
-                raise errors.BulkJobError(
-                    f"A Bulk API job of {len(self.records):,} {self.sobject} records did not "
-                    f"finish within {timeout / 60:.0f} minutes; they are written at the next run"
-                )
-            pause = min(pause * 1.5, MAX_POLL)
+    def late(self, timeout: float) -> errors.BulkJobError:
+        return errors.BulkJobError(
+            f"A Bulk API job of {self.what} did not finish within {timeout / 60:.0f} minutes; "
+            "they are written at the next run"
+        )
+
+    def _all_succeeded(self) -> bool:
+        """The job processed every record and failed none (its own count says so)."""
+        processed = int(self.info.get("numberRecordsProcessed") or 0)
+        return processed == len(self.records) and not self.info.get("numberRecordsFailed")
 
     def results(self) -> "list[RecordResult]":
         """Every record's outcome, in the order the records were sent."""
         from .gateway import RecordResult
 
+        clean = self._all_succeeded()
+        if clean and self.operation in ("update", "delete"):
+            return [
+                RecordResult(
+                    record=self._record(i),
+                    success=True,
+                    id=self.records[i].get("Id"),
+                    operation=self.operation,
+                )
+                for i in range(len(self.records))
+            ]
         by_cells: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
         by_key: dict[str, deque[int]] = defaultdict(deque)
         position = self.header.index(self.key) if self.key in self.header else None
@@ -201,7 +327,7 @@ class Job:
                     created=(row[1] == "true") if upsert else None,
                     operation=self.operation,
                 )
-        for row in self._rows("failedResults"):
+        for row in [] if clean else self._rows("failedResults"):
             at = place(tuple(row[2:]))
             if at is not None:
                 answered[at] = RecordResult(
@@ -224,6 +350,66 @@ class Job:
         reader = csv.reader(io.StringIO(text))
         next(reader, None)  # the header
         return reader
+
+
+class QueryJob(_Polled):
+    """A Bulk API 2.0 query job: ``start``, ``wait``, then ``rows`` (each a dict of the CSV's
+    cells by column, "" for a null), page by page."""
+
+    kind = "query"
+
+    def __init__(
+        self,
+        gateway: "SalesforceGateway",
+        soql: str,
+        expected: int,
+        what: str,
+        include_deleted: bool = False,
+    ) -> None:
+        super().__init__(gateway, expected, what)
+        self.soql = soql
+        self.operation = "queryAll" if include_deleted else "query"
+
+    def start(self) -> None:
+        body = {
+            "operation": self.operation,
+            "query": self.soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        }
+        self.id = self._request("POST", "", json=body).json()["id"]
+
+    def rows(self) -> Iterator[dict[str, str]]:
+        locator = ""
+        while True:
+            params: dict[str, Any] = {"maxRecords": QUERY_PAGE}
+            if locator:
+                params["locator"] = locator
+            answer = self._request(
+                "GET",
+                f"{self.id}/results",
+                params=params,
+                headers={"Accept": "text/csv"},
+                stream=True,
+            )
+            with answer:
+                yield from _csv_rows(answer)
+                locator = answer.headers.get("Sforce-Locator", "")
+            if not locator or locator == "null":
+                return
+
+
+def _csv_rows(answer: requests.Response) -> Iterator[dict[str, str]]:
+    """A streamed CSV answer's rows, read as they arrive."""
+    answer.raw.decode_content = True
+    text = io.TextIOWrapper(answer.raw, encoding="utf-8", newline="")
+    try:
+        yield from csv.DictReader(text)
+    except requests.RequestException as exc:
+        raise errors.NetworkError("Could not read a Bulk API query job's results") from exc
+    except (OSError, csv.Error) as exc:  # a dropped connection or a torn page
+        raise errors.NetworkError("Could not read a Bulk API query job's results") from exc
 
 
 def _at(cells: tuple[str, ...], position: int | None) -> str:

@@ -91,6 +91,17 @@ class Person:
             has_opted_out=bool(row["HasOptedOutOfEmail"]),
         )
 
+    @classmethod
+    def from_csv_row(cls, sobject: str, row: dict[str, str]) -> "Person":
+        """A row of a Bulk API query job's CSV selecting PERSON_FIELDS."""
+        return cls(
+            sobject=sobject,
+            id=row["Id"],
+            email=row["Email"],
+            last_modified=parse_datetime(row["LastModifiedDate"]),
+            has_opted_out=row["HasOptedOutOfEmail"].lower() == "true",
+        )
+
 
 PERSON_FIELDS = "Id, Email, HasOptedOutOfEmail, LastModifiedDate"
 
@@ -183,10 +194,15 @@ class _Session(requests.Session):
         url = url.decode() if isinstance(url, bytes) else url
         if self.plain_http_host and url.startswith(f"https://{self.plain_http_host}"):
             url = "http://" + url.removeprefix("https://")
-        if self.read_only and method.upper() not in ("GET", "HEAD"):
+        if self.read_only and method.upper() not in ("GET", "HEAD") and not _reads(url):
             raise errors.RequestError(f"A preview does not write to Salesforce ({method})")
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
+
+
+def _reads(url: str) -> bool:
+    """A Bulk API 2.0 query job (create or abort): it reads, whatever its method."""
+    return "/jobs/query" in urlsplit(url).path
 
 
 def _error_details(exc: sf_exceptions.SalesforceError) -> tuple[str, str]:
@@ -295,7 +311,8 @@ def soql(template: str, **values: Any) -> str:
 
 
 def parse_datetime(value: str) -> datetime:
-    """Salesforce's 2026-01-31T10:00:00.000+0000 as an aware datetime."""
+    """Salesforce's 2026-01-31T10:00:00.000+0000 (REST) or ...00.000Z (Bulk API CSV) as an
+    aware datetime."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
@@ -350,6 +367,10 @@ class SalesforceGateway:
         self.keep_waiting: Callable[[], None] | None = None
         self.bulk_jobs = 0
         self.bulk_records = 0
+        self.bulk_query_jobs = 0
+        # Seconds per record the latest Bulk API job of each kind (ingest, query) took: when
+        # to look at the next one first (bulk.Pacer).
+        self.bulk_pace: dict[str, float] = {}
         # A preview's recorder (sync/preview.py): each write's records go to it instead of
         # Salesforce, and it answers with the results a successful write would give.
         self.recorder: Recorder | None = None
@@ -446,12 +467,35 @@ class SalesforceGateway:
             f"SELECT COUNT() FROM {sobject} WHERE Email != null{unconverted(sobject)}"
         )
 
-    def all_people(self, sobject: str) -> Iterator[Person]:
-        """Every Contact (or unconverted Lead) with an email, 2,000 a call: for a run that
-        would otherwise look up most of them 200 emails at a time."""
+    def all_people(self, sobject: str, expected: int = 0) -> Iterator[Person]:
+        """Every Contact (or unconverted Lead) with an email: for a run that would otherwise
+        look up most of them 200 emails at a time. ``expected`` of them (count_people) or
+        more than SALESFORCE_BULK_QUERY_THRESHOLD are read through a Bulk API 2.0 query job
+        (a few calls, and pages of bulk.QUERY_PAGE records); fewer, 2,000 a query call. A
+        query job Salesforce fails raises BulkJobError, possibly after some people came."""
         soql = f"SELECT {PERSON_FIELDS} FROM {sobject} WHERE Email != null{unconverted(sobject)}"
+        if expected >= settings.SALESFORCE_BULK_QUERY_THRESHOLD:
+            for row in self.bulk_query(soql, expected, f"{expected:,} {sobject} records"):
+                yield Person.from_csv_row(sobject, row)
+            return
         for row in self.query(soql):
             yield Person.from_row(sobject, row)
+
+    def bulk_query(self, soql: str, expected: int, what: str) -> Iterator[dict[str, str]]:
+        """The rows of a query through a Bulk API 2.0 query job, streamed page by page: each
+        a dict of CSV cells ("" for null, "true"/"false", datetimes ending in Z). Waits as
+        ingest jobs do (``keep_waiting``, SALESFORCE_BULK_TIMEOUT_SECONDS); a job that
+        fails raises BulkJobError; stopping (an exception from ``keep_waiting``, or the
+        caller dropping the iterator) aborts a job still running."""
+        job = bulk.QueryJob(self, soql, expected, what)
+        job.start()
+        self.bulk_query_jobs += 1
+        try:
+            job.wait(self.keep_waiting, settings.SALESFORCE_BULK_TIMEOUT_SECONDS)
+        except BaseException:
+            job.abort()
+            raise
+        yield from job.rows()
 
     def converted_leads(self, ids: Iterable[str]) -> set[str]:
         """Which of these Lead ids (15 or 18 characters) are converted Leads, deleted or not."""

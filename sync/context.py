@@ -99,8 +99,9 @@ class Context:
         first sync; people.py); from then on ``people`` answers from that copy."""
         if self._read_people:
             return
-        if known_people.worth_reading(self.sf, known_people.emails_to_ask(self.run.full)):
-            known_people.read_all(self.sf, beat=self.beat)
+        counts = known_people.reading_plan(self.sf, known_people.emails_to_ask(self.run.full))
+        if counts is not None:
+            known_people.read_all(self.sf, beat=self.beat, counts=counts)
             self._read_people = True
             self._people.clear()
 
