@@ -118,6 +118,8 @@ def measure(label: str, sf_root: str, full: bool = False) -> dict:
         "rss": peak_rss_mb(),
         "bulk_jobs": sum(after["jobs"].values()) - sum(before["jobs"].values()),
         "bulk_records": after["records_processed"] - before["records_processed"],
+        "query_jobs": sum(after["query_jobs"].values()) - sum(before["query_jobs"].values()),
+        "query_records": after["query_records"] - before["query_records"],
     }
 
 
@@ -209,6 +211,8 @@ def _bench(info: dict, subscribers: int) -> None:
               f"{r['rate']:8.0f} {r['rss']:7.0f} {cm:>18} {sf:>18} {r['bulk_jobs']:9,} "
               f"{r['bulk_records']:9,}")  # fmt: skip
     first = results[0]["run"]
+    print("Bulk API query jobs (records):", ", ".join(
+        f"{r['label']} {r['query_jobs']} ({r['query_records']:,})" for r in results))  # fmt: skip
     print("first run counts:", json.dumps(first.counts))
     if first.cm_calls:
         print(f"CM calls / lower bound: {first.cm_calls / cm_bound:.2f}")
