@@ -30,6 +30,7 @@ the same way, its CSV result pages (QUERY_PAGE records each) streamed row by row
 whole.
 """
 
+import codecs
 import csv
 import io
 import logging
@@ -55,6 +56,7 @@ MAX_POLL = 30.0  # the longest
 LEARN_FROM = 1000  # records a job must be seen processing before its pace guides the next
 KEEP_WAITING_EVERY = 1.0  # seconds between keep_waiting calls (no API call) while a job runs
 QUERY_PAGE = 200_000  # records per result page of a query job
+CHUNK_BYTES = 64 * 1024  # read from a result page at a time
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 
 
@@ -402,14 +404,24 @@ class QueryJob(_Polled):
 
 def _csv_rows(answer: requests.Response) -> Iterator[dict[str, str]]:
     """A streamed CSV answer's rows, read as they arrive."""
-    answer.raw.decode_content = True
-    text = io.TextIOWrapper(answer.raw, encoding="utf-8", newline="")
     try:
-        yield from csv.DictReader(text)
-    except requests.RequestException as exc:
+        yield from csv.DictReader(_lines(answer.iter_content(CHUNK_BYTES)))
+    except (requests.RequestException, OSError, csv.Error) as exc:  # dropped, or torn
         raise errors.NetworkError("Could not read a Bulk API query job's results") from exc
-    except (OSError, csv.Error) as exc:  # a dropped connection or a torn page
-        raise errors.NetworkError("Could not read a Bulk API query job's results") from exc
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Text lines, line endings kept (a quoted value may hold one), from bytes as they come."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    rest = ""
+    for chunk in chunks:
+        rest += decoder.decode(chunk)
+        lines = rest.splitlines(keepends=True)
+        rest = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+        yield from lines
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield rest
 
 
 def _at(cells: tuple[str, ...], position: int | None) -> str:
