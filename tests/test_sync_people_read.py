@@ -72,3 +72,68 @@ def test_reading_everyone_is_chosen_only_when_it_is_cheaper():
     assert people.worth_reading(Org(100_000), emails=100_000)
     # a handful of subscribers in an org of millions keeps the lookups
     assert not people.worth_reading(Org(2_000_000), emails=500)
+
+
+DONE = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)  # PARTIAL: the validation traps
+
+
+def local_copy() -> list[tuple]:
+    return sorted(
+        KnownPerson.objects.values_list(
+            "email_lc", "sobject", "sf_id", "email", "last_modified", "has_opted_out"
+        )
+    )
+
+
+def a_world_of_people(world, monkeypatch) -> None:
+    """Subscribers for people with duplicates, mixed-case emails, opt-outs and converted
+    Leads (the emulator's seed_people), so the read is chosen and has something to get; a
+    query job counted as cheap, so that a read of a few people is still chosen."""
+    monkeypatch.setattr(people, "QUERY_JOB_CALLS", 0)
+    emails = [f"q{i}@example.com" for i in range(60)]
+    world.sf.seed_people(emails)
+    for n, email in enumerate(emails):
+        world.subscriber(world.list_a, email, "Unsubscribed" if n % 3 else "Active")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_query_job_and_query_calls_give_the_same_local_copy_and_decisions(
+    world, settings, monkeypatch
+):
+    """Issue 19: from SALESFORCE_BULK_QUERY_THRESHOLD people of an object the full run's read
+    is a Bulk API query job; the local copy, and what the run decides from it, are those of
+    the query calls."""
+    a_world_of_people(world, monkeypatch)
+    settings.SALESFORCE_BULK_QUERY_THRESHOLD = 10**9
+    assert world.sync(full=True).status in DONE  # writes the opt-outs: the org settles
+    assert world.sync(full=True).counts["opt_out"]["written"] == 0
+    by_queries = local_copy()
+    opt_outs = sorted(world.gateway.query("SELECT Id, HasOptedOutOfEmail FROM Contact"), key=str)
+    assert world.sf.bulk_status()["query_jobs"] == {}
+
+    settings.SALESFORCE_BULK_QUERY_THRESHOLD = 1
+    world.sf.reset_request_counts()
+    run = world.sync(full=True)
+    assert run.status in DONE, run.last_error
+    assert run.counts["opt_out"]["written"] == 0  # the first run's decisions, made again
+    assert world.sf.bulk_status()["query_jobs"] == {"JobComplete": 2}  # Contacts, Leads
+    assert local_copy() == by_queries and len(by_queries) > 60
+    again = sorted(world.gateway.query("SELECT Id, HasOptedOutOfEmail FROM Contact"), key=str)
+    assert again == opt_outs  # nothing left to change: the same decisions were made
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_query_job_is_replaced_by_query_calls(world, settings, caplog, monkeypatch):
+    a_world_of_people(world, monkeypatch)
+    settings.SALESFORCE_BULK_QUERY_THRESHOLD = 10**9
+    world.sync(full=True)  # writes the opt-outs: the org settles
+    world.sync(full=True)
+    expected = local_copy()
+
+    settings.SALESFORCE_BULK_QUERY_THRESHOLD = 1
+    world.sf.add_fault("bulk_query_job_failed")  # the Contacts' job
+    run = world.sync(full=True)
+    assert run.status in DONE, run.last_error
+    assert world.sf.bulk_status()["query_jobs"] == {"Failed": 1, "JobComplete": 1}
+    assert local_copy() == expected
+    assert "reading them through query calls instead" in caplog.text
