@@ -266,6 +266,7 @@ class Job(_Polled):
             data=self.data.encode(),
             headers={"Content-Type": "text/csv"},
         )
+        self.data = ""  # sent: the rows and records are what the results are matched with
         self._request("PATCH", self.id, json={"state": "UploadComplete"})
 
     def failed(self, reason: str) -> errors.BulkJobError:
