@@ -28,7 +28,7 @@ OVERLAP = timedelta(minutes=5)
 # Emails decided, written and cleared together under the subscriber-states lease: a full
 # run's batch holds a few thousand changes, one Bulk API job (about five calls) rather than
 # a collection call per 200 (issue 19); an incremental run's few changes fill collections.
-OPT_OUT_BATCH = 25_000
+OPT_OUT_BATCH = 5_000  # see memberships.BATCH
 
 
 def discover(ctx: Context, client: ConnectedClient) -> None:
