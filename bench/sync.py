@@ -31,6 +31,7 @@ def setup_django(var_dir: str) -> None:
     os.environ["CMSYNC_VAR_DIR"] = var_dir
     os.environ["DJANGO_SETTINGS_MODULE"] = "cmsync.settings"
     os.environ["ALLOW_INSECURE_LOOPBACK"] = "1"  # the emulators speak plain HTTP on 127.0.0.1
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # a line per call and step would bury the figures
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     import django
