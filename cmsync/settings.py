@@ -235,6 +235,13 @@ SALESFORCE_BULK_THRESHOLD = env.int("SALESFORCE_BULK_THRESHOLD", default=2000)
 # How long a run waits for one Bulk API job before it stops (the rows stay pending).
 SALESFORCE_BULK_TIMEOUT_SECONDS = env.float("SALESFORCE_BULK_TIMEOUT_SECONDS", default=3600)
 
+# A primary sync's lists and campaigns are work items (sync/spread.py): at most this many of
+# one run are worked at once, by the run's own worker and the helpers it calls in; 1 works
+# them all in the run's own worker. An item whose worker is silent this long (killed, cut
+# off) is taken back and done again by another.
+SYNC_PARALLEL_ITEMS = max(env.int("SYNC_PARALLEL_ITEMS", default=4), 1)
+SYNC_ITEM_STALE_SECONDS = max(env.float("SYNC_ITEM_STALE_SECONDS", default=60.0), 1.0)
+
 # Campaign Monitor: the API the console connects to (the local emulator in `make run`), and
 # the OAuth application, when one is registered, for "Connect with Campaign Monitor".
 CAMPAIGN_MONITOR_BASE_URL = env.str(

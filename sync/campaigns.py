@@ -91,14 +91,44 @@ def link_campaigns(ctx: Context) -> None:
     ctx.checkpoint()
 
 
-def statistics(ctx: Context) -> None:
-    """Each linked campaign's Campaign Monitor summary onto its Salesforce Campaign."""
+# Campaigns whose statistics one work item copies: a Campaign Monitor call each, and one
+# Salesforce call for all of them.
+STATISTICS_ITEM = 50
+
+
+def _statistics_links(ctx: Context):
+    """Linked campaigns in the window, by Campaign Monitor id (an item's range is stable)."""
+    links = CampaignLink.objects.filter(client_id__in=[c.client_id for c in ctx.clients])
+    return (
+        links.exclude(sf_campaign_id="")
+        .filter(sent_date__gte=window_start(ctx))
+        .order_by("cm_campaign_id")
+    )
+
+
+def statistics_items(ctx: Context) -> list[str]:
+    """The statistics phase's items: ranges of campaign ids, ``first:last``."""
+    ids = list(_statistics_links(ctx).values_list("cm_campaign_id", flat=True))
+    chunks = [ids[at : at + STATISTICS_ITEM] for at in range(0, len(ids), STATISTICS_ITEM)]
+    return [f"{chunk[0]}:{chunk[-1]}" for chunk in chunks]
+
+
+def statistics_item(ctx: Context, key: str) -> None:
+    """The statistics of the campaigns in one range of ids."""
+    first, _, last = key.partition(":")
+    statistics(ctx, _statistics_links(ctx).filter(cm_campaign_id__range=(first, last)))
+
+
+def statistics(ctx: Context, links=None) -> None:
+    """Each linked campaign's Campaign Monitor summary onto its Salesforce Campaign (of
+    ``links``; by default every one in the window)."""
     if not ctx.campaigns.update_statistics:
         return
-    links = _client_links([c.client_id for c in ctx.clients]).exclude(sf_campaign_id="")
-    since = window_start(ctx)
+    ctx.begin("campaigns")
+    if links is None:
+        links = _statistics_links(ctx)
     changed, updates = [], []
-    for link in links.filter(sent_date__gte=since).iterator():
+    for link in links.iterator():
         summary = ctx.cm.campaign_summary(link.cm_campaign_id)
         values = {field: getattr(summary, attr) for field, attr in STATISTICS.items()}
         if values == link.statistics:

@@ -1,10 +1,12 @@
 """What every step of a run shares: the run row, both APIs, the settings, counters, messages."""
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from campaign_monitor.client import CampaignMonitorClient
@@ -17,7 +19,7 @@ from settings_app.models import CampaignSettings, GeneralSettings, SyncSettings
 
 from . import leases
 from . import people as known_people
-from .models import SyncRun
+from .models import SyncRun, WorkItem
 from .step_titles import step_title
 
 COUNTERS = ("read", "written", "unchanged", "failed")
@@ -39,10 +41,17 @@ class Context:
     # Field mappings reported broken this run, (mapping id, sobject): said once a run.
     reported: set[tuple[int, str]] = field(default_factory=set)
     _people: OrderedDict = field(default_factory=OrderedDict)
-    # Whether people are looked up in the copy this run read (people.py).
-    _read_people: bool = False
     _beat_at: datetime | None = None
     _describe: Callable[[str], ObjectInfo] | None = None
+    # The work item being worked (sync/spread.py), or None: the run's own steps. While one
+    # is, counts and calls go to the item's row, not the run's.
+    item: WorkItem | None = None
+    # The run's own worker (it keeps the run's heartbeat), not a helper called in for items.
+    coordinator: bool = True
+    # The API calls made before the item was taken, so the item gets its own; and those the
+    # run's own worker made for items (counted on them, not twice).
+    _calls_at: tuple[int, int] = (0, 0)
+    _item_calls: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         # Both APIs ask before every call: a heartbeat while working, a fence before writing.
@@ -50,6 +59,11 @@ class Context:
         self.sf.keep_waiting = self.still_wanted
         if self.cm is not None:
             self.cm.guard = self.guard
+
+    @property
+    def _read_people(self) -> bool:
+        """Whether people are looked up in the copy this run read (people.py)."""
+        return self.run.people_read
 
     def describe(self, sobject: str) -> ObjectInfo:
         """Salesforce's describe of ``sobject``, asked once per run."""
@@ -92,7 +106,9 @@ class Context:
             return
         if known_people.worth_reading(self.sf, known_people.emails_to_ask(self.run.full)):
             known_people.read_all(self.sf, beat=self.beat)
-            self._read_people = True
+            if not self._ours().update(people_read=True):
+                raise Superseded
+            self.run.people_read = True
             self._people.clear()
 
     def forget_people(self) -> None:
@@ -112,31 +128,107 @@ class Context:
         return {m["ListID"] for client in self.clients for m in client.lists}
 
     def begin(self, step: str) -> None:
-        self.run.step = step
-        self.run.counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
+        self.run.step = step  # saved by the run's own checkpoint; an item's says it in messages
+        self._counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
         self.checkpoint()
 
+    @property
+    def _counts(self) -> dict:
+        return self.item.counts if self.item is not None else self.run.counts
+
     def count(self, step: str, **amounts: int) -> None:
-        counts = self.run.counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
+        counts = self._counts.setdefault(step, dict.fromkeys(COUNTERS, 0))
         for name, amount in amounts.items():
             counts[name] = counts.get(name, 0) + amount
+
+    @contextmanager
+    def working_on(self, item: WorkItem) -> Iterator["Context"]:
+        """Work ``item`` (claimed by this worker): counts and calls go to it meanwhile."""
+        self.item, self._beat_at = item, None
+        cm_before, sf_before = self._calls_at = (self.cm.calls, self.sf.calls)
+        try:
+            yield self
+        finally:
+            self.item = None
+            cm_lent, sf_lent = self._item_calls
+            self._item_calls = (
+                cm_lent + self.cm.calls - cm_before,
+                sf_lent + self.sf.calls - sf_before,
+            )
+
+    def own_counts_only(self) -> None:
+        """A run taken over: the counts on its row include its work items', which are
+        added again from the items themselves (``totals``)."""
+        for item in WorkItem.objects.filter(run=self.run).values_list("counts", flat=True):
+            for step, amounts in item.items():
+                mine = self.run.counts.get(step, {})
+                for name, amount in amounts.items():
+                    mine[name] = max(mine.get(name, 0) - amount, 0)
+
+    def totals(self) -> tuple[dict, int, int]:
+        """The run's counts and API calls: its own steps' plus every work item's."""
+        counts = {step: dict(amounts) for step, amounts in self.run.counts.items()}
+        cm_calls = self.cm.calls - self._item_calls[0]
+        sf_calls = self.sf.calls - self._item_calls[1]
+        for item in WorkItem.objects.filter(run=self.run).values("counts", "cm_calls", "sf_calls"):
+            add_counts(counts, item["counts"])
+            cm_calls += item["cm_calls"]
+            sf_calls += item["sf_calls"]
+        return counts, cm_calls, sf_calls
 
     def _ours(self):
         return SyncRun.objects.filter(pk=self.run.pk, generation=self.generation)
 
+    def _my_item(self):
+        item = self.item
+        assert item is not None
+        return WorkItem.objects.filter(
+            pk=item.pk, attempts=item.attempts, status=WorkItem.Status.CLAIMED
+        )
+
     def fence(self) -> None:
-        """Stop (Superseded) unless this worker's claim on the run still stands."""
+        """Stop (Superseded) unless this worker's claim on the run (and on its work item)
+        still stands."""
         if not self._ours().filter(status=SyncRun.Status.RUNNING).exists():
+            raise Superseded
+        if self.item is not None and not self._my_item().exists():
             raise Superseded
 
     def beat(self) -> None:
         """Refresh the heartbeat, at most every BEAT_EVERY; Superseded if the run is not ours."""
         now = timezone.now()
-        if self._beat_at is not None and now - self._beat_at < BEAT_EVERY:
+        every = BEAT_EVERY if self.item is None else min(BEAT_EVERY, item_stale_after() / 4)
+        if self._beat_at is not None and now - self._beat_at < every:
+            return
+        if self.item is not None:
+            self.save_item(now, cancel=False)
             return
         if not self._ours().update(heartbeat_at=now):
             raise Superseded
         self._beat_at = now
+
+    def save_item(self, now: datetime, cancel: bool) -> None:
+        """The item's counts, calls and heartbeat (the run's heartbeat too, from the run's
+        own worker); Superseded when the item or the run is no longer this worker's,
+        Cancelled (``cancel``) when Cancel was pressed."""
+        item = self.item
+        assert item is not None
+        cm_calls = item.cm_calls + self.cm.calls - self._calls_at[0]
+        sf_calls = item.sf_calls + self.sf.calls - self._calls_at[1]
+        if not self._my_item().update(
+            counts=item.counts, cm_calls=cm_calls, sf_calls=sf_calls, heartbeat_at=now
+        ):
+            raise Superseded
+        item.cm_calls, item.sf_calls = cm_calls, sf_calls
+        self._calls_at = (self.cm.calls, self.sf.calls)
+        if self.coordinator and not self._ours().update(heartbeat_at=now):
+            raise Superseded
+        run = self._ours().values("status", "cancel_requested").first()
+        if run is None or run["status"] != SyncRun.Status.RUNNING:
+            raise Superseded
+        self._beat_at = now
+        if cancel and run["cancel_requested"]:
+            raise Cancelled
 
     def guard(self, write: bool) -> None:
         """Called before every Campaign Monitor and Salesforce request of the run."""
@@ -155,17 +247,20 @@ class Context:
 
     def checkpoint(self) -> None:
         """Save progress (the console shows it live) and stop here if cancelled; only while
-        the run is still this worker's, so a superseded worker cannot overwrite the counts."""
+        the run is still this worker's, so a superseded worker cannot overwrite the counts.
+        Working an item, the item's row is saved instead (``save_item``)."""
+        if self.item is not None:
+            self.save_item(timezone.now(), cancel=True)
+            return
         run = self.run
-        run.cm_calls = self.cm.calls
-        run.sf_calls = self.sf.calls
+        counts, run.cm_calls, run.sf_calls = self.totals()
         if self.sf.usage is not None:
             run.sf_api_used = self.sf.usage.used
             run.sf_api_remaining = max(self.sf.usage.total - self.sf.usage.used, 0)
         run.heartbeat_at = self._beat_at = timezone.now()
         saved = self._ours().update(
             step=run.step,
-            counts=run.counts,
+            counts=counts,
             cm_calls=run.cm_calls,
             sf_calls=run.sf_calls,
             sf_api_remaining=run.sf_api_remaining,
@@ -228,6 +323,19 @@ class Context:
         written = len(results) - len(failed) - len(converted)
         self.count(step, failed=len(failed), written=written, unchanged=len(converted))
         return len(failed)
+
+
+def item_stale_after() -> timedelta:
+    """How long a work item's worker may be silent before the item is taken back."""
+    return timedelta(seconds=settings.SYNC_ITEM_STALE_SECONDS)
+
+
+def add_counts(into: dict, more: dict) -> None:
+    """Add one set of step counts to another, step by step, counter by counter."""
+    for step, amounts in more.items():
+        mine = into.setdefault(step, dict.fromkeys(COUNTERS, 0))
+        for name, amount in amounts.items():
+            mine[name] = mine.get(name, 0) + amount
 
 
 def _converted_lead(result: RecordResult) -> bool:

@@ -58,6 +58,9 @@ class SyncRun(jobs.Job):
     sf_api_remaining = models.PositiveIntegerField(null=True, blank=True)
     sf_api_used = models.PositiveIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # This run read every Contact and Lead into KnownPerson (sync/people.py): its workers
+    # look people up there, whichever machine they run on.
+    people_read = models.BooleanField(default=False, editable=False)
     # Who pressed Cancel (console or API); the run page says "Cancelled by <name>".
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -372,3 +375,45 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"
+
+
+class WorkItem(models.Model):
+    """One independent piece of a primary sync (sync/spread.py): a list's subscriber states,
+    a client's suppression list, a range of campaigns' statistics, a campaign's tracking.
+    Any worker claims it with a conditional update, beats while working it, and marks it
+    done with its counts; the run's counts are its own plus the sum of its items'."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Claimed"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="items")
+    phase = models.CharField(max_length=20)
+    key = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The run's generation its worker claimed it under: a worker of an older claim on the run
+    # writes nothing more, and the run's new claimant takes such an item back at once.
+    generation = models.PositiveIntegerField(default=0)
+    # Raised by every claim of the item: the fence of the worker working it now.
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=120, blank=True)  # host:pid
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # {"subscribers": {"read": 0, "written": 0, "unchanged": 0, "failed": 0}, ...}
+    counts = models.JSONField(default=dict, blank=True)
+    cm_calls = models.PositiveIntegerField(default=0)
+    sf_calls = models.PositiveIntegerField(default=0)
+    # A failed item: the run's status it leads to (failed, partial) and the sentence.
+    outcome = models.CharField(max_length=10, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "phase", "key"], name="one_item_per_key")
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.key} of run {self.run_id} ({self.status})"

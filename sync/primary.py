@@ -7,7 +7,7 @@ each run the billing plan follows the active subscriber count.
 from billing.accounts import update_plan_after_sync
 from salesforce import permissions, schema
 
-from . import campaigns, memberships, runner, steps, tracking, webhooks
+from . import campaigns, memberships, runner, spread, steps, tracking, webhooks
 from .context import Context
 from .models import SyncRun
 
@@ -47,14 +47,15 @@ def _access_ready(ctx: Context, blocked: list[str]) -> bool:
 
 
 def run(ctx: Context) -> None:
-    """The primary sync's steps, in order (DESIGN.md §4)."""
+    """The primary sync's steps, in order (DESIGN.md §4). The per-list and per-campaign
+    pieces are work items spread over the running workers (sync/spread.py); each phase ends
+    before the next begins, so the opt-out decision sees every list's states."""
     steps.retry_requested(ctx)
     for client in ctx.clients:
         steps.discover(ctx, client)
     keep_webhooks(ctx)
-    for client in ctx.clients:
-        steps.subscribers(ctx, client)
-        steps.suppressions(ctx, client)
+    ctx.begin("subscribers")
+    spread.run_phase(ctx, "states", state_items(ctx))
     ctx.read_people()
     steps.opt_out(ctx)
     # What the sync user may use: a describe as that user (its permission sets decide).
@@ -64,9 +65,30 @@ def run(ctx: Context) -> None:
         for client in ctx.clients:
             campaigns.discover_campaigns(ctx, client)
         campaigns.link_campaigns(ctx)
-        campaigns.statistics(ctx)
-        tracking.import_tracking(ctx)
+        if ctx.campaigns.update_statistics:
+            spread.run_phase(ctx, "statistics", campaigns.statistics_items(ctx))
+        if tracking.prepare(ctx):
+            spread.run_phase(ctx, "tracking", tracking.campaign_items(ctx))
         tracking.retention(ctx)
+
+
+def state_items(ctx: Context) -> list[str]:
+    """The subscriber-states phase: each list's states, and each client's suppression list."""
+    lists = [f"list:{m['ListID']}" for client in ctx.clients for m in client.lists]
+    return lists + [f"suppressions:{client.client_id}" for client in ctx.clients]
+
+
+def states_item(ctx: Context, key: str) -> None:
+    kind, _, ident = key.partition(":")
+    for client in ctx.clients:
+        if kind == "suppressions" and client.client_id == ident:
+            steps.suppressions(ctx, client)
+            return
+        for mailing_list in client.lists if kind == "list" else ():
+            if mailing_list["ListID"] == ident:
+                steps.list_subscribers(ctx, client, mailing_list)
+                return
+    # Disconnected (or the list gone) since the phase began: nothing of it to read.
 
 
 def keep_webhooks(ctx: Context) -> None:
@@ -81,3 +103,6 @@ def keep_webhooks(ctx: Context) -> None:
 
 
 runner.register(SyncRun.Kind.PRIMARY, run, then=lambda run: update_plan_after_sync())
+spread.register("states", states_item)
+spread.register("statistics", campaigns.statistics_item)
+spread.register("tracking", tracking.campaign_item)

@@ -32,6 +32,7 @@ from salesforce import errors as sf_errors
 from salesforce.connection import sync_user_status
 from salesforce.models import SalesforceConnection
 
+from . import spread
 from .context import Context
 from .models import SyncRun
 
@@ -277,20 +278,43 @@ def execute(run_id: int) -> SyncRun | None:
     ctx = None
     try:
         ctx = _context(run, generation)
+        ctx.own_counts_only()
         body.work(ctx)
     except jobs.Superseded:
         log.warning("Sync run %s was taken over by another worker; this one stops", run_id)
         return SyncRun.objects.get(pk=run_id)
+    except spread.ItemFailed as exc:  # said by the worker whose item failed
+        status, error = exc.status, exc.sentence
     except Exception as exc:  # every ending, even a bug, leaves a finished run row
         status, error = jobs.outcome(exc, _ladder(ctx), f"Sync run {run_id}")
     if ctx is not None:
-        run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
+        try:
+            run.counts, run.cm_calls, run.sf_calls = ctx.totals()
+        except DatabaseError:  # the outcome is stored all the same, with the run's own
+            run.cm_calls, run.sf_calls = ctx.cm.calls, ctx.sf.calls
     if not _finish(run, generation, status, error):
         return SyncRun.objects.get(pk=run_id)
     if body.then is not None:
         body.then(run)
     alerts.notify(run)
     return run
+
+
+def work(run_id: int, generation: int) -> int:
+    """A helper called in by a spread run (sync/spread.py): work the run's items until none
+    is left to take; how many it did. Nothing when the run is no longer that claim's."""
+    run = SyncRun.objects.filter(
+        pk=run_id, generation=generation, status=SyncRun.Status.RUNNING
+    ).first()
+    if run is None:
+        return 0
+    try:
+        ctx = _context(run, generation)
+    except Exception:  # noqa: BLE001 - the run's own worker meets it too, and says it
+        log.warning("Sync run %s: a helper could not set up; the others go on", run_id)
+        return 0
+    ctx.coordinator = False
+    return spread.help_run(ctx, lambda exc: jobs.outcome(exc, _ladder(ctx), f"Sync run {run_id}"))
 
 
 def _finish(run: SyncRun, generation: int, status: str, error: str) -> bool:

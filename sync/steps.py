@@ -128,33 +128,41 @@ def subscribers(ctx: Context, client: ConnectedClient) -> None:
     """Every list × state, changes since the cursor, into the local subscriber state."""
     ctx.begin("subscribers")
     for mailing_list in client.lists:
-        list_id = mailing_list["ListID"]
-        for state in SUBSCRIBER_STATES:
-            stream = f"subscribers:{list_id}:{state}"
-            since = _cursor_start(ctx, stream)
-            for page in ctx.cm.subscriber_pages(list_id, state, since):
-                for row, reason in page.rejected:
-                    ctx.message(
-                        "CM_BAD_RECORD",
-                        f"A subscriber of list {mailing_list['Name']} could not be read",
-                        upstream=reason,
-                        record=row,
-                        client_id=client.client_id,
-                    )
-                written, unchanged = store_states(
-                    client.client_id, list_id, state, page.records, waiting=ctx.beat
+        list_subscribers(ctx, client, mailing_list)
+
+
+def list_subscribers(ctx: Context, client: ConnectedClient, mailing_list: dict) -> None:
+    """One list's states, changes since each state's cursor (a work item of its own: a list's
+    cursors and rows are its own, and each page is stored under the subscriber-states
+    lease)."""
+    ctx.begin("subscribers")
+    list_id = mailing_list["ListID"]
+    for state in SUBSCRIBER_STATES:
+        stream = f"subscribers:{list_id}:{state}"
+        since = _cursor_start(ctx, stream)
+        for page in ctx.cm.subscriber_pages(list_id, state, since):
+            for row, reason in page.rejected:
+                ctx.message(
+                    "CM_BAD_RECORD",
+                    f"A subscriber of list {mailing_list['Name']} could not be read",
+                    upstream=reason,
+                    record=row,
+                    client_id=client.client_id,
                 )
-                ctx.count(
-                    "subscribers",
-                    read=len(page.records) + len(page.rejected),
-                    written=written,
-                    unchanged=unchanged,
-                    failed=len(page.rejected),
-                )
-                subscriptions.on_subscriber_page(ctx, client, list_id, page.records)
-                if page.records:
-                    _advance(stream, max(r.date for r in page.records))
-                ctx.checkpoint()
+            written, unchanged = store_states(
+                client.client_id, list_id, state, page.records, waiting=ctx.beat
+            )
+            ctx.count(
+                "subscribers",
+                read=len(page.records) + len(page.rejected),
+                written=written,
+                unchanged=unchanged,
+                failed=len(page.rejected),
+            )
+            subscriptions.on_subscriber_page(ctx, client, list_id, page.records)
+            if page.records:
+                _advance(stream, max(r.date for r in page.records))
+            ctx.checkpoint()
 
 
 def suppressions(ctx: Context, client: ConnectedClient) -> None:

@@ -1,5 +1,6 @@
 """Thin Celery tasks: ids in, the work is a plain function (``runner.execute`` for a run of
-any kind, ``dispatch.dispatch_due``, ``change_poll.poll``).
+any kind, ``runner.work`` for a spread run's helpers, ``dispatch.dispatch_due``,
+``change_poll.poll``).
 
 ``sync.run_primary_sync``, ``sync.run_changes`` and ``sync.run_cm_events`` are the names runs
 were sent under before one task ran every kind: a broker may still hold such messages at an
@@ -28,6 +29,12 @@ run = _run_task(runner.TASK)
 run_primary_sync = _run_task("sync.run_primary_sync")
 run_changes = _run_task("sync.run_changes")
 run_cm_events = _run_task("sync.run_cm_events")
+
+
+@shared_task(name="sync.work", acks_late=True, ignore_result=True)
+def work(run_id: int, generation: int) -> int:
+    """A helper of a run spread over workers (sync/spread.py): works its items."""
+    return runner.work(run_id, generation)
 
 
 @shared_task(name="sync.dispatch_due")

@@ -91,29 +91,51 @@ def _prune_keys() -> None:
 
 
 def import_tracking(ctx: Context) -> None:
-    """Every campaign in the window × every enabled type."""
+    """Every campaign in the window × every enabled type, one campaign after another."""
+    if prepare(ctx):
+        for key in campaign_items(ctx):
+            campaign_item(ctx, key)
+
+
+def prepare(ctx: Context) -> bool:
+    """Whether tracking is imported this run; if so the window's cursors are set for it."""
     if not tracking_allowed():
         # Not a maintenance message: the Sync and Billing tabs say why tracking is paused.
         log.info("Email tracking import skipped: the trial is over and there is no paid plan")
-        return
+        return False
     ctx.begin("tracking")
-    types = ctx.sync_settings.tracking_types
-    if not types:
-        return
+    if not ctx.sync_settings.tracking_types:
+        return False
     reset_window_if_widened(ctx)
     _prune_keys()
-    pending = Pending(ctx, MemberStatuses(ctx))
-    start = window_start(ctx)
+    return True
+
+
+def campaign_items(ctx: Context) -> list[str]:
+    """The tracking phase's items: each campaign in the window, by Campaign Monitor id. A
+    campaign's events and members are one item, so no two workers write one campaign's
+    members at once (Salesforce locks the Campaign for each member write)."""
     links = CampaignLink.objects.filter(
-        client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=start
+        client_id__in=[c.client_id for c in ctx.clients], sent_date__gte=window_start(ctx)
     ).order_by("sent_date", "cm_campaign_id")  # campaigns sent in the same minute, too
+    return list(links.values_list("cm_campaign_id", flat=True))
+
+
+def campaign_item(ctx: Context, cm_campaign_id: str) -> None:
+    """One campaign × every enabled type: its tracking records and its members."""
+    ctx.begin("tracking")
+    link = CampaignLink.objects.filter(cm_campaign_id=cm_campaign_id).first()
+    if link is None:
+        return
+    types = ctx.sync_settings.tracking_types
+    start = window_start(ctx)
+    pending = Pending(ctx, MemberStatuses(ctx))
     try:
-        for link in links.iterator():
-            if "sent" in types and not link.recipients_imported:
-                _import_recipients(ctx, link, pending)
-            for activity in types:
-                if activity != "sent":
-                    _import_events(ctx, link, activity, start, pending)
+        if "sent" in types and not link.recipients_imported:
+            _import_recipients(ctx, link, pending)
+        for activity in types:
+            if activity != "sent":
+                _import_events(ctx, link, activity, start, pending)
         pending.close()
     except BaseException:
         pending.abort()  # a job still running is stopped; its events are read again
