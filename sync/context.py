@@ -213,6 +213,12 @@ class Context:
         Cancelled (``cancel``) when Cancel was pressed."""
         item = self.item
         assert item is not None
+        # The run first: once it is finished, its counts are final and no item adds to them.
+        if self.coordinator and not self._ours().update(heartbeat_at=now):
+            raise Superseded
+        run = self._ours().values("status", "cancel_requested").first()
+        if run is None or run["status"] != SyncRun.Status.RUNNING:
+            raise Superseded
         cm_calls = item.cm_calls + self.cm.calls - self._calls_at[0]
         sf_calls = item.sf_calls + self.sf.calls - self._calls_at[1]
         if not self._my_item().update(
@@ -221,11 +227,6 @@ class Context:
             raise Superseded
         item.cm_calls, item.sf_calls = cm_calls, sf_calls
         self._calls_at = (self.cm.calls, self.sf.calls)
-        if self.coordinator and not self._ours().update(heartbeat_at=now):
-            raise Superseded
-        run = self._ours().values("status", "cancel_requested").first()
-        if run is None or run["status"] != SyncRun.Status.RUNNING:
-            raise Superseded
         self._beat_at = now
         if cancel and run["cancel_requested"]:
             raise Cancelled

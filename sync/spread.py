@@ -86,14 +86,31 @@ def run_phase(ctx: Context, phase: str, keys: list[str]) -> None:
         helpers = min(settings.SYNC_PARALLEL_ITEMS, open_items) - 1
         if helpers > 0:
             transaction.on_commit(lambda: _call_helpers(ctx.run.pk, ctx.generation, helpers))
-    while True:
-        item = claim(ctx, phase)
-        if item is not None:
-            work(ctx, item)
-            continue
-        ctx.checkpoint()  # the run's heartbeat, its counts so far, and Cancel
-        if _finished(ctx, phase):
-            return
+    try:
+        while True:
+            item = claim(ctx, phase)
+            if item is not None:
+                work(ctx, item)
+                continue
+            ctx.checkpoint()  # the run's heartbeat, its counts so far, and Cancel
+            if _finished(ctx, phase):
+                return
+            time.sleep(POLL_SECONDS)
+    except jobs.Cancelled:
+        _wait_released(ctx)
+        raise
+
+
+def _wait_released(ctx: Context) -> None:
+    """Cancelled: wait (a little) until the other workers let their items go, each at its
+    next checkpoint, so the run's counts are final when it is finished."""
+    deadline = time.monotonic() + item_stale_after().total_seconds()
+    working = WorkItem.objects.filter(
+        run=ctx.run,
+        status=Status.CLAIMED,
+        heartbeat_at__gte=timezone.now() - item_stale_after(),
+    )
+    while working.exists() and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
 
 
@@ -169,7 +186,8 @@ def work(ctx: Context, item: WorkItem) -> None:
             PHASES[item.phase](ctx, item.key)
             ctx.save_item(timezone.now(), cancel=False)
         except jobs.Cancelled:
-            raise  # the item stays claimed: a cancelled run is not resumed
+            release(item)  # stopped at a safe point; a new run does its work again
+            raise
         except Exception as exc:
             fail(item, SyncRun.Status.FAILED, f"{type(exc).__name__}: {exc}")
             raise
@@ -186,7 +204,7 @@ def fail(item: WorkItem, status: str, sentence: str) -> None:
 
 
 def release(item: WorkItem) -> None:
-    """Give the item back untouched (a helper stopping at Cancel)."""
+    """Give the item back (its worker stopped at Cancel)."""
     WorkItem.objects.filter(pk=item.pk, attempts=item.attempts, status=Status.CLAIMED).update(
         status=Status.PENDING
     )
@@ -211,7 +229,6 @@ def help_run(ctx: Context, outcome: Callable[[Exception], tuple[str, str]]) -> i
         except jobs.Superseded:
             return done
         except jobs.Cancelled:
-            release(item)
             return done
         except Exception as exc:  # noqa: BLE001 - the item says it; the coordinator ends the run
             fail_status, sentence = outcome(exc)

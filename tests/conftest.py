@@ -246,11 +246,11 @@ def celery_processes(transactional_db, settings):
     root = Path(__file__).resolve().parent.parent
     started = []
 
-    def start(*args: str) -> subprocess.Popen:
+    def start(*args: str, app: str = "cmsync", **more_env: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cmsync", *args],
+            [sys.executable, "-m", "celery", "-A", app, *args],
             cwd=root,
-            env=env,
+            env={**env, **more_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
