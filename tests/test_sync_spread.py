@@ -261,6 +261,7 @@ def overlapping(writes: list[dict]) -> list[tuple[dict, dict]]:
     ]
 
 
+@pytest.mark.broker
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_leave_the_end_state_one_leaves(world, spread_workers):
     seed(world)
@@ -281,6 +282,7 @@ def test_two_workers_leave_the_end_state_one_leaves(world, spread_workers):
         assert done.counts[step] == item_sums(done, step)
 
 
+@pytest.mark.broker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_it_holds_an_item_costs_nothing_but_time(world, spread_workers):
     seed(world)
@@ -310,6 +312,7 @@ def test_a_worker_killed_while_it_holds_an_item_costs_nothing_but_time(world, sp
     assert overlapping(spread_workers.member_writes()) == []
 
 
+@pytest.mark.broker
 @pytest.mark.django_db(transaction=True)
 def test_cancel_stops_every_workers_items(world, spread_workers):
     seed(world)
