@@ -30,6 +30,7 @@ BEAT_SECONDS = 1.0
 STALE_SECONDS = 8.0
 RESEND_SECONDS = 20.0
 LEASE_SECONDS = 15.0
+ITEM_STALE_SECONDS = 4.0  # a spread run's work item whose worker went silent is taken back
 CM_EVENTS_RETRY_SECONDS = 5.0
 CM_TIMEOUT = (2.0, 3.0)  # connect, read: a "slow response" fault waits longer than this
 SF_LOCK_PAUSES = (0.2, 0.5, 1.0)
@@ -37,6 +38,8 @@ SF_LOCK_PAUSES = (0.2, 0.5, 1.0)
 
 def compress_clocks() -> None:
     """Scale cmsync's waits down in this process (after django.setup())."""
+    from django.conf import settings
+
     from campaign_monitor.client import CampaignMonitorClient
     from salesforce import gateway
     from sync import cm_events, context, leases, runner
@@ -44,6 +47,7 @@ def compress_clocks() -> None:
     context.BEAT_EVERY = timedelta(seconds=BEAT_SECONDS)
     runner.STALE_AFTER = timedelta(seconds=STALE_SECONDS)
     runner.RESEND_AFTER = timedelta(seconds=RESEND_SECONDS)
+    settings.SYNC_ITEM_STALE_SECONDS = ITEM_STALE_SECONDS
     leases.TTL = timedelta(seconds=LEASE_SECONDS)
     leases.hold.__wrapped__.__kwdefaults__["ttl"] = leases.TTL  # type: ignore[attr-defined]
     cm_events.RETRY_AFTER = timedelta(seconds=CM_EVENTS_RETRY_SECONDS)
