@@ -262,7 +262,12 @@ def celery_processes(transactional_db, settings):
     app.conf.task_default_queue = previous
     for process in started:
         process.terminate()
-        output, _ = process.communicate(timeout=30)
+    for process in started:
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # still busy: it must not write into the next test
+            process.kill()
+            output, _ = process.communicate()
         print(output[-3000:])
 
 

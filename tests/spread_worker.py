@@ -1,6 +1,7 @@
 """cmsync's Celery app for tests that spread a run over workers (``celery -A
 tests.spread_worker worker``): the same worker, which once ready (Django set up) leaves a
-file named after its pid in $SPREAD_READY_DIR and logs each batch of campaign member writes
+file named after its pid in $SPREAD_READY_DIR (and ``run-<pid>`` there once it takes a
+run's own task: it is the run's coordinator) and logs each batch of campaign member writes
 it makes, one JSON line {"pid", "campaign", "start", "end"} per batch, to
 $SPREAD_MEMBER_WRITES (time.time(): comparable across the test's processes)."""
 
@@ -35,3 +36,9 @@ def _ready(**_) -> None:
 
     MemberStatuses._write_members = logged  # type: ignore[method-assign]
     (Path(os.environ["SPREAD_READY_DIR"]) / str(os.getpid())).touch()
+
+
+@signals.task_prerun.connect
+def _coordinator(sender=None, **_) -> None:
+    if getattr(sender, "name", "") == "sync.run":
+        (Path(os.environ["SPREAD_READY_DIR"]) / f"run-{os.getpid()}").touch()

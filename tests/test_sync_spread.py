@@ -102,11 +102,11 @@ def seed(world) -> None:
         world.contact(email, opted_out=opted_out)
     for email in ("m1@example.com", "m2@example.com", "m3@example.com", "m4@example.com"):
         world.contact(email)
-    CampaignSettings.objects.update(
-        auto_create_campaigns=True,
-        auto_create_since=timezone.now() - timedelta(hours=3),
-        member_status_mode=CampaignSettings.MemberStatusMode.ALWAYS,
-    )
+    campaign_settings = CampaignSettings.get_solo()  # the row exists from here on
+    campaign_settings.auto_create_campaigns = True
+    campaign_settings.member_status_mode = CampaignSettings.MemberStatusMode.ALWAYS
+    campaign_settings.save()
+    CampaignSettings.objects.update(auto_create_since=timezone.now() - timedelta(hours=3))
     for name, (emails, minutes, events) in CAMPAIGNS.items():
         campaign = world.campaign(name, emails, minutes=minutes)
         for kind, email, at in events:
@@ -233,15 +233,22 @@ def spread_workers(celery_processes, tmp_path):
             return []
         return [json.loads(line) for line in writes.read_text().splitlines()]
 
+    def coordinator() -> int | None:
+        """The pid of the worker that took the run's own task."""
+        found = [int(p.name.split("-")[1]) for p in ready.glob("run-*")]
+        return found[0] if found else None
+
     worker.member_writes = member_writes
+    worker.coordinator = coordinator
     return worker
 
 
-def slow_campaign_monitor(world) -> None:
-    """Campaign Monitor answers list and campaign reads slowly for a while, so each item
-    takes long enough for every worker to take some."""
+def slow_campaign_monitor(world, opens_seconds: float = 4) -> None:
+    """Campaign Monitor answers list reads slowly for a while, and each campaign's first
+    read of its opens very slowly: each item takes long enough for every worker, however
+    loaded the machine, to take some (and to be killed holding one)."""
     world.cm.add_fault(path="/lists/", count=40, delay=0.3)
-    world.cm.add_fault(path="/campaigns/", count=60, delay=0.3)
+    world.cm.add_fault(path="/opens.json", count=len(CAMPAIGNS), delay=opens_seconds)
 
 
 def finished(run_id: int) -> SyncRun | None:
@@ -286,29 +293,29 @@ def test_two_workers_leave_the_end_state_one_leaves(world, spread_workers):
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_it_holds_an_item_costs_nothing_but_time(world, spread_workers):
     seed(world)
-    slow_campaign_monitor(world)
-    first = spread_workers("first")
+    slow_campaign_monitor(world, opens_seconds=10)
+    workers = {w.pid: w for w in (spread_workers("one"), spread_workers("two"))}
     run, _ = runner.request_run(SyncRun.Trigger.MANUAL)
-    wait_for(lambda: WorkItem.objects.filter(run=run).exists())
-    second = spread_workers("second")
+    coordinator = wait_for(lambda: spread_workers.coordinator())
+    (helper,) = set(workers) - {coordinator}
     held = wait_for(
         lambda: WorkItem.objects.filter(
             run=run,
             phase="tracking",
             status=WorkItem.Status.CLAIMED,
-            claimed_by__endswith=f":{second.pid}",
+            claimed_by__endswith=f":{helper}",
         ).first(),
         180,
     )
 
-    os.kill(second.pid, signal.SIGKILL)
+    os.kill(helper, signal.SIGKILL)
     done = wait_for(lambda: finished(run.pk), 240)
 
     assert done.status == SyncRun.Status.SUCCEEDED, done.last_error
     assert end_state(world) == EXPECTED
     held.refresh_from_db()
     assert held.status == WorkItem.Status.DONE and held.attempts >= 2
-    assert held.claimed_by.endswith(f":{first.pid}")  # taken back and done again
+    assert held.claimed_by.endswith(f":{coordinator}")  # taken back and done again
     assert overlapping(spread_workers.member_writes()) == []
 
 
