@@ -190,7 +190,7 @@ Known differences from Salesforce, on purpose or for want of evidence:
   resource lists tabs "available" to the user, hidden by the user or not); its entries have
   no colors or icons (empty lists and URLs) and a Classic "/<key prefix>/o" url; there is
   no describeTabs (apps) and no user tab customisation.
-- Bulk API 2.0 (bulk.py): ingest jobs only (no query jobs, no multipart create, no
+- Bulk API 2.0 (bulk.py): ingest jobs (query jobs: below; no multipart create, no
   relationship columns, no assignment rules); one job processed at a time, in the order
   jobs were closed, 200 rows per transaction; hardDelete deletes to the recycle bin;
   jobs are kept until deleted (Salesforce removes them 7 days after they end); results of a

@@ -118,20 +118,94 @@ def invalid_job(message: str) -> SfError:
     return SfError("INVALIDJOB", f"InvalidJob : {message}")
 
 
-class BulkJobs:
-    """The org's ingest jobs and the thread that processes them."""
+class JobQueue:
+    """One background thread running an org's jobs of one kind, in the order queued: what
+    ingest jobs (``BulkJobs``) and query jobs (``bulk_query.QueryJobs``) share. A subclass
+    names its thread and does one job in ``_process``; a job that raises fails (``_fail``)
+    rather than the thread."""
 
-    def __init__(self, org: "Org") -> None:
-        self.org = org
-        self.store = org.store
-        for statement in SCHEMA:
-            self.store.execute(statement)
+    thread_name = "salesforce-emulator-bulk"
+
+    def __init__(self) -> None:
         self._queue: deque[str] = deque()
         self._ready = threading.Condition()
         self._busy = False
         self._closing = False
         self._thread: threading.Thread | None = None
         self.paused = False
+
+    def _process(self, job_id: str) -> None:
+        raise NotImplementedError
+
+    def _fail(self, job_id: str, message: str) -> None:
+        raise NotImplementedError
+
+    def _enqueue(self, job_id: str) -> None:
+        with self._ready:
+            self._queue.append(job_id)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name=self.thread_name, daemon=True
+                )
+                self._thread.start()
+            self._ready.notify_all()
+
+    def set_paused(self, paused: bool) -> None:
+        with self._ready:
+            self.paused = paused
+            self._ready.notify_all()
+
+    def idle(self) -> bool:
+        with self._ready:
+            return not self._queue and not self._busy
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until no job is queued or being processed (False on timeout or pause)."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while self._queue or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.paused and not self._busy):
+                    return False
+                self._ready.wait(min(remaining, 0.05))
+            return True
+
+    def close(self) -> None:
+        with self._ready:
+            self._closing = True
+            self._ready.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._closing and (self.paused or not self._queue):
+                    self._ready.wait()
+                if self._closing:
+                    return
+                job_id = self._queue.popleft()
+                self._busy = True
+            try:
+                self._process(job_id)
+            except Exception:  # an emulator bug: the job fails rather than the thread
+                traceback.print_exc(file=sys.stderr)
+                self._fail(job_id, "InternalServerError : The Salesforce emulator failed")
+            finally:
+                with self._ready:
+                    self._busy = False
+                    self._ready.notify_all()
+
+
+class BulkJobs(JobQueue):
+    """The org's ingest jobs and the thread that processes them."""
+
+    def __init__(self, org: "Org") -> None:
+        super().__init__()
+        self.org = org
+        self.store = org.store
+        for statement in SCHEMA:
+            self.store.execute(statement)
         self.chunk_delay = 0.0  # seconds between chunks, to watch a job InProgress
         self.stats = {"jobs_processed": 0, "records_processed": 0, "records_failed": 0}
         for job in self.all_jobs():  # reopened data_dir: finish what was queued
@@ -293,64 +367,6 @@ class BulkJobs:
             second = ("true" if created else "false") if ok else error
             writer.writerow([sf_id or "", second, *json.loads(cells)])
         return out.getvalue()
-
-    # -- the worker --------------------------------------------------------------------------
-
-    def _enqueue(self, job_id: str) -> None:
-        with self._ready:
-            self._queue.append(job_id)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._work, name="salesforce-emulator-bulk", daemon=True
-                )
-                self._thread.start()
-            self._ready.notify_all()
-
-    def set_paused(self, paused: bool) -> None:
-        with self._ready:
-            self.paused = paused
-            self._ready.notify_all()
-
-    def idle(self) -> bool:
-        with self._ready:
-            return not self._queue and not self._busy
-
-    def wait(self, timeout: float) -> bool:
-        """Wait until no job is queued or being processed (False on timeout or pause)."""
-        deadline = time.monotonic() + timeout
-        with self._ready:
-            while self._queue or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (self.paused and not self._busy):
-                    return False
-                self._ready.wait(min(remaining, 0.05))
-            return True
-
-    def close(self) -> None:
-        with self._ready:
-            self._closing = True
-            self._ready.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _work(self) -> None:
-        while True:
-            with self._ready:
-                while not self._closing and (self.paused or not self._queue):
-                    self._ready.wait()
-                if self._closing:
-                    return
-                job_id = self._queue.popleft()
-                self._busy = True
-            try:
-                self._process(job_id)
-            except Exception:  # an emulator bug: the job fails rather than the thread
-                traceback.print_exc(file=sys.stderr)
-                self._fail(job_id, "InternalServerError : The Salesforce emulator failed")
-            finally:
-                with self._ready:
-                    self._busy = False
-                    self._ready.notify_all()
 
     def _fail(self, job_id: str, message: str) -> None:
         with self.store.lock:

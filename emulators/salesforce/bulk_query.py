@@ -52,15 +52,17 @@ import binascii
 import csv
 import io
 import json
-import sys
-import threading
 import time
-import traceback
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from emulators.salesforce import ids
-from emulators.salesforce.bulk import DELIMITERS, LINE_ENDINGS, invalid_job, invalid_state
+from emulators.salesforce.bulk import (
+    DELIMITERS,
+    LINE_ENDINGS,
+    JobQueue,
+    invalid_job,
+    invalid_state,
+)
 from emulators.salesforce.errors import SfError, not_found
 from emulators.salesforce.query import Plan
 from emulators.salesforce.wire import Reply, Request
@@ -114,20 +116,17 @@ def csv_value(value: Any, field_type: str) -> str:
     return str(value)
 
 
-class QueryJobs:
+class QueryJobs(JobQueue):
     """The org's query jobs and the thread that runs them."""
 
+    thread_name = "salesforce-emulator-bulk-query"
+
     def __init__(self, org: "Org") -> None:
+        super().__init__()
         self.org = org
         self.store = org.store
         for statement in SCHEMA:
             self.store.execute(statement)
-        self._queue: deque[str] = deque()
-        self._ready = threading.Condition()
-        self._busy = False
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self.paused = False
         self.created = 0  # DailyBulkV2QueryJobs spent
         self.result_bytes = 0  # DailyBulkV2QueryFileStorageMB spent
         self.stats = {"jobs_processed": 0, "records": 0}
@@ -289,62 +288,6 @@ class QueryJobs:
         self._writer(job, out).writerow(cells)
         return out.getvalue()
 
-    def _enqueue(self, job_id: str) -> None:
-        with self._ready:
-            self._queue.append(job_id)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._work, name="salesforce-emulator-bulk-query", daemon=True
-                )
-                self._thread.start()
-            self._ready.notify_all()
-
-    def set_paused(self, paused: bool) -> None:
-        with self._ready:
-            self.paused = paused
-            self._ready.notify_all()
-
-    def idle(self) -> bool:
-        with self._ready:
-            return not self._queue and not self._busy
-
-    def wait(self, timeout: float) -> bool:
-        """Wait until no job is queued or running (False on timeout or pause)."""
-        deadline = time.monotonic() + timeout
-        with self._ready:
-            while self._queue or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (self.paused and not self._busy):
-                    return False
-                self._ready.wait(min(remaining, 0.05))
-            return True
-
-    def close(self) -> None:
-        with self._ready:
-            self._closing = True
-            self._ready.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _work(self) -> None:
-        while True:
-            with self._ready:
-                while not self._closing and (self.paused or not self._queue):
-                    self._ready.wait()
-                if self._closing:
-                    return
-                job_id = self._queue.popleft()
-                self._busy = True
-            try:
-                self._run(job_id)
-            except Exception:  # an emulator bug: the job fails rather than the thread
-                traceback.print_exc(file=sys.stderr)
-                self._fail(job_id, "InternalServerError : The Salesforce emulator failed")
-            finally:
-                with self._ready:
-                    self._busy = False
-                    self._ready.notify_all()
-
     def _fail(self, job_id: str, message: str) -> None:
         with self.store.lock:
             try:
@@ -355,7 +298,7 @@ class QueryJobs:
                 job.update(state="Failed", errorMessage=message)
                 self.save(job)
 
-    def _run(self, job_id: str) -> None:
+    def _process(self, job_id: str) -> None:
         started = time.monotonic()
         with self.store.lock:
             try:
